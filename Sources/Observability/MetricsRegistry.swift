@@ -1,0 +1,42 @@
+public import Prometheus
+
+/// The process's Prometheus metrics: a swift-prometheus registry plus process metrics that are
+/// refreshed at each scrape. Every metric made here has help text, so the exposition passes
+/// `promtool check metrics`.
+public final class MetricsRegistry: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let process: ProcessMetrics
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        self.process = ProcessMetrics(registry: registry)
+    }
+
+    /// The Prometheus text exposition (format 0.0.4), process metrics refreshed first.
+    public func exposition() -> [UInt8] {
+        process.refresh()
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+
+    public func counter(_ name: String, help: String, labels: [(String, String)] = []) -> Counter {
+        registry.makeCounter(name: name, labels: labels, help: help)
+    }
+
+    public func gauge(_ name: String, help: String, labels: [(String, String)] = []) -> Gauge {
+        registry.makeGauge(name: name, labels: labels, help: help)
+    }
+
+    public func durationHistogram(_ name: String, help: String, labels: [(String, String)] = [], buckets: [Duration] = MetricsRegistry.latencyBuckets) -> DurationHistogram {
+        registry.makeDurationHistogram(name: name, labels: labels, buckets: buckets, help: help)
+    }
+
+    /// Latency buckets from 1 ms to 10 s.
+    public static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+}

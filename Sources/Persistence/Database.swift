@@ -1,0 +1,113 @@
+public import GRDB
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+import NIOSSL
+
+import Foundation
+
+/// The open database of the process: SQLite through a GRDB `DatabasePool` (the embedded
+/// default) or PostgreSQL through a PostgresNIO `PostgresClient` (scale-out).
+///
+/// Capability stores switch on ``backend`` to pick their implementation. ``service`` must
+/// run in the service group: it runs the PostgreSQL pool, and on shutdown closes the
+/// database after everything that uses it has stopped.
+public struct Database: Sendable {
+    /// The two backends a store can be written against.
+    public enum Backend: Sendable {
+        case sqlite(DatabasePool)
+        case postgres(PostgresClient)
+    }
+
+    public let url: DatabaseURL
+    public let backend: Backend
+    public let logger: Logger
+    /// The lifecycle of the connection(s); add it to the service group before its users.
+    public let service: any Service
+
+    /// Opens (and for SQLite creates) the database at `url`.
+    public static func open(_ url: DatabaseURL, logger: Logger) throws -> Database {
+        switch url {
+        case .sqlite(let path):
+            let pool = try openSQLite(path: path)
+            return Database(url: url, backend: .sqlite(pool), logger: logger, service: SQLiteLifecycle(pool: pool, logger: logger))
+        case .postgres(let location):
+            let client = PostgresClient(configuration: postgresConfiguration(location), backgroundLogger: logger)
+            return Database(url: url, backend: .postgres(client), logger: logger, service: PostgresLifecycle(client: client))
+        }
+    }
+
+    /// A round trip to the database: the readiness probe.
+    public func ping() async throws {
+        switch backend {
+        case .sqlite(let pool):
+            _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        case .postgres(let client):
+            let rows = try await client.query("SELECT 1", logger: logger)
+            for try await _ in rows {}
+        }
+    }
+
+    static func openSQLite(path: String) throws -> DatabasePool {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        // Writers from several tasks (and the odd second process) wait rather than fail.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        // DatabasePool puts the file in WAL mode.
+        return try DatabasePool(path: path, configuration: configuration)
+    }
+
+    static func postgresConfiguration(_ location: DatabaseURL.PostgresLocation) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch location.tlsMode {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.username,
+            password: location.password,
+            database: location.database,
+            tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}
+
+/// Keeps the SQLite pool open while the service group runs and closes it on shutdown, after
+/// the services started later (the HTTP server) have drained.
+struct SQLiteLifecycle: Service {
+    let pool: DatabasePool
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            // Fold the WAL back into the main file so a copied database is complete.
+            try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try pool.close()
+            logger.info("database closed", metadata: ["database": "sqlite"])
+        } catch {
+            logger.warning("closing the database failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Runs the PostgreSQL connection pool until shutdown.
+struct PostgresLifecycle: Service {
+    let client: PostgresClient
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await client.run()
+        }
+    }
+}

@@ -1,0 +1,186 @@
+public import Observability
+import Persistence
+import Logging
+
+public import Foundation
+
+/// Resolves ``RPGBotConfiguration`` from flags, then the environment, then defaults, and
+/// validates every value. The first bad value stops resolution with a ``ConfigurationError``.
+public struct ConfigurationLoader: Sendable {
+    /// Flag values given on the command line, keyed by ``Setting/flag``.
+    public var flags: [String: String]
+    public var environment: [String: String]
+
+    public init(flags: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.flags = flags
+        self.environment = environment
+    }
+
+    /// The raw value of a setting: its flag if given, else its environment variable if set and
+    /// non-empty, else nil (the default applies).
+    public func raw(_ setting: Setting) -> String? {
+        if let flag = setting.flag, let value = flags[flag] {
+            return value
+        }
+        if let value = environment[setting.environment], !value.isEmpty {
+            return value
+        }
+        return nil
+    }
+
+    public func load() throws(ConfigurationError) -> RPGBotConfiguration {
+        let dataDirectory = URL(fileURLWithPath: try string(.dataDirectory) ?? "./data")
+        var configuration = RPGBotConfiguration(dataDirectory: dataDirectory)
+        configuration.host = try string(.host) ?? configuration.host
+        configuration.port = try port() ?? configuration.port
+        configuration.services = try services() ?? configuration.services
+        if let text = raw(.databaseURL) {
+            do {
+                configuration.databaseURL = try DatabaseURL(parsing: text)
+            } catch {
+                throw ConfigurationError(setting: .databaseURL, value: text, reason: error.reason)
+            }
+        }
+        configuration.jwtSecret = try jwtSecret()
+        configuration.maxBodySize = try byteSize(.maxBodySize) ?? configuration.maxBodySize
+        configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
+        configuration.observability = try observability()
+        return configuration
+    }
+
+    /// Only the data folder and the JWT secret: what `rpgbot token` needs.
+    public func loadTokenSettings() throws(ConfigurationError) -> (dataDirectory: URL, jwtSecret: [UInt8]?) {
+        (URL(fileURLWithPath: try string(.dataDirectory) ?? "./data").standardizedFileURL, try jwtSecret())
+    }
+
+    // MARK: - Typed readers
+
+    func string(_ setting: Setting) throws(ConfigurationError) -> String? {
+        guard let value = raw(setting) else { return nil }
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigurationError(setting: setting, value: value, reason: "it is empty")
+        }
+        return value
+    }
+
+    func port() throws(ConfigurationError) -> Int? {
+        guard let text = raw(.port) else { return nil }
+        guard let port = Int(text), (0...65535).contains(port) else {
+            throw ConfigurationError(setting: .port, value: text)
+        }
+        return port
+    }
+
+    func services() throws(ConfigurationError) -> [String]? {
+        guard let text = raw(.services) else { return nil }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        if names == ["all"] { return CapabilityCatalog.available }
+        if names == ["none"] { return [] }
+        for name in names where !CapabilityCatalog.available.contains(name) {
+            throw ConfigurationError(setting: .services, value: text, reason: "unknown service '\(name)'")
+        }
+        if names.isEmpty {
+            throw ConfigurationError(setting: .services, value: text, reason: "no service named")
+        }
+        var unique: [String] = []
+        for name in names where !unique.contains(name) { unique.append(name) }
+        return unique
+    }
+
+    func jwtSecret() throws(ConfigurationError) -> [UInt8]? {
+        guard let text = environment[Setting.jwtSecret.environment], !text.isEmpty else { return nil }
+        guard text.utf8.count >= 32 else {
+            throw ConfigurationError(setting: .jwtSecret, value: text, reason: "it is \(text.utf8.count) bytes long")
+        }
+        return Array(text.utf8)
+    }
+
+    func boolean(_ setting: Setting) throws(ConfigurationError) -> Bool? {
+        guard let text = raw(setting) else { return nil }
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError(setting: setting, value: text)
+        }
+    }
+
+    func byteSize(_ setting: Setting) throws(ConfigurationError) -> Int? {
+        guard let text = raw(setting) else { return nil }
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("KB", 1000), ("MB", 1_000_000), ("B", 1)]
+        var number = text.trimmingCharacters(in: .whitespaces)
+        var multiplier = 1
+        for (suffix, factor) in units where number.hasSuffix(suffix) {
+            number = String(number.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            multiplier = factor
+            break
+        }
+        guard let value = Int(number), value > 0, value <= (1 << 30) / multiplier else {
+            throw ConfigurationError(setting: setting, value: text, reason: "it must be between 1 byte and 1 GiB")
+        }
+        return value * multiplier
+    }
+
+    func duration(_ setting: Setting) throws(ConfigurationError) -> Duration? {
+        guard let text = raw(setting) else { return nil }
+        guard let duration = Self.parseDuration(text), duration > .zero else {
+            throw ConfigurationError(setting: setting, value: text)
+        }
+        return duration
+    }
+
+    /// Parses `500ms`, `30s`, `2m`, `12h`, `7d`, or a bare number of seconds.
+    public static func parseDuration(_ text: String) -> Duration? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, seconds) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count)
+            // "ms" must not be read as minutes of "…m" followed by "s".
+            if suffix == "s", number.hasSuffix("m") { continue }
+            guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+            return .milliseconds(Int64((value * seconds * 1000).rounded()))
+        }
+        guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    func observability() throws(ConfigurationError) -> ObservabilitySettings {
+        var settings = ObservabilitySettings()
+        if let text = raw(.logLevel) {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigurationError(setting: .logLevel, value: text)
+            }
+            settings.logLevel = level
+        }
+        if let text = raw(.logFormat) {
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigurationError(setting: .logFormat, value: text)
+            }
+            settings.logFormat = format
+        }
+        settings.metricsEnabled = try boolean(.metrics) ?? false
+
+        var otelEnvironment = environment.filter { $0.key.hasPrefix("OTEL_") }
+        if let endpoint = raw(.otelEndpoint) {
+            guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                throw ConfigurationError(setting: .otelEndpoint, value: endpoint)
+            }
+            otelEnvironment["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        }
+        for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
+            if let value = environment[key], !value.isEmpty, value != "http/protobuf" {
+                throw ConfigurationError(setting: .otelProtocol, value: value, reason: "\(key) must be http/protobuf in this build")
+            }
+        }
+        if let text = raw(.otelTracesExporter) {
+            guard let exporter = TraceExporter(rawValue: text.lowercased()) else {
+                throw ConfigurationError(setting: .otelTracesExporter, value: text)
+            }
+            settings.traceExporter = exporter
+        } else if raw(.otelEndpoint) != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].map({ !$0.isEmpty }) == true {
+            settings.traceExporter = .otlp
+        }
+        settings.otelServiceName = try string(.otelServiceName)
+        settings.otelEnvironment = otelEnvironment
+        return settings
+    }
+}

@@ -1,0 +1,45 @@
+public import Observability
+public import Persistence
+public import Logging
+
+public import Foundation
+
+/// The whole configuration of a running `rpgbot`, resolved once at start-up from flags,
+/// then the environment, then defaults (see ``ConfigurationLoader``) and handed to the
+/// rest of the code as one typed value.
+public struct RPGBotConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var dataDirectory: URL
+    /// The capability services to run; a subset of ``CapabilityCatalog/available``.
+    public var services: [String]
+    public var databaseURL: DatabaseURL
+    /// The secret from `RPGBOT_JWT_SECRET`, or nil to use the generated file in the data folder.
+    public var jwtSecret: [UInt8]?
+    public var maxBodySize: Int
+    public var shutdownTimeout: Duration
+    public var observability: ObservabilitySettings
+
+    /// The defaults, with `dataDirectory` as the base of the default database path.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        dataDirectory: URL = URL(fileURLWithPath: "./data"),
+        services: [String] = CapabilityCatalog.available,
+        databaseURL: DatabaseURL? = nil,
+        jwtSecret: [UInt8]? = nil,
+        maxBodySize: Int = 1 << 20,
+        shutdownTimeout: Duration = .seconds(30),
+        observability: ObservabilitySettings = ObservabilitySettings()
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory.standardizedFileURL
+        self.services = services
+        self.databaseURL = databaseURL ?? .sqlite(path: self.dataDirectory.appendingPathComponent("rpgbot.sqlite").path)
+        self.jwtSecret = jwtSecret
+        self.maxBodySize = maxBodySize
+        self.shutdownTimeout = shutdownTimeout
+        self.observability = observability
+    }
+}

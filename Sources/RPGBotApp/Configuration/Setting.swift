@@ -1,0 +1,45 @@
+/// One configurable setting: its flag, its environment variable, its default and what it
+/// accepts. The table ``Setting/all`` is the single source of `rpgbot serve --help`, the
+/// README's settings table and the error messages for bad values.
+public struct Setting: Sendable, Hashable {
+    /// The long flag without dashes (`port`), or nil for environment-only settings (secrets).
+    public let flag: String?
+    public let environment: String
+    public let defaultValue: String
+    public let summary: String
+    /// Accepted values, as shown in errors: `an integer 1–65535`, `json or text`.
+    public let accepted: String
+
+    public var displayName: String {
+        if let flag { "--\(flag) (\(environment))" } else { environment }
+    }
+
+    /// Help text for the flag: summary, accepted values, environment name and default.
+    public var helpText: String {
+        "\(summary) Accepts \(accepted). Env: \(environment). Default: \(defaultValue)."
+    }
+}
+
+extension Setting {
+    public static let host = Setting(flag: "host", environment: "RPGBOT_HOST", defaultValue: "127.0.0.1", summary: "Address to listen on.", accepted: "a host name or IP address")
+    public static let port = Setting(flag: "port", environment: "RPGBOT_PORT", defaultValue: "8080", summary: "TCP port to listen on (0 picks a free one).", accepted: "an integer 0–65535")
+    public static let dataDirectory = Setting(flag: "data-dir", environment: "RPGBOT_DATA_DIR", defaultValue: "./data", summary: "Folder for the SQLite database, the generated JWT secret and artifacts.", accepted: "a folder path")
+    public static let services = Setting(flag: "services", environment: "RPGBOT_SERVICES", defaultValue: "all", summary: "Capability services to run.", accepted: "all, none, or a comma-separated list of \(CapabilityCatalog.acceptedList)")
+    public static let databaseURL = Setting(flag: "database-url", environment: "RPGBOT_DATABASE_URL", defaultValue: "sqlite://<data-dir>/rpgbot.sqlite", summary: "Database for every store.", accepted: "sqlite:///path/file.sqlite or postgres://user:pass@host:port/db[?sslmode=disable|prefer|require]")
+    public static let jwtSecret = Setting(flag: nil, environment: "RPGBOT_JWT_SECRET", defaultValue: "generated once into <data-dir>/jwt-secret", summary: "HS256 secret for access tokens (environment only, never a flag).", accepted: "a string of at least 32 bytes")
+    public static let logLevel = Setting(flag: "log-level", environment: "RPGBOT_LOG_LEVEL", defaultValue: "info", summary: "Lowest log level written.", accepted: "trace, debug, info, notice, warning, error or critical")
+    public static let logFormat = Setting(flag: "log-format", environment: "RPGBOT_LOG_FORMAT", defaultValue: "json", summary: "Log line format.", accepted: "json or text")
+    public static let metrics = Setting(flag: "enable-metrics", environment: "ENABLE_METRICS", defaultValue: "false", summary: "Serve Prometheus metrics at /metrics.", accepted: "true or false")
+    public static let maxBodySize = Setting(flag: "max-body-size", environment: "RPGBOT_MAX_BODY_SIZE", defaultValue: "1MiB", summary: "Largest request body accepted (413 beyond).", accepted: "bytes, optionally with KiB or MiB (e.g. 65536, 512KiB, 4MiB)")
+    public static let shutdownTimeout = Setting(flag: "shutdown-timeout", environment: "RPGBOT_SHUTDOWN_TIMEOUT", defaultValue: "30s", summary: "How long SIGTERM/SIGINT wait for in-flight requests before forcing exit.", accepted: "a duration such as 500ms, 30s, 2m")
+    public static let otelTracesExporter = Setting(flag: "otel-traces-exporter", environment: "OTEL_TRACES_EXPORTER", defaultValue: "none (otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set)", summary: "Where spans are exported.", accepted: "none or otlp")
+    public static let otelEndpoint = Setting(flag: "otel-endpoint", environment: "OTEL_EXPORTER_OTLP_ENDPOINT", defaultValue: "http://localhost:4318", summary: "OTLP/HTTP collector base URL (/v1/traces is appended).", accepted: "an http or https URL")
+    public static let otelProtocol = Setting(flag: nil, environment: "OTEL_EXPORTER_OTLP_PROTOCOL", defaultValue: "http/protobuf", summary: "OTLP protocol.", accepted: "http/protobuf")
+    public static let otelServiceName = Setting(flag: "otel-service-name", environment: "OTEL_SERVICE_NAME", defaultValue: "rpgbot", summary: "Service name on exported spans.", accepted: "a non-empty name")
+
+    /// Every setting of `rpgbot serve`, in the order of its help.
+    public static let all: [Setting] = [
+        .host, .port, .dataDirectory, .services, .databaseURL, .jwtSecret, .logLevel, .logFormat,
+        .metrics, .maxBodySize, .shutdownTimeout, .otelTracesExporter, .otelEndpoint, .otelProtocol, .otelServiceName,
+    ]
+}

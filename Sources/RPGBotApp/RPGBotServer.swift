@@ -1,0 +1,88 @@
+public import Hummingbird
+public import Observability
+public import Persistence
+public import ServiceKit
+import ServiceLifecycle
+import UnixSignals
+import Logging
+import NIOCore
+import HTTPTypes
+
+import Foundation
+
+/// The composition root: opens the database, loads the token secret, registers migrations
+/// and routes of the selected services, and returns the Hummingbird application that
+/// `rpgbot serve` runs and the tests start on an ephemeral port.
+public struct RPGBotServer: Sendable {
+    public let configuration: RPGBotConfiguration
+    public let telemetry: Telemetry
+    public let database: Database
+    public let migrations: MigrationRunner
+    public let tokens: TokenAuthority
+    public let routes: RouteCatalog
+
+    /// Prepares everything that can fail before the server binds: data folder, database,
+    /// token secret. Nothing is listening yet.
+    public static func prepare(configuration: RPGBotConfiguration, telemetry: Telemetry) async throws -> RPGBotServer {
+        try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
+        let secret = try configuration.jwtSecret ?? JWTSecret.loadOrCreate(in: configuration.dataDirectory)
+        let database = try Database.open(configuration.databaseURL, logger: telemetry.makeLogger("rpgbot.database"))
+        return RPGBotServer(
+            configuration: configuration,
+            telemetry: telemetry,
+            database: database,
+            migrations: MigrationRunner(),
+            tokens: await TokenAuthority(secret: secret),
+            routes: RouteCatalog()
+        )
+    }
+
+    /// Builds the application: routes, middleware, and the services that run beside the
+    /// server (tracing, database). Migrations run before the server starts accepting.
+    public func makeApplication() -> Application<RouterResponder<AppRequestContext>> {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: RequestTelemetryMiddleware(logger: telemetry.logger, metrics: telemetry.metrics))
+        router.add(middleware: ProblemMiddleware(catalog: routes, traceID: Telemetry.currentTraceID))
+        router.add(middleware: BodyLimitMiddleware(limit: configuration.maxBodySize))
+        let api = CatalogedRouter(router: router, catalog: routes)
+        SystemRoutes(server: self).register(on: api)
+
+        var application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
+            logger: telemetry.logger
+        )
+        application.addServices(telemetry.services)
+        application.addServices(database.service)
+        let database = self.database
+        let migrations = self.migrations
+        let logger = telemetry.logger
+        let configuration = self.configuration
+        application.beforeServerStarts {
+            let report = try await migrations.apply(to: database)
+            logger.info(
+                "rpgbot ready to serve",
+                metadata: [
+                    "address": "\(configuration.host):\(configuration.port)",
+                    "database": "\(database.url)",
+                    "migrations_applied": "\(report.applied.count)",
+                    "services": .array(configuration.services.map { .string($0) }),
+                ]
+            )
+        }
+        return application
+    }
+
+    /// Runs the application until SIGTERM or SIGINT, then drains in-flight requests (up to the
+    /// shutdown timeout) and closes the database.
+    public func run() async throws {
+        let application = makeApplication()
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: application)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: telemetry.logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+}

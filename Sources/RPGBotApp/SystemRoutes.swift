@@ -1,0 +1,80 @@
+import Hummingbird
+import Logging
+import HTTPTypes
+import NIOCore
+import Observability
+import Persistence
+import ServiceKit
+
+import Foundation
+
+/// `/health`, `/ready`, `/version`, `/openapi.json` and (when enabled) `/metrics`.
+struct SystemRoutes {
+    let server: RPGBotServer
+
+    struct Health: ResponseEncodable {
+        let status: String
+    }
+
+    struct Readiness: ResponseEncodable {
+        let status: String
+        let database: String
+        let migrations: Int
+    }
+
+    struct Version: ResponseEncodable {
+        let name: String
+        let version: String
+        let api: String
+        let services: [String]
+    }
+
+    func register(on router: CatalogedRouter<AppRequestContext>) {
+        router.get("health") { _, _ in
+            Health(status: "ok")
+        }
+
+        let database = server.database
+        let migrations = server.migrations
+        router.get("ready") { _, context -> Readiness in
+            guard migrations.isComplete else {
+                throw APIError(.serviceUnavailable, code: "not_ready", detail: "Database migrations have not been applied yet.", headers: [.retryAfter: "1"])
+            }
+            do {
+                try await database.ping()
+            } catch {
+                context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+                throw APIError(.serviceUnavailable, code: "not_ready", detail: "The database (\(database.url.kind)) is not reachable.", headers: [.retryAfter: "1"])
+            }
+            return Readiness(status: "ready", database: database.url.kind, migrations: migrations.migrations.count)
+        }
+
+        let services = server.configuration.services
+        router.get("version") { _, _ in
+            Version(name: "rpgbot", version: RPGBotVersion.current, api: RPGBotVersion.apiVersion, services: services)
+        }
+
+        let document = OpenAPIDocument.load()
+        router.get("openapi.json") { _, _ -> Response in
+            guard let document else {
+                throw APIError(.serviceUnavailable, code: "openapi_missing", detail: "The OpenAPI document is not installed next to the executable.")
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .contentLength: String(document.count), .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(bytes: document))
+            )
+        }
+
+        if let metrics = server.telemetry.metrics {
+            router.get("metrics") { _, _ -> Response in
+                let body = metrics.exposition()
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(body.count), .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: body))
+                )
+            }
+        }
+    }
+}

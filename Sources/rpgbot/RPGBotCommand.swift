@@ -1,0 +1,54 @@
+import ArgumentParser
+import RPGBotApp
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rpgbot`: the one executable of the backend.
+@main
+struct RPGBotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpgbot",
+        abstract: "The RPGBot backend: an AI game master for party-based tabletop RPG campaigns.",
+        version: RPGBotVersion.current,
+        subcommands: [ServeCommand.self, TokenCommand.self]
+    )
+
+    /// Exit status for a bad setting or bad arguments, as documented in the README.
+    static let usageExitCode: Int32 = 2
+
+    /// ArgumentParser's own `main` exits 64 on usage errors; RPGBot promises 2 for any bad
+    /// flag or setting, so parsing and running are driven here.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as StartupError {
+            writeStandardError("rpgbot: \(error.message)\n")
+            Glibc.exit(error.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                writeStandardError("rpgbot: \(message(for: error))\n")
+                Glibc.exit(usageExitCode)
+            }
+            self.exit(withError: error)
+        }
+    }
+}
+
+/// A failure before or during start-up, reported as one line on stderr with its exit code.
+struct StartupError: Error {
+    let message: String
+    let exitCode: Int32
+}
+
+func writeStandardError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Observability
+import Logging
+import RPGBotApp
+
+import Foundation
+
+/// `rpgbot serve`: runs the HTTP server with the selected capability services.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the backend: every selected service in one process on one port.",
+        discussion: """
+            Each setting is read from its flag, else its environment variable, else the default.
+            A bad value stops start-up with exit status 2. Environment-only settings:
+              \(Setting.all.filter { $0.flag == nil }.map { "\($0.environment): \($0.helpText)" }.joined(separator: "\n  "))
+            Other standard OTEL_* variables (headers, sampler, batch sizes) reach the OpenTelemetry exporter.
+            """
+    )
+
+    @Option(name: .customLong("host"), help: ArgumentHelp(Setting.host.helpText, valueName: "address"))
+    var host: String?
+
+    @Option(name: .customLong("port"), help: ArgumentHelp(Setting.port.helpText, valueName: "port"))
+    var port: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.dataDirectory.helpText, valueName: "path"))
+    var dataDirectory: String?
+
+    @Option(name: .customLong("services"), help: ArgumentHelp(Setting.services.helpText, valueName: "list"))
+    var services: String?
+
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(Setting.databaseURL.helpText, valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(Setting.logLevel.helpText, valueName: "level"))
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp(Setting.logFormat.helpText, valueName: "format"))
+    var logFormat: String?
+
+    @Option(name: .customLong("enable-metrics"), help: ArgumentHelp(Setting.metrics.helpText, valueName: "bool"))
+    var enableMetrics: String?
+
+    @Option(name: .customLong("max-body-size"), help: ArgumentHelp(Setting.maxBodySize.helpText, valueName: "size"))
+    var maxBodySize: String?
+
+    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Setting.shutdownTimeout.helpText, valueName: "duration"))
+    var shutdownTimeout: String?
+
+    @Option(name: .customLong("otel-traces-exporter"), help: ArgumentHelp(Setting.otelTracesExporter.helpText, valueName: "exporter"))
+    var otelTracesExporter: String?
+
+    @Option(name: .customLong("otel-endpoint"), help: ArgumentHelp(Setting.otelEndpoint.helpText, valueName: "url"))
+    var otelEndpoint: String?
+
+    @Option(name: .customLong("otel-service-name"), help: ArgumentHelp(Setting.otelServiceName.helpText, valueName: "name"))
+    var otelServiceName: String?
+
+    /// The flags given, keyed by setting flag name, for ``ConfigurationLoader``.
+    var givenFlags: [String: String] {
+        let pairs: [(Setting, String?)] = [
+            (.host, host), (.port, port), (.dataDirectory, dataDirectory), (.services, services),
+            (.databaseURL, databaseURL), (.logLevel, logLevel), (.logFormat, logFormat),
+            (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.shutdownTimeout, shutdownTimeout),
+            (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
+        ]
+        var flags: [String: String] = [:]
+        for (setting, value) in pairs {
+            if let flag = setting.flag, let value { flags[flag] = value }
+        }
+        return flags
+    }
+
+    func run() async throws {
+        let configuration: RPGBotConfiguration
+        do {
+            configuration = try ConfigurationLoader(flags: givenFlags).load()
+        } catch {
+            throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
+        }
+        let telemetry: Telemetry
+        do {
+            telemetry = try Observability.bootstrap(service: "rpgbot", settings: configuration.observability)
+        } catch {
+            throw StartupError(message: "cannot start telemetry: \(error)", exitCode: 1)
+        }
+        let server: RPGBotServer
+        do {
+            server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
+        } catch {
+            telemetry.logger.critical("start-up failed", metadata: ["error": "\(error)"])
+            throw StartupError(message: "start-up failed: \(error)", exitCode: 1)
+        }
+        do {
+            try await server.run()
+        } catch {
+            telemetry.logger.critical("server stopped with an error", metadata: ["error": "\(error)"])
+            throw StartupError(message: "server stopped: \(error)", exitCode: 1)
+        }
+    }
+}

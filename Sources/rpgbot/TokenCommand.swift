@@ -1,0 +1,71 @@
+import ArgumentParser
+import RPGBotApp
+import ServiceKit
+
+import Foundation
+
+/// `rpgbot token`: prints a signed access token, with the same secret `serve` uses.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print an access token (HS256 JWT) for a user, campaign and role.",
+        discussion: "The secret is RPGBOT_JWT_SECRET, else <data-dir>/jwt-secret (created if missing)."
+    )
+
+    @Option(name: .customLong("sub"), help: "User id (the sub claim).")
+    var subject: String
+
+    @Option(name: .customLong("campaign"), help: "Campaign id, or * for every campaign.")
+    var campaign: String
+
+    @Option(name: .customLong("role"), help: "player, gm or service.")
+    var role: String
+
+    @Option(name: .customLong("ttl"), help: "Lifetime, e.g. 30m, 12h, 7d.")
+    var ttl: String = "12h"
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.dataDirectory.helpText, valueName: "path"))
+    var dataDirectory: String?
+
+    func validate() throws {
+        guard !subject.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--sub must not be empty.")
+        }
+        guard campaign == TokenClaims.anyCampaign || PathIdentifier.isValid(campaign) else {
+            throw ValidationError("--campaign must be * or match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$.")
+        }
+        guard Role(rawValue: role) != nil else {
+            throw ValidationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        guard let duration = ConfigurationLoader.parseDuration(ttl), duration > .zero else {
+            throw ValidationError("--ttl must be a duration such as 30m, 12h or 7d.")
+        }
+    }
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        if let dataDirectory { flags["data-dir"] = dataDirectory }
+        let settings: (dataDirectory: URL, jwtSecret: [UInt8]?)
+        do {
+            settings = try ConfigurationLoader(flags: flags).loadTokenSettings()
+        } catch {
+            throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
+        }
+        let secret: [UInt8]
+        do {
+            if let configured = settings.jwtSecret {
+                secret = configured
+            } else {
+                try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
+                secret = try JWTSecret.loadOrCreate(in: settings.dataDirectory)
+            }
+        } catch {
+            throw StartupError(message: "\(error)", exitCode: 1)
+        }
+        let lifetime = ConfigurationLoader.parseDuration(ttl)!
+        let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        let authority = await TokenAuthority(secret: secret)
+        let token = try await authority.issue(subject: subject, campaign: campaign, role: Role(rawValue: role)!, ttl: seconds)
+        print(token)
+    }
+}
