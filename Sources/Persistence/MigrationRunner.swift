@@ -25,7 +25,8 @@ public final class MigrationRunner: Sendable {
         public var description: String {
             switch self {
             case .duplicateID(let id): "two migrations share the id \(id)"
-            case .migrationFailed(let id, let underlying): "migration \(id) failed: \(underlying)"
+            // PSQLError hides the server's message from `description`; a migration failure needs it.
+            case .migrationFailed(let id, let underlying): "migration \(id) failed: \(String(reflecting: underlying))"
             }
         }
     }
@@ -55,7 +56,7 @@ public final class MigrationRunner: Sendable {
 
     /// Applies the pending migrations and records them.
     @discardableResult
-    public func apply(to database: Database) async throws -> Report {
+    public func apply(to database: DatabaseHandle) async throws -> Report {
         let migrations = self.migrations
         var seen = Set<String>()
         for migration in migrations where !seen.insert(migration.id).inserted {
@@ -76,7 +77,7 @@ public final class MigrationRunner: Sendable {
     }
 
     /// The ids recorded as applied, in order of application.
-    public static func appliedIDs(in database: Database) async throws -> [String] {
+    public static func appliedIDs(in database: DatabaseHandle) async throws -> [String] {
         switch database.backend {
         case .sqlite(let pool):
             return try await pool.read { db in
@@ -131,6 +132,16 @@ public final class MigrationRunner: Sendable {
     }
 
     static func applyPostgres(_ migrations: [Migration], client: PostgresClient, logger: Logger) async throws -> Report {
+        do {
+            return try await applyPostgresTransaction(migrations, client: client, logger: logger)
+        } catch let error as PostgresTransactionError {
+            // Report the migration that failed, not the transaction wrapper around it.
+            if let failure = error.closureError as? Failure { throw failure }
+            throw error
+        }
+    }
+
+    static func applyPostgresTransaction(_ migrations: [Migration], client: PostgresClient, logger: Logger) async throws -> Report {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))", logger: logger)
             try await connection.query("""

@@ -16,7 +16,7 @@ import Foundation
 public struct RPGBotServer: Sendable {
     public let configuration: RPGBotConfiguration
     public let telemetry: Telemetry
-    public let database: Database
+    public let database: DatabaseHandle
     public let migrations: MigrationRunner
     public let tokens: TokenAuthority
     public let routes: RouteCatalog
@@ -26,7 +26,7 @@ public struct RPGBotServer: Sendable {
     public static func prepare(configuration: RPGBotConfiguration, telemetry: Telemetry) async throws -> RPGBotServer {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let secret = try configuration.jwtSecret ?? JWTSecret.loadOrCreate(in: configuration.dataDirectory)
-        let database = try Database.open(configuration.databaseURL, logger: telemetry.makeLogger("rpgbot.database"))
+        let database = try DatabaseHandle.open(configuration.databaseURL, logger: telemetry.makeLogger("rpgbot.database"))
         return RPGBotServer(
             configuration: configuration,
             telemetry: telemetry,

@@ -36,7 +36,7 @@ public enum PostgresTestServer {
 
     /// Runs `body` with a running `PostgresClient` for `url`.
     public static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let database = try Database.open(url, logger: testLogger)
+        let database = try DatabaseHandle.open(url, logger: testLogger)
         return try await withRunningDatabase(database) { database in
             guard case .postgres(let client) = database.backend else { throw TestSetupError("not a postgres database") }
             return try await body(client)
@@ -45,7 +45,7 @@ public enum PostgresTestServer {
 }
 
 /// Runs `body` while the database's lifecycle service runs, then stops it.
-public func withRunningDatabase<T: Sendable>(_ database: Database, _ body: @Sendable (Database) async throws -> T) async throws -> T {
+public func withRunningDatabase<T: Sendable>(_ database: DatabaseHandle, _ body: @Sendable (DatabaseHandle) async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             try await database.service.run()

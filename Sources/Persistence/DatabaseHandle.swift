@@ -12,7 +12,7 @@ import Foundation
 /// Capability stores switch on ``backend`` to pick their implementation. ``service`` must
 /// run in the service group: it runs the PostgreSQL pool, and on shutdown closes the
 /// database after everything that uses it has stopped.
-public struct Database: Sendable {
+public struct DatabaseHandle: Sendable {
     /// The two backends a store can be written against.
     public enum Backend: Sendable {
         case sqlite(DatabasePool)
@@ -26,19 +26,37 @@ public struct Database: Sendable {
     public let service: any Service
 
     /// Opens (and for SQLite creates) the database at `url`.
-    public static func open(_ url: DatabaseURL, logger: Logger) throws -> Database {
+    public static func open(_ url: DatabaseURL, logger: Logger) throws -> DatabaseHandle {
         switch url {
         case .sqlite(let path):
             let pool = try openSQLite(path: path)
-            return Database(url: url, backend: .sqlite(pool), logger: logger, service: SQLiteLifecycle(pool: pool, logger: logger))
+            return DatabaseHandle(url: url, backend: .sqlite(pool), logger: logger, service: SQLiteLifecycle(pool: pool, logger: logger))
         case .postgres(let location):
             let client = PostgresClient(configuration: postgresConfiguration(location), backgroundLogger: logger)
-            return Database(url: url, backend: .postgres(client), logger: logger, service: PostgresLifecycle(client: client))
+            return DatabaseHandle(url: url, backend: .postgres(client), logger: logger, service: PostgresLifecycle(client: client))
         }
     }
 
-    /// A round trip to the database: the readiness probe.
-    public func ping() async throws {
+    /// Thrown by ``ping(timeout:)`` when the database does not answer in time.
+    public struct PingTimeout: Error, CustomStringConvertible {
+        public var description: String { "the database did not answer in time" }
+    }
+
+    /// A round trip to the database, bounded by `timeout`: the readiness probe. A PostgreSQL
+    /// pool that cannot connect waits for a connection indefinitely, so the bound matters.
+    public func ping(timeout: Duration = .seconds(2)) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await roundTrip() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw PingTimeout()
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func roundTrip() async throws {
         switch backend {
         case .sqlite(let pool):
             _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
@@ -90,9 +108,15 @@ struct SQLiteLifecycle: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
+        close()
+    }
+
+    /// Synchronous on purpose: it runs during shutdown, possibly in a cancelled task, where
+    /// GRDB's async accessors would refuse to start.
+    private func close() {
         do {
             // Fold the WAL back into the main file so a copied database is complete.
-            try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try pool.close()
             logger.info("database closed", metadata: ["database": "sqlite"])
         } catch {
