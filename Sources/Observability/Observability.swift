@@ -84,6 +84,10 @@ public enum Observability {
         configuration.traces.enabled = true
         configuration.traces.exporter = settings.traceExporter == .otlp ? .otlp : .none
         configuration.traces.otlpExporter.protocol = .httpProtobuf
+        // Short export deadlines: an unreachable collector must not hold up shutdown for long.
+        // OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT still override these.
+        configuration.traces.otlpExporter.timeout = .seconds(2)
+        configuration.traces.batchSpanProcessor.exportTimeout = .seconds(3)
         configuration.diagnosticLogger = .custom(logger.withComponent("otel"))
         configuration.diagnosticLogLevel = .warning
         var environment = settings.otelEnvironment

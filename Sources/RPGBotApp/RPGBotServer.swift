@@ -65,7 +65,7 @@ public struct RPGBotServer: Sendable {
                 metadata: [
                     "address": "\(configuration.host):\(configuration.port)",
                     "database": "\(database.url)",
-                    "migrations_applied": "\(report.applied.count)",
+                    "migrations_applied": .stringConvertible(report.applied.count),
                     "services": .array(configuration.services.map { .string($0) }),
                 ]
             )
