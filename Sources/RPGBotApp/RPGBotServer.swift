@@ -5,7 +5,7 @@ public import ServiceKit
 import ServiceLifecycle
 import UnixSignals
 import Logging
-import NIOCore
+public import NIOCore
 import HTTPTypes
 
 import Foundation
@@ -39,17 +39,28 @@ public struct RPGBotServer: Sendable {
 
     /// Builds the application: routes, middleware, and the services that run beside the
     /// server (tracing, database). Migrations run before the server starts accepting.
-    public func makeApplication() -> Application<RouterResponder<AppRequestContext>> {
+    ///
+    /// - Parameters:
+    ///   - additionalRoutes: routes registered after the system routes, behind the same
+    ///     middleware (embedding and tests).
+    ///   - onServerRunning: called with the listening channel, e.g. to learn the port bound
+    ///     for port 0.
+    public func makeApplication(
+        additionalRoutes: (CatalogedRouter<AppRequestContext>) -> Void = { _ in },
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> Application<RouterResponder<AppRequestContext>> {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestTelemetryMiddleware(logger: telemetry.logger, metrics: telemetry.metrics))
         router.add(middleware: ProblemMiddleware(catalog: routes, traceID: Telemetry.currentTraceID))
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maxBodySize))
         let api = CatalogedRouter(router: router, catalog: routes)
         SystemRoutes(server: self).register(on: api)
+        additionalRoutes(api)
 
         var application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
+            onServerRunning: onServerRunning,
             logger: telemetry.logger
         )
         application.addServices(telemetry.services)

@@ -130,3 +130,18 @@ import Testing
         #expect(Set(Setting.all.map(\.environment)).count == Setting.all.count)
     }
 }
+
+@Suite struct DocumentationTests {
+    /// The README's settings table is the operator's reference: it names every setting.
+    @Test func readmeListsEverySetting() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for setting in Setting.all {
+            #expect(text.contains("`\(setting.environment)`"), "README lacks \(setting.environment)")
+            if let flag = setting.flag {
+                #expect(text.contains("`--\(flag)`"), "README lacks --\(flag)")
+            }
+        }
+    }
+}
