@@ -15,6 +15,37 @@ public struct RateLimitPolicy: Sendable, Equatable {
     }
 }
 
+/// One token bucket, for a caller that owns its own (a WebSocket connection): not shared,
+/// so no lock. ``TokenBucketRateLimiter`` keeps one per key.
+public struct TokenBucket: Sendable {
+    public let policy: RateLimitPolicy
+    var tokens: Double
+    var updatedAt: Double
+
+    public init(policy: RateLimitPolicy, now: Double) {
+        self.policy = policy
+        self.tokens = policy.burst
+        self.updatedAt = now
+    }
+
+    /// Takes `cost` tokens at time `now` (seconds) if the bucket has them.
+    public mutating func acquire(cost: Double = 1, now: Double) -> RateLimitDecision {
+        tokens = min(policy.burst, tokens + max(0, now - updatedAt) * policy.refillPerSecond)
+        updatedAt = now
+        if tokens >= cost {
+            tokens -= cost
+            return .allowed(remaining: Int(tokens.rounded(.down)))
+        }
+        let seconds = (cost - tokens) / policy.refillPerSecond
+        return .limited(retryAfter: .milliseconds(Int64((seconds * 1000).rounded(.up))))
+    }
+
+    /// Whether the bucket would be full at `now`: it then carries no information.
+    func isFull(at now: Double) -> Bool {
+        tokens + (now - updatedAt) * policy.refillPerSecond >= policy.burst
+    }
+}
+
 /// The answer of ``TokenBucketRateLimiter/acquire(_:cost:)``.
 public enum RateLimitDecision: Sendable, Equatable {
     /// Go ahead; `remaining` whole tokens are left in the bucket.
@@ -34,15 +65,10 @@ public enum RateLimitDecision: Sendable, Equatable {
 /// Memory is bounded: beyond `maximumKeys` buckets, buckets that have refilled completely carry
 /// no information and are dropped first, then the least recently used.
 public final class TokenBucketRateLimiter: Sendable {
-    struct Bucket {
-        var tokens: Double
-        var updatedAt: Double
-    }
-
     public let policy: RateLimitPolicy
     public let maximumKeys: Int
     private let clock: @Sendable () -> Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Mutex<[String: TokenBucket]>([:])
 
     /// - Parameters:
     ///   - policy: burst size and refill rate.
@@ -58,17 +84,8 @@ public final class TokenBucketRateLimiter: Sendable {
     public func acquire(_ key: String, cost: Double = 1) -> RateLimitDecision {
         let now = clock()
         return buckets.withLock { buckets in
-            var bucket = buckets[key] ?? Bucket(tokens: policy.burst, updatedAt: now)
-            bucket.tokens = min(policy.burst, bucket.tokens + max(0, now - bucket.updatedAt) * policy.refillPerSecond)
-            bucket.updatedAt = now
-            let decision: RateLimitDecision
-            if bucket.tokens >= cost {
-                bucket.tokens -= cost
-                decision = .allowed(remaining: Int(bucket.tokens.rounded(.down)))
-            } else {
-                let seconds = (cost - bucket.tokens) / policy.refillPerSecond
-                decision = .limited(retryAfter: .milliseconds(Int64((seconds * 1000).rounded(.up))))
-            }
+            var bucket = buckets[key] ?? TokenBucket(policy: policy, now: now)
+            let decision = bucket.acquire(cost: cost, now: now)
             buckets[key] = bucket
             if buckets.count > maximumKeys {
                 Self.evict(&buckets, now: now, policy: policy, keep: maximumKeys)
@@ -82,10 +99,8 @@ public final class TokenBucketRateLimiter: Sendable {
         buckets.withLock { $0.count }
     }
 
-    private static func evict(_ buckets: inout [String: Bucket], now: Double, policy: RateLimitPolicy, keep: Int) {
-        buckets = buckets.filter { _, bucket in
-            bucket.tokens + (now - bucket.updatedAt) * policy.refillPerSecond < policy.burst
-        }
+    private static func evict(_ buckets: inout [String: TokenBucket], now: Double, policy: RateLimitPolicy, keep: Int) {
+        buckets = buckets.filter { _, bucket in !bucket.isFull(at: now) }
         if buckets.count > keep {
             let oldest = buckets.sorted { $0.value.updatedAt < $1.value.updatedAt }.prefix(buckets.count - keep)
             for (key, _) in oldest { buckets.removeValue(forKey: key) }

@@ -1,0 +1,144 @@
+import DequeModule
+import Synchronization
+
+/// The frames waiting to be written to one connection, bounded in bytes.
+///
+/// Producers (the campaign channel, the connection's own reader) never wait: a connection
+/// that falls behind by more than the limit is marked slow and receives nothing more, so no
+/// one else is slowed down. Event frames pass an offset filter that makes delivery exactly
+/// once and in order across the replay/live seam: while a resume replays history, live events
+/// are held aside, and afterwards only those beyond the replayed offset are released.
+final class OutboundQueue: Sendable {
+    enum Item: Sendable {
+        case frame(String)
+        case close(PartySyncCloseCode, reason: String)
+    }
+
+    private struct State {
+        var items: Deque<Item> = []
+        var bytes = 0
+        var waiter: CheckedContinuation<Item?, Never>?
+        var finished = false
+        var slow = false
+        /// Live events held while a replay is written.
+        var heldBack: [(offset: Int64, frame: String)]? = []
+        /// The offset of the last event frame queued.
+        var lastOffset: Int64 = -1
+    }
+
+    let limitBytes: Int
+    private let state = Mutex(State())
+
+    init(limitBytes: Int) {
+        self.limitBytes = limitBytes
+    }
+
+    /// Queues a control frame (welcome, ack, presence, error, ping). Returns false when the
+    /// connection is slow or closed.
+    @discardableResult
+    func enqueue(_ frame: String) -> Bool {
+        push(.frame(frame), bytes: frame.utf8.count)
+    }
+
+    /// Queues an event frame unless it was already queued (offset at or below the last one).
+    /// During a replay, live events are held back instead.
+    func enqueueLive(offset: Int64, frame: String) {
+        let release: Bool = state.withLock { state in
+            if state.heldBack != nil {
+                state.heldBack!.append((offset, frame))
+                return false
+            }
+            return offset > state.lastOffset
+        }
+        guard release else { return }
+        push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+    }
+
+    /// Queues a replayed event frame.
+    func enqueueReplayed(offset: Int64, frame: String) {
+        push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+    }
+
+    /// Ends the replay: events after `through` that arrived meanwhile are queued in order.
+    func finishReplay(through: Int64) {
+        let held: [(offset: Int64, frame: String)] = state.withLock { state in
+            defer { state.heldBack = nil }
+            state.lastOffset = max(state.lastOffset, through)
+            return (state.heldBack ?? []).sorted { $0.offset < $1.offset }
+        }
+        for (offset, frame) in held {
+            push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+        }
+    }
+
+    /// Queues a close after the frames already queued; nothing is accepted afterwards.
+    func close(_ code: PartySyncCloseCode, reason: String) {
+        state.withLock { state in
+            guard !state.finished else { return }
+            state.finished = true
+            if let waiter = state.waiter {
+                state.waiter = nil
+                waiter.resume(returning: .close(code, reason: reason))
+            } else {
+                state.items.append(.close(code, reason: reason))
+            }
+        }
+    }
+
+    /// Whether the connection overflowed its queue.
+    var isSlow: Bool { state.withLock { $0.slow } }
+
+    var queuedBytes: Int { state.withLock { $0.bytes } }
+
+    /// The next item for the writer, waiting if there is none; nil once closed and drained.
+    func next() async -> Item? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Item?, Never>) in
+            let item: Item?? = state.withLock { state in
+                if let item = state.items.popFirst() {
+                    if case .frame(let frame) = item { state.bytes -= frame.utf8.count }
+                    return .some(item)
+                }
+                if state.finished { return .some(nil) }
+                state.waiter = continuation
+                return .none
+            }
+            if case .some(let item) = item {
+                continuation.resume(returning: item)
+            }
+        }
+    }
+
+    /// Wakes a waiting writer with nil: used when the connection ends.
+    func finish() {
+        state.withLock { state in
+            state.finished = true
+            state.waiter?.resume(returning: nil)
+            state.waiter = nil
+        }
+    }
+
+    private func push(_ item: Item, bytes: Int, offset: Int64? = nil) -> Bool {
+        state.withLock { state in
+            guard !state.finished, !state.slow else { return false }
+            if let offset {
+                guard offset > state.lastOffset else { return true }
+                state.lastOffset = offset
+            }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                waiter.resume(returning: item)
+                return true
+            }
+            if state.bytes + bytes > limitBytes {
+                // Too far behind: stop feeding it and close once what is queued has been written.
+                state.slow = true
+                state.finished = true
+                state.items.append(.close(.slowConsumer, reason: "slow consumer: reconnect and resume"))
+                return false
+            }
+            state.items.append(item)
+            state.bytes += bytes
+            return true
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// The durable, ordered event stream of every campaign.
+///
+/// The store is the source of truth for order: `append` assigns the next gapless offset of
+/// the campaign in the same transaction that stores the event, so any number of hubs (or
+/// processes) sharing the store agree on one order. Implementations: ``InMemoryEventLog``,
+/// ``SQLiteEventLog``, ``PostgresEventLog``; one test suite runs against all three.
+public protocol EventLog: Sendable {
+    /// Stores `draft` under the next offset, or returns the original for a repeated `cmid`.
+    /// Throws ``EventLogError/cmidConflict(cmid:originalOffset:)`` for a reused `cmid` with
+    /// a different payload.
+    func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome
+
+    /// The campaign's epoch, top and first retained offset; creates the campaign (with a new
+    /// epoch) if it has never been seen.
+    func head(campaignID: String) async throws -> CampaignHead
+
+    /// Up to `limit` events with offsets greater than `after`, in order.
+    func events(campaignID: String, after: Int64, limit: Int) async throws -> [CampaignEvent]
+
+    /// Up to `limit` events with offsets smaller than `before`, newest first.
+    func events(campaignID: String, before: Int64, limit: Int) async throws -> [CampaignEvent]
+
+    /// Removes events beyond the retention (keeping at most `keepEvents` per campaign, none
+    /// older than `maxAge`) and expired `cmid` records. Returns the number of events removed.
+    func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int
+}
+
+enum EventIdentity {
+    /// A new event id: `ev_` and 20 random base32 characters (100 bits).
+    static func newEventID() -> String {
+        "ev_" + randomToken(length: 20)
+    }
+
+    /// A new epoch: 12 random base32 characters.
+    static func newEpoch() -> String {
+        randomToken(length: 12)
+    }
+
+    static func randomToken(length: Int) -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import Persistence
+
+/// The tables of Party Sync. `event_offset` rather than `offset`: OFFSET is an SQL keyword.
+public enum PartySyncMigrations {
+    public static let all: [Migration] = [
+        Migration(
+            id: "party_sync.001_event_log",
+            sqlite: [
+                """
+                CREATE TABLE party_campaigns (
+                    campaign_id TEXT PRIMARY KEY,
+                    epoch TEXT NOT NULL,
+                    top INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID
+                """,
+                """
+                CREATE TABLE party_events (
+                    campaign_id TEXT NOT NULL,
+                    event_offset INTEGER NOT NULL,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    cmid TEXT,
+                    ts INTEGER NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (campaign_id, event_offset)
+                ) WITHOUT ROWID
+                """,
+                "CREATE INDEX party_events_ts ON party_events (ts)",
+                """
+                CREATE TABLE party_cmids (
+                    campaign_id TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    cmid TEXT NOT NULL,
+                    event_offset INTEGER NOT NULL,
+                    event_id TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (campaign_id, actor, cmid)
+                ) WITHOUT ROWID
+                """,
+                "CREATE INDEX party_cmids_created ON party_cmids (created_at)",
+            ],
+            postgres: [
+                """
+                CREATE TABLE party_campaigns (
+                    campaign_id TEXT PRIMARY KEY,
+                    epoch TEXT NOT NULL,
+                    top BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE party_events (
+                    campaign_id TEXT NOT NULL,
+                    event_offset BIGINT NOT NULL,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    cmid TEXT,
+                    ts BIGINT NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (campaign_id, event_offset)
+                )
+                """,
+                "CREATE INDEX party_events_ts ON party_events (ts)",
+                """
+                CREATE TABLE party_cmids (
+                    campaign_id TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    cmid TEXT NOT NULL,
+                    event_offset BIGINT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (campaign_id, actor, cmid)
+                )
+                """,
+                "CREATE INDEX party_cmids_created ON party_cmids (created_at)",
+            ]
+        ),
+    ]
+}
+
+/// The fingerprint that tells a repeated `cmid` (same type and payload) from a reused one:
+/// SHA-256 over the type and the canonical payload.
+enum EventFingerprint {
+    static func of(_ draft: EventDraft) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(draft.type.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(draft.payload.utf8))
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

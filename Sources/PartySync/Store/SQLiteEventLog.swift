@@ -1,0 +1,135 @@
+import GRDB
+import ServiceKit
+
+/// The ``EventLog`` of the embedded default: SQLite through GRDB.
+///
+/// SQLite has one writer at a time, so the offset increment, the event row and the `cmid`
+/// record of one append are serialised in a single immediate transaction.
+public struct SQLiteEventLog: EventLog {
+    let pool: DatabasePool
+
+    public init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
+        let now = EventIdentity.nowMilliseconds()
+        let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+        return try await pool.writeWithoutTransaction { db in
+            var outcome: AppendOutcome?
+            try db.inTransaction(.immediate) {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)",
+                    arguments: [draft.campaignID, EventIdentity.newEpoch(), now]
+                )
+                if let cmid = draft.cmid, let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?",
+                    arguments: [draft.campaignID, draft.actor, cmid]
+                ) {
+                    let createdAt: Int64 = row["created_at"]
+                    if createdAt >= windowStart {
+                        let offset: Int64 = row["event_offset"]
+                        guard row["fingerprint"] as String == fingerprint else {
+                            throw EventLogError.cmidConflict(cmid: cmid, originalOffset: offset)
+                        }
+                        let epoch = try String.fetchOne(db, sql: "SELECT epoch FROM party_campaigns WHERE campaign_id = ?", arguments: [draft.campaignID]) ?? ""
+                        outcome = .duplicate(offset: offset, id: row["event_id"], epoch: epoch)
+                        return .commit
+                    }
+                    try db.execute(sql: "DELETE FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?", arguments: [draft.campaignID, draft.actor, cmid])
+                }
+                guard let head = try Row.fetchOne(
+                    db,
+                    sql: "UPDATE party_campaigns SET top = top + 1 WHERE campaign_id = ? RETURNING top, epoch",
+                    arguments: [draft.campaignID]
+                ) else {
+                    throw DatabaseError(message: "campaign row missing after insert")
+                }
+                let event = CampaignEvent(
+                    campaignID: draft.campaignID, offset: head["top"], epoch: head["epoch"], id: EventIdentity.newEventID(),
+                    type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
+                )
+                try db.execute(
+                    sql: """
+                        INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [event.campaignID, event.offset, event.id, event.type, event.actor, event.role.rawValue, event.cmid, event.timestamp, event.payload]
+                )
+                if let cmid = draft.cmid {
+                    try db.execute(
+                        sql: "INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now]
+                    )
+                }
+                outcome = .stored(event)
+                return .commit
+            }
+            return outcome!
+        }
+    }
+
+    public func head(campaignID: String) async throws -> CampaignHead {
+        let now = EventIdentity.nowMilliseconds()
+        return try await pool.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)",
+                arguments: [campaignID, EventIdentity.newEpoch(), now]
+            )
+            let row = try Row.fetchOne(db, sql: "SELECT epoch, top FROM party_campaigns WHERE campaign_id = ?", arguments: [campaignID])!
+            let top: Int64 = row["top"]
+            let first = try Int64.fetchOne(db, sql: "SELECT MIN(event_offset) FROM party_events WHERE campaign_id = ?", arguments: [campaignID])
+            return CampaignHead(epoch: row["epoch"], top: top, firstRetained: first ?? top + 1)
+        }
+    }
+
+    public func events(campaignID: String, after: Int64, limit: Int) async throws -> [CampaignEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT e.*, c.epoch FROM party_events e JOIN party_campaigns c ON c.campaign_id = e.campaign_id WHERE e.campaign_id = ? AND e.event_offset > ? ORDER BY e.event_offset LIMIT ?",
+                arguments: [campaignID, after, limit]
+            ).map(Self.event)
+        }
+    }
+
+    public func events(campaignID: String, before: Int64, limit: Int) async throws -> [CampaignEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT e.*, c.epoch FROM party_events e JOIN party_campaigns c ON c.campaign_id = e.campaign_id WHERE e.campaign_id = ? AND e.event_offset < ? ORDER BY e.event_offset DESC LIMIT ?",
+                arguments: [campaignID, before, limit]
+            ).map(Self.event)
+        }
+    }
+
+    public func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int {
+        let now = EventIdentity.nowMilliseconds()
+        let oldest = now - Int64(EventIdentity.seconds(maxAge) * 1000)
+        let cmidCutoff = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM party_events WHERE ts < ?", arguments: [oldest])
+            var removed = db.changesCount
+            try db.execute(
+                sql: """
+                    DELETE FROM party_events WHERE event_offset <= (
+                        SELECT top FROM party_campaigns c WHERE c.campaign_id = party_events.campaign_id
+                    ) - ?
+                    """,
+                arguments: [keepEvents]
+            )
+            removed += db.changesCount
+            try db.execute(sql: "DELETE FROM party_cmids WHERE created_at < ?", arguments: [cmidCutoff])
+            return removed
+        }
+    }
+
+    static func event(_ row: Row) -> CampaignEvent {
+        CampaignEvent(
+            campaignID: row["campaign_id"], offset: row["event_offset"], epoch: row["epoch"], id: row["id"], type: row["type"],
+            actor: row["actor"], role: Role(rawValue: row["role"]) ?? .player, cmid: row["cmid"], timestamp: row["ts"], payload: row["payload"]
+        )
+    }
+}
