@@ -18,17 +18,19 @@ actor CampaignChannel {
     private let store: any EventLog
     private let metrics: PartySyncMetrics
     private let logger: Logger
-    /// The next offset to deliver.
+    /// The next offset to deliver; meaningful once started.
     private var nextOffset: Int64
+    /// Until the hub has read the campaign's top, committed events are only held.
+    private var started = false
     private var pending: [Int64: CampaignEvent] = [:]
     /// When the oldest undelivered event started waiting for an earlier one.
     private var stalledSince: ContinuousClock.Instant?
     private var subscribers: [String: Subscriber] = [:]
     private var presence = PresenceRoster()
 
-    init(campaignID: String, top: Int64, store: any EventLog, metrics: PartySyncMetrics, logger: Logger) {
+    init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger) {
         self.campaignID = campaignID
-        self.nextOffset = top + 1
+        self.nextOffset = 1
         self.store = store
         self.metrics = metrics
         self.logger = logger
@@ -73,10 +75,23 @@ actor CampaignChannel {
 
     // MARK: - Delivery
 
+    /// Starts delivery after `top`, the campaign's last offset read after the channel was
+    /// registered: events up to it are history, later ones are delivered live.
+    func start(after top: Int64) {
+        started = true
+        nextOffset = top + 1
+        pending = pending.filter { $0.key > top }
+        deliverReady()
+        if !pending.isEmpty, stalledSince == nil {
+            stalledSince = .now
+        }
+    }
+
     /// A committed event of this campaign, from any publisher.
     func committed(_ event: CampaignEvent) {
-        guard event.offset >= nextOffset else { return }
+        guard !started || event.offset >= nextOffset else { return }
         pending[event.offset] = event
+        guard started else { return }
         deliverReady()
         if !pending.isEmpty, stalledSince == nil {
             stalledSince = .now
@@ -98,7 +113,7 @@ actor CampaignChannel {
     /// Reads a missing stretch from the store when it has not arrived by itself within
     /// `patience`: called by the hub's sweep.
     func repairGap(patience: Duration) async {
-        guard let stalledSince, ContinuousClock.now - stalledSince >= patience else { return }
+        guard started, let stalledSince, ContinuousClock.now - stalledSince >= patience else { return }
         let missingFrom = nextOffset - 1
         do {
             let events = try await store.events(campaignID: campaignID, after: missingFrom, limit: 1_000)

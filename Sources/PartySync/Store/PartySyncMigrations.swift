@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Persistence
+public import Persistence
 
 /// The tables of Party Sync. `event_offset` rather than `offset`: OFFSET is an SQL keyword.
 public enum PartySyncMigrations {

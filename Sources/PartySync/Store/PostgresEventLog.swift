@@ -1,6 +1,6 @@
-import Logging
-import PostgresNIO
-import ServiceKit
+public import Logging
+public import PostgresNIO
+public import ServiceKit
 
 /// The ``EventLog`` of the scale-out store: PostgreSQL through PostgresNIO.
 ///

@@ -1,5 +1,5 @@
-import GRDB
-import ServiceKit
+public import GRDB
+public import ServiceKit
 
 /// The ``EventLog`` of the embedded default: SQLite through GRDB.
 ///

@@ -1,0 +1,127 @@
+public import Logging
+public import Observability
+public import ServiceKit
+import ServiceLifecycle
+import Synchronization
+import Tracing
+
+/// The hub of one process: the campaign channels with live connections, and the publish path
+/// every publisher (WebSocket, REST, other capabilities) goes through.
+public final class PartySyncHub: Sendable {
+    public let store: any EventLog
+    public let settings: PartySyncSettings
+    let metrics: PartySyncMetrics
+    let logger: Logger
+
+    private struct Entry {
+        let channel: CampaignChannel
+        /// Connections and leaving members that keep the channel alive.
+        var references: Int
+    }
+
+    private let channels = Mutex<[String: Entry]>([:])
+
+    public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.metrics = PartySyncMetrics(registry: metrics)
+        self.logger = logger
+    }
+
+    /// Publishes an event: stores it under the next offset, then delivers it to the
+    /// campaign's live connections. A repeated `cmid` returns the original offset and is not
+    /// delivered again.
+    public func publish(_ draft: EventDraft) async throws -> AppendOutcome {
+        try await withSpan("party_sync.publish", ofKind: .producer) { span in
+            span.attributes["rpgbot.campaign"] = draft.campaignID
+            span.attributes["rpgbot.event_type"] = draft.type
+            let start = ContinuousClock.now
+            let outcome = try await store.append(draft, idempotencyWindow: settings.idempotencyWindow)
+            switch outcome {
+            case .stored(let event):
+                metrics.recordPublished(commitTime: ContinuousClock.now - start)
+                span.attributes["rpgbot.offset"] = Int(event.offset)
+                if let channel = existingChannel(draft.campaignID) {
+                    await channel.committed(event)
+                }
+            case .duplicate(let offset, _, _):
+                metrics.recordDuplicate()
+                span.attributes["rpgbot.offset"] = Int(offset)
+                span.attributes["rpgbot.duplicate"] = true
+            }
+            return outcome
+        }
+    }
+
+    // MARK: - Channels
+
+    func existingChannel(_ campaignID: String) -> CampaignChannel? {
+        channels.withLock { $0[campaignID]?.channel }
+    }
+
+    /// The channel of `campaignID`, created on first use, with one more reference held by the
+    /// caller until ``releaseChannel(_:)``.
+    func retainChannel(_ campaignID: String) async throws -> CampaignChannel {
+        if let channel = channels.withLock({ entries -> CampaignChannel? in
+            guard var entry = entries[campaignID] else { return nil }
+            entry.references += 1
+            entries[campaignID] = entry
+            return entry.channel
+        }) {
+            return channel
+        }
+        // The channel is registered before the campaign's top is read, so an event committed
+        // after the read finds the channel and is delivered through it.
+        let placeholder = CampaignChannel(campaignID: campaignID, store: store, metrics: metrics, logger: logger)
+        let (channel, created) = channels.withLock { entries -> (CampaignChannel, Bool) in
+            if var entry = entries[campaignID] {
+                entry.references += 1
+                entries[campaignID] = entry
+                return (entry.channel, false)
+            }
+            entries[campaignID] = Entry(channel: placeholder, references: 1)
+            return (placeholder, true)
+        }
+        if created {
+            do {
+                let head = try await store.head(campaignID: campaignID)
+                await channel.start(after: head.top)
+            } catch {
+                channels.withLock { entries in
+                    if entries[campaignID]?.channel === channel { entries.removeValue(forKey: campaignID) }
+                }
+                throw error
+            }
+            metrics.campaignsActive(channels.withLock { $0.count })
+        }
+        return channel
+    }
+
+    func releaseChannel(_ campaignID: String) {
+        channels.withLock { entries in
+            guard var entry = entries[campaignID] else { return }
+            entry.references -= 1
+            entries[campaignID] = entry
+        }
+    }
+
+    /// One pass of housekeeping: presence grace periods, stalled deliveries, idle channels.
+    func sweep() async {
+        let snapshot = channels.withLock { $0 }
+        for (campaignID, entry) in snapshot {
+            await entry.channel.repairGap(patience: .milliseconds(200))
+            let idle = await entry.channel.expirePresence(grace: settings.presenceGrace)
+            if idle {
+                channels.withLock { entries in
+                    if let current = entries[campaignID], current.references <= 0, current.channel === entry.channel {
+                        entries.removeValue(forKey: campaignID)
+                    }
+                }
+            }
+        }
+        metrics.campaignsActive(channels.withLock { $0.count })
+    }
+
+    /// The number of campaigns with a live channel.
+    public var activeCampaigns: Int { channels.withLock { $0.count } }
+}
