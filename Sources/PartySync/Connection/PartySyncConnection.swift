@@ -1,0 +1,135 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import ServiceKit
+import ServiceLifecycle
+import Synchronization
+
+/// One WebSocket connection of a campaign, from `hello` to close.
+///
+/// Three tasks share the connection: the reader (this function's body) handles client frames
+/// in order; the writer drains the ``OutboundQueue``; the watchdog sends pings, enforces the
+/// hello and pong deadlines and token expiry, and drops peers that stopped reading.
+struct PartySyncConnection {
+    let campaignID: String
+    let hub: PartySyncHub
+    let tokens: TokenAuthority
+    let channel: any Channel
+    let logger: Logger
+
+    var settings: PartySyncSettings { hub.settings }
+
+    /// Mutable facts shared by the three tasks.
+    final class Shared: Sendable {
+        struct Values {
+            var claims: TokenClaims?
+            /// The campaign channel once subscribed; released when the connection ends.
+            var channel: CampaignChannel?
+            var awaitingPongSince: ContinuousClock.Instant?
+            var rateLimitedTimes: [ContinuousClock.Instant] = []
+        }
+        let values = Mutex(Values())
+    }
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let connectionID = "c_" + EventIdentity.randomToken(length: 10)
+        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes)
+        let shared = Shared()
+        var logger = self.logger
+        logger[metadataKey: "conn"] = .string(connectionID)
+        logger[metadataKey: "campaign"] = .string(campaignID)
+        hub.metrics.connectionOpened()
+        defer { hub.metrics.connectionClosed() }
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await writeLoop(queue: queue, outbound: outbound) }
+                group.addTask { await watchdog(queue: queue, shared: shared) }
+                do {
+                    try await readLoop(connectionID: connectionID, inbound: inbound, queue: queue, shared: shared, logger: logger)
+                } catch {
+                    logger.debug("connection ended", metadata: ["error": "\(error)"])
+                }
+                if let channelHeld = shared.values.withLock({ $0.channel }) {
+                    await channelHeld.unsubscribe(connection: connectionID)
+                    hub.releaseChannel(campaignID)
+                }
+                queue.finish()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            queue.close(.shutdown, reason: "server shutting down: reconnect and resume")
+        }
+    }
+
+    // MARK: - Writer and watchdog
+
+    private func writeLoop(queue: OutboundQueue, outbound: WebSocketOutboundWriter) async {
+        while let item = await queue.next() {
+            do {
+                switch item {
+                case .frame(let text):
+                    try await outbound.write(.text(text))
+                case .close(let code, let reason):
+                    if code == .slowConsumer { hub.metrics.recordSlowConsumerClose() }
+                    try await outbound.close(.init(codeNumber: Int(code.rawValue)), reason: reason)
+                    // A peer that does not answer the close handshake is dropped.
+                    try? await Task.sleep(for: .seconds(5))
+                    channel.close(promise: nil)
+                    return
+                }
+            } catch {
+                channel.close(promise: nil)
+                return
+            }
+        }
+    }
+
+    private func watchdog(queue: OutboundQueue, shared: Shared) async {
+        let helloDeadline = ContinuousClock.now + settings.helloTimeout
+        var nextPing = ContinuousClock.now + settings.pingInterval
+        var slowSince: ContinuousClock.Instant?
+        let tick = min(Duration.milliseconds(250), settings.pongTimeout / 4)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            if Task.isCancelled { return }
+            let now = ContinuousClock.now
+            let values = shared.values.withLock { $0 }
+            guard let claims = values.claims else {
+                if now >= helloDeadline {
+                    hub.metrics.recordProtocolError("hello_timeout")
+                    queue.close(.protocolViolation, reason: "no hello within \(settings.helloTimeout)")
+                    return
+                }
+                continue
+            }
+            if claims.expiresAt <= Date() {
+                queue.enqueue(ServerFrame.error(.tokenExpired, reason: "token_expired", detail: "The token expired; reconnect with a new token and resume."))
+                queue.close(.badToken, reason: "token expired")
+                return
+            }
+            if queue.isSlow {
+                // The close is queued behind frames the peer is not reading; drop it after a while.
+                slowSince = slowSince ?? now
+                if now - slowSince! > .seconds(10) {
+                    channel.close(promise: nil)
+                    return
+                }
+                continue
+            }
+            if let since = values.awaitingPongSince, now - since > settings.pongTimeout {
+                queue.close(.noPong, reason: "no pong within \(settings.pongTimeout)")
+                return
+            }
+            if now >= nextPing {
+                nextPing = now + settings.pingInterval
+                shared.values.withLock { values in
+                    if values.awaitingPongSince == nil { values.awaitingPongSince = now }
+                }
+                queue.enqueue(ServerFrame.ping)
+            }
+        }
+    }
+}
