@@ -1,4 +1,6 @@
 public import Hummingbird
+import HummingbirdWebSocket
+public import PartySync
 public import Observability
 public import Persistence
 public import ServiceKit
@@ -20,6 +22,8 @@ public struct RPGBotServer: Sendable {
     public let migrations: MigrationRunner
     public let tokens: TokenAuthority
     public let routes: RouteCatalog
+    /// Party Sync, when `--services` includes it.
+    public let partySync: PartySyncService?
 
     /// Prepares everything that can fail before the server binds: data folder, database,
     /// token secret. Nothing is listening yet.
@@ -27,13 +31,24 @@ public struct RPGBotServer: Sendable {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let secret = try configuration.jwtSecret ?? JWTSecret.loadOrCreate(in: configuration.dataDirectory)
         let database = try DatabaseHandle.open(configuration.databaseURL, logger: telemetry.makeLogger("rpgbot.database"))
+        let tokens = await TokenAuthority(secret: secret)
+        let migrations = MigrationRunner()
+        var partySync: PartySyncService?
+        if configuration.services.contains(PartySyncService.name) {
+            migrations.register(PartySyncService.migrations)
+            partySync = PartySyncService(
+                database: database, tokens: tokens, settings: configuration.partySync,
+                metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.party-sync")
+            )
+        }
         return RPGBotServer(
             configuration: configuration,
             telemetry: telemetry,
             database: database,
-            migrations: MigrationRunner(),
-            tokens: await TokenAuthority(secret: secret),
-            routes: RouteCatalog()
+            migrations: migrations,
+            tokens: tokens,
+            routes: RouteCatalog(),
+            partySync: partySync
         )
     }
 
@@ -55,16 +70,33 @@ public struct RPGBotServer: Sendable {
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maxBodySize))
         let api = CatalogedRouter(router: router, catalog: routes)
         SystemRoutes(server: self).register(on: api)
+        partySync?.routes.registerHTTP(on: api)
         additionalRoutes(api)
+
+        // WebSocket upgrades are routed separately; a request that does not upgrade falls
+        // through to the HTTP router above.
+        let webSocketRouter = Router(context: AppRequestContext.self)
+        webSocketRouter.add(middleware: RequestTelemetryMiddleware(logger: telemetry.logger, metrics: telemetry.metrics))
+        partySync?.routes.registerWebSocket(on: webSocketRouter)
+        let webSocketConfiguration = WebSocketServerConfiguration(
+            // Messages up to four times the limit are read so that an oversized one gets an error frame.
+            maxFrameSize: configuration.partySync.maxFrameBytes * 4,
+            autoPing: .disabled,
+            closeTimeout: .seconds(5)
+        )
 
         var application = Application(
             router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: webSocketConfiguration),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
             onServerRunning: onServerRunning,
             logger: telemetry.logger
         )
         application.addServices(telemetry.services)
         application.addServices(database.service)
+        if let partySync {
+            application.addServices(partySync)
+        }
         let database = self.database
         let migrations = self.migrations
         let logger = telemetry.logger

@@ -57,6 +57,48 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("otel-service-name"), help: ArgumentHelp(Setting.otelServiceName.helpText, valueName: "name"))
     var otelServiceName: String?
 
+    @Option(name: .customLong("ws-max-frame"), help: ArgumentHelp(Setting.wsMaxFrame.helpText, valueName: "size"))
+    var wsMaxFrame: String?
+
+    @Option(name: .customLong("ws-hello-timeout"), help: ArgumentHelp(Setting.wsHelloTimeout.helpText, valueName: "duration"))
+    var wsHelloTimeout: String?
+
+    @Option(name: .customLong("ws-ping-interval"), help: ArgumentHelp(Setting.wsPingInterval.helpText, valueName: "duration"))
+    var wsPingInterval: String?
+
+    @Option(name: .customLong("ws-pong-timeout"), help: ArgumentHelp(Setting.wsPongTimeout.helpText, valueName: "duration"))
+    var wsPongTimeout: String?
+
+    @Option(name: .customLong("ws-queue-bytes"), help: ArgumentHelp(Setting.wsQueueBytes.helpText, valueName: "size"))
+    var wsQueueBytes: String?
+
+    @Option(name: .customLong("ws-rate"), help: ArgumentHelp(Setting.wsRate.helpText, valueName: "number"))
+    var wsRate: String?
+
+    @Option(name: .customLong("ws-burst"), help: ArgumentHelp(Setting.wsBurst.helpText, valueName: "number"))
+    var wsBurst: String?
+
+    @Option(name: .customLong("replay-limit"), help: ArgumentHelp(Setting.replayLimit.helpText, valueName: "count"))
+    var replayLimit: String?
+
+    @Option(name: .customLong("idempotency-window"), help: ArgumentHelp(Setting.idempotencyWindow.helpText, valueName: "duration"))
+    var idempotencyWindow: String?
+
+    @Option(name: .customLong("presence-grace"), help: ArgumentHelp(Setting.presenceGrace.helpText, valueName: "duration"))
+    var presenceGrace: String?
+
+    @Option(name: .customLong("rest-publish-rate"), help: ArgumentHelp(Setting.restPublishRate.helpText, valueName: "number"))
+    var restPublishRate: String?
+
+    @Option(name: .customLong("rest-publish-burst"), help: ArgumentHelp(Setting.restPublishBurst.helpText, valueName: "number"))
+    var restPublishBurst: String?
+
+    @Option(name: .customLong("retention-events"), help: ArgumentHelp(Setting.retentionEvents.helpText, valueName: "count"))
+    var retentionEvents: String?
+
+    @Option(name: .customLong("retention-age"), help: ArgumentHelp(Setting.retentionAge.helpText, valueName: "duration"))
+    var retentionAge: String?
+
     /// The flags given, keyed by setting flag name, for ``ConfigurationLoader``.
     var givenFlags: [String: String] {
         let pairs: [(Setting, String?)] = [
@@ -64,6 +106,10 @@ struct ServeCommand: AsyncParsableCommand {
             (.databaseURL, databaseURL), (.logLevel, logLevel), (.logFormat, logFormat),
             (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.shutdownTimeout, shutdownTimeout),
             (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
+            (.wsMaxFrame, wsMaxFrame), (.wsHelloTimeout, wsHelloTimeout), (.wsPingInterval, wsPingInterval), (.wsPongTimeout, wsPongTimeout),
+            (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),
+            (.idempotencyWindow, idempotencyWindow), (.presenceGrace, presenceGrace), (.restPublishRate, restPublishRate), (.restPublishBurst, restPublishBurst),
+            (.retentionEvents, retentionEvents), (.retentionAge, retentionAge),
         ]
         var flags: [String: String] = [:]
         for (setting, value) in pairs {

@@ -1,5 +1,6 @@
 public import Observability
 import Persistence
+import PartySync
 import Logging
 
 public import Foundation
@@ -45,6 +46,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.maxBodySize = try byteSize(.maxBodySize) ?? configuration.maxBodySize
         configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
         configuration.observability = try observability()
+        configuration.partySync = try partySync()
         return configuration
     }
 
@@ -141,6 +143,41 @@ public struct ConfigurationLoader: Sendable {
         }
         guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
         return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    func partySync() throws(ConfigurationError) -> PartySyncSettings {
+        var settings = PartySyncSettings()
+        settings.maxFrameBytes = try byteSize(.wsMaxFrame) ?? settings.maxFrameBytes
+        settings.helloTimeout = try duration(.wsHelloTimeout) ?? settings.helloTimeout
+        settings.pingInterval = try duration(.wsPingInterval) ?? settings.pingInterval
+        settings.pongTimeout = try duration(.wsPongTimeout) ?? settings.pongTimeout
+        settings.outboundQueueBytes = try byteSize(.wsQueueBytes) ?? settings.outboundQueueBytes
+        settings.connectionRate = try positiveNumber(.wsRate) ?? settings.connectionRate
+        settings.connectionBurst = try positiveNumber(.wsBurst, minimum: 1) ?? settings.connectionBurst
+        settings.replayLimit = try positiveInteger(.replayLimit) ?? settings.replayLimit
+        settings.idempotencyWindow = try duration(.idempotencyWindow) ?? settings.idempotencyWindow
+        settings.presenceGrace = try duration(.presenceGrace) ?? settings.presenceGrace
+        settings.restRate = try positiveNumber(.restPublishRate) ?? settings.restRate
+        settings.restBurst = try positiveNumber(.restPublishBurst, minimum: 1) ?? settings.restBurst
+        settings.retentionEvents = try positiveInteger(.retentionEvents) ?? settings.retentionEvents
+        settings.retentionAge = try duration(.retentionAge) ?? settings.retentionAge
+        return settings
+    }
+
+    func positiveNumber(_ setting: Setting, minimum: Double = 0) throws(ConfigurationError) -> Double? {
+        guard let text = raw(setting) else { return nil }
+        guard let value = Double(text), value.isFinite, value > 0, value >= minimum else {
+            throw ConfigurationError(setting: setting, value: text)
+        }
+        return value
+    }
+
+    func positiveInteger(_ setting: Setting) throws(ConfigurationError) -> Int? {
+        guard let text = raw(setting) else { return nil }
+        guard let value = Int(text), value >= 1 else {
+            throw ConfigurationError(setting: setting, value: text)
+        }
+        return value
     }
 
     func observability() throws(ConfigurationError) -> ObservabilitySettings {

@@ -1,6 +1,7 @@
 public import Observability
 public import Persistence
 public import Logging
+public import PartySync
 
 public import Foundation
 
@@ -19,6 +20,7 @@ public struct RPGBotConfiguration: Sendable {
     public var maxBodySize: Int
     public var shutdownTimeout: Duration
     public var observability: ObservabilitySettings
+    public var partySync: PartySyncSettings
 
     /// The defaults, with `dataDirectory` as the base of the default database path.
     public init(
@@ -30,7 +32,8 @@ public struct RPGBotConfiguration: Sendable {
         jwtSecret: [UInt8]? = nil,
         maxBodySize: Int = 1 << 20,
         shutdownTimeout: Duration = .seconds(30),
-        observability: ObservabilitySettings = ObservabilitySettings()
+        observability: ObservabilitySettings = ObservabilitySettings(),
+        partySync: PartySyncSettings = PartySyncSettings()
     ) {
         self.host = host
         self.port = port
@@ -41,5 +44,6 @@ public struct RPGBotConfiguration: Sendable {
         self.maxBodySize = maxBodySize
         self.shutdownTimeout = shutdownTimeout
         self.observability = observability
+        self.partySync = partySync
     }
 }
