@@ -92,7 +92,7 @@ import Testing
         (["max-body-size": "lots"], [:], Setting.maxBodySize),
         (["max-body-size": "0"], [:], Setting.maxBodySize),
         (["shutdown-timeout": "soon"], [:], Setting.shutdownTimeout),
-        (["services": "party-sync"], [:], Setting.services),
+        (["services": "party-sync,nonexistent"], [:], Setting.services),
         (["host": "  "], [:], Setting.host),
         ([:], ["RPGBOT_JWT_SECRET": "short"], Setting.jwtSecret),
         (["otel-traces-exporter": "jaeger"], [:], Setting.otelTracesExporter),
