@@ -119,7 +119,9 @@ import Testing
                             client.close()
                         }
                         // Every offset from 1 to the last one seen, exactly once, in order.
-                        #expect(seen == Array(1...max(1, last)).filter { _ in !seen.isEmpty }, "reader \(index) saw a gap or a duplicate")
+                        if !seen.isEmpty {
+                            #expect(seen == Array(1...last), "reader \(index) saw a gap or a duplicate")
+                        }
                     }
                 }
                 try await group.waitForAll()

@@ -166,7 +166,7 @@ extension PartySyncConnection {
             queue.enqueueReplayed(offset: event.offset, frame: ServerFrame.event(event, replayed: true))
         }
         hub.metrics.recordReplayed(replay.count)
-        if since != nil {
+        if recovered {
             queue.enqueue(ServerFrame.synced(top: top))
         }
         queue.finishReplay(through: top)
