@@ -20,8 +20,9 @@ final class OutboundQueue: Sendable {
         var waiter: CheckedContinuation<Item?, Never>?
         var finished = false
         var slow = false
-        /// Live events held while a replay is written.
+        /// Live events held while a replay is written, and their size.
         var heldBack: [(offset: Int64, frame: String)]? = []
+        var heldBackBytes = 0
         /// The offset of the last event frame queued.
         var lastOffset: Int64 = -1
     }
@@ -45,7 +46,16 @@ final class OutboundQueue: Sendable {
     func enqueueLive(offset: Int64, frame: String) {
         let release: Bool = state.withLock { state in
             if state.heldBack != nil {
+                guard !state.finished else { return false }
                 state.heldBack!.append((offset, frame))
+                state.heldBackBytes += frame.utf8.count
+                if state.heldBackBytes > limitBytes {
+                    // Live traffic outran the replay: start over with a fresh resume.
+                    state.heldBack = []
+                    state.slow = true
+                    state.finished = true
+                    state.items.append(.close(.slowConsumer, reason: "slow consumer: reconnect and resume"))
+                }
                 return false
             }
             return offset > state.lastOffset
@@ -54,9 +64,18 @@ final class OutboundQueue: Sendable {
         push(.frame(frame), bytes: frame.utf8.count, offset: offset)
     }
 
-    /// Queues a replayed event frame.
-    func enqueueReplayed(offset: Int64, frame: String) {
-        push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+    /// Queues a replayed event frame, first waiting until the queue is at most half full:
+    /// a long replay is paced by the client's reading instead of overflowing the queue.
+    /// Returns false when the connection ended meanwhile.
+    func enqueueReplayed(offset: Int64, frame: String) async -> Bool {
+        while true {
+            let (bytes, finished) = state.withLock { ($0.bytes, $0.finished) }
+            if finished { return false }
+            if bytes <= limitBytes / 2 { break }
+            try? await Task.sleep(for: .milliseconds(2))
+            if Task.isCancelled { return false }
+        }
+        return push(.frame(frame), bytes: frame.utf8.count, offset: offset)
     }
 
     /// Ends the replay: events after `through` that arrived meanwhile are queued in order.

@@ -85,6 +85,8 @@ extension PartySyncConnection {
                 reject(queue, .badRequest, "missing_field", "Every frame needs its type in \"t\".")
             case .keyNotFound(let key, let context):
                 reject(queue, .badRequest, "missing_field", "Missing \(JSONBodyDecoder.jsonPointer(context.codingPath + [key])).")
+            case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+                reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
             case .typeMismatch(_, let context), .valueNotFound(_, let context):
                 reject(queue, .badRequest, "wrong_type", "Wrong type at \(JSONBodyDecoder.jsonPointer(context.codingPath)).")
             default:
@@ -163,7 +165,7 @@ extension PartySyncConnection {
             reason: reason, presence: snapshot, pingSeconds: Int(EventIdentity.seconds(settings.pingInterval))
         ))
         for event in replay {
-            queue.enqueueReplayed(offset: event.offset, frame: ServerFrame.event(event, replayed: true))
+            guard await queue.enqueueReplayed(offset: event.offset, frame: ServerFrame.event(event, replayed: true)) else { return }
         }
         hub.metrics.recordReplayed(replay.count)
         if recovered {

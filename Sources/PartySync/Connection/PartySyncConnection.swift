@@ -29,6 +29,8 @@ struct PartySyncConnection {
             var channel: CampaignChannel?
             var awaitingPongSince: ContinuousClock.Instant?
             var rateLimitedTimes: [ContinuousClock.Instant] = []
+            /// When the writer sent a close frame; the peer is dropped if it does not answer.
+            var closeSentAt: ContinuousClock.Instant?
         }
         let values = Mutex(Values())
     }
@@ -44,9 +46,15 @@ struct PartySyncConnection {
         defer { hub.metrics.connectionClosed() }
 
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await writeLoop(queue: queue, outbound: outbound) }
-                group.addTask { await watchdog(queue: queue, shared: shared) }
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await writeLoop(queue: queue, outbound: outbound, shared: shared)
+                    return true
+                }
+                group.addTask {
+                    await watchdog(queue: queue, shared: shared)
+                    return false
+                }
                 do {
                     try await readLoop(connectionID: connectionID, inbound: inbound, queue: queue, shared: shared, logger: logger)
                 } catch {
@@ -56,7 +64,11 @@ struct PartySyncConnection {
                     await channelHeld.unsubscribe(connection: connectionID)
                     hub.releaseChannel(campaignID)
                 }
+                // Let the writer send what is queued (a last error, the close frame), then stop.
                 queue.finish()
+                for await writerFinished in group where writerFinished {
+                    break
+                }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -66,7 +78,7 @@ struct PartySyncConnection {
 
     // MARK: - Writer and watchdog
 
-    private func writeLoop(queue: OutboundQueue, outbound: WebSocketOutboundWriter) async {
+    private func writeLoop(queue: OutboundQueue, outbound: WebSocketOutboundWriter, shared: Shared) async {
         while let item = await queue.next() {
             do {
                 switch item {
@@ -74,10 +86,8 @@ struct PartySyncConnection {
                     try await outbound.write(.text(text))
                 case .close(let code, let reason):
                     if code == .slowConsumer { hub.metrics.recordSlowConsumerClose() }
+                    shared.values.withLock { $0.closeSentAt = .now }
                     try await outbound.close(.init(codeNumber: Int(code.rawValue)), reason: reason)
-                    // A peer that does not answer the close handshake is dropped.
-                    try? await Task.sleep(for: .seconds(5))
-                    channel.close(promise: nil)
                     return
                 }
             } catch {
@@ -97,18 +107,25 @@ struct PartySyncConnection {
             if Task.isCancelled { return }
             let now = ContinuousClock.now
             let values = shared.values.withLock { $0 }
+            if let closeSentAt = values.closeSentAt {
+                // A peer that does not answer the close handshake is dropped.
+                if now - closeSentAt > .seconds(5) {
+                    channel.close(promise: nil)
+                    return
+                }
+                continue
+            }
             guard let claims = values.claims else {
                 if now >= helloDeadline {
                     hub.metrics.recordProtocolError("hello_timeout")
                     queue.close(.protocolViolation, reason: "no hello within \(settings.helloTimeout)")
-                    return
                 }
                 continue
             }
             if claims.expiresAt <= Date() {
                 queue.enqueue(ServerFrame.error(.tokenExpired, reason: "token_expired", detail: "The token expired; reconnect with a new token and resume."))
                 queue.close(.badToken, reason: "token expired")
-                return
+                continue
             }
             if queue.isSlow {
                 // The close is queued behind frames the peer is not reading; drop it after a while.
@@ -121,7 +138,7 @@ struct PartySyncConnection {
             }
             if let since = values.awaitingPongSince, now - since > settings.pongTimeout {
                 queue.close(.noPong, reason: "no pong within \(settings.pongTimeout)")
-                return
+                continue
             }
             if now >= nextPing {
                 nextPing = now + settings.pingInterval

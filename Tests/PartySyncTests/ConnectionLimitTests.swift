@@ -1,0 +1,231 @@
+import Foundation
+import PartySync
+import RPGBotApp
+import ServiceKit
+import TestSupport
+import Testing
+
+@Suite struct PresenceTests {
+    @Test func twoTabsAreOneMemberAndAQuickReconnectDoesNotFlap() async throws {
+        try await LiveServer.run(settings: LiveServer.settings { $0.presenceGrace = .milliseconds(800) }) { server in
+            let (watcher, _) = try await server.join("watcher")
+            let (tab1, welcome1) = try await server.join("alice")
+            let join = try await watcher.next("presence_diff")
+            #expect(((join["joins"] as? [String: Any])?["alice"] as? [String: Any])?["role"] as? String == "player")
+            let members1 = (welcome1["presence"] as? [String: Any])?["members"] as? [String: Any]
+            #expect(Set(members1?.keys ?? [:].keys) == ["watcher", "alice"])
+
+            // A second tab: still one member, with two connections, and no diff.
+            let (tab2, welcome2) = try await server.join("alice")
+            let alice = ((welcome2["presence"] as? [String: Any])?["members"] as? [String: Any])?["alice"] as? [String: Any]
+            #expect((alice?["conns"] as? [String])?.count == 2)
+
+            // Both tabs close and one comes back inside the grace period: no leave.
+            tab1.close()
+            tab2.close()
+            try await Task.sleep(for: .milliseconds(200))
+            let (tab3, _) = try await server.join("alice")
+            watcher.send(json: ["t": "history", "limit": 1])
+            while let frame = try await watcher.next(timeout: .seconds(3)) {
+                #expect(frame["t"] as? String != "presence_diff", "unexpected presence change: \(frame)")
+                if frame["t"] as? String == "history" { break }
+            }
+
+            // Gone for longer than the grace period: one leave.
+            tab3.close()
+            let leave = try await watcher.next("presence_diff", timeout: .seconds(5))
+            #expect((leave["leaves"] as? [String: Any])?.keys.contains("alice") == true)
+            #expect((leave["joins"] as? [String: Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func presenceStateIsBroadcast() async throws {
+        try await LiveServer.run { server in
+            let (watcher, _) = try await server.join("watcher")
+            let (alice, _) = try await server.join("alice")
+            _ = try await watcher.next("presence_diff")
+            alice.send(json: ["t": "presence_set", "state": ["status": "typing"]])
+            let diff = try await watcher.next("presence_diff")
+            let member = (diff["joins"] as? [String: Any])?["alice"] as? [String: Any]
+            #expect((member?["state"] as? [String: Any])?["status"] as? String == "typing")
+        }
+    }
+}
+
+@Suite struct BadInputTests {
+    func expectClosed(_ client: WebSocketTestClient, code: Int, errorReason: String? = nil) async throws {
+        if let errorReason {
+            let error = try await client.next("error")
+            #expect(error["reason"] as? String == errorReason)
+        }
+        let closed = try await client.waitUntilClosed()
+        #expect(closed.code == code, "closed with \(String(describing: closed))")
+    }
+
+    @Test func badTokenClosesWith4500() async throws {
+        try await LiveServer.run { server in
+            let client = server.webSocket()
+            client.send(json: ["t": "hello", "v": 1, "token": "not-a-token"])
+            try await expectClosed(client, code: 4500, errorReason: "token_invalid")
+        }
+    }
+
+    @Test func expiredTokenClosesWith4500() async throws {
+        try await LiveServer.run { server in
+            let client = server.webSocket()
+            client.send(json: ["t": "hello", "v": 1, "token": try await server.token("alice", ttl: -10)])
+            try await expectClosed(client, code: 4500, errorReason: "token_expired")
+        }
+    }
+
+    @Test func tokenForAnotherCampaignClosesWith4503() async throws {
+        try await LiveServer.run { server in
+            let client = server.webSocket("demo")
+            client.send(json: ["t": "hello", "v": 1, "token": try await server.token("alice", campaign: "other")])
+            try await expectClosed(client, code: 4503, errorReason: "forbidden_campaign")
+            let service = server.webSocket("demo")
+            service.send(json: ["t": "hello", "v": 1, "token": try await server.token("bot", role: .service)])
+            try await expectClosed(service, code: 4503, errorReason: "forbidden_role")
+        }
+    }
+
+    @Test func aFirstFrameOtherThanHelloClosesWith4501() async throws {
+        try await LiveServer.run { server in
+            let client = server.webSocket()
+            client.send(json: ["t": "publish", "cmid": "x", "type": "chat.say"])
+            try await expectClosed(client, code: 4501, errorReason: "expected_hello")
+            let garbage = server.webSocket()
+            garbage.send("not json at all")
+            try await expectClosed(garbage, code: 4501)
+        }
+    }
+
+    @Test func silenceAfterConnectingClosesWith4501() async throws {
+        try await LiveServer.run(settings: LiveServer.settings { $0.helloTimeout = .milliseconds(300) }) { server in
+            let client = server.webSocket()
+            try await expectClosed(client, code: 4501)
+        }
+    }
+
+    @Test func garbageFramesGetErrorsAndTheConnectionSurvives() async throws {
+        try await LiveServer.run { server in
+            let (client, _) = try await server.join("alice")
+            let cases: [(String, String)] = [
+                ("{not json", "invalid_json"),
+                (#"{"no_type":1}"#, "missing_field"),
+                (#"{"t":"teleport"}"#, "unknown_frame"),
+                (#"{"t":"publish","cmid":"c1","type":"chat.say","payload":{},"limit":"ten"}"#, "wrong_type"),
+                (#"{"t":"publish","type":"chat.say"}"#, "invalid_cmid"),
+                (#"{"t":"publish","cmid":"c2","type":"has space"}"#, "invalid_type"),
+                (#"{"t":"publish","cmid":"\#(String(repeating: "x", count: 65))","type":"a"}"#, "invalid_cmid"),
+                (#"{"t":"history","limit":100000}"#, "invalid_limit"),
+                (#"{"t":"presence_set","state":"busy"}"#, "invalid_state"),
+                (#"[1,2,3]"#, "invalid_json"),
+            ]
+            for (frame, reason) in cases {
+                client.send(frame)
+                let error = try await client.next("error")
+                #expect(error["reason"] as? String == reason, "for \(frame)")
+                #expect(error["code"] as? Int == 107)
+            }
+            // Still connected and working.
+            client.send(json: ["t": "publish", "cmid": "ok", "type": "chat.say", "payload": [:]])
+            #expect(try await client.next("ack")["offset"] as? Int == 1)
+        }
+    }
+
+    @Test func anOversizedFrameGets113AndClose1009() async throws {
+        try await LiveServer.run(settings: LiveServer.settings { $0.maxFrameBytes = 1024 }) { server in
+            let (client, _) = try await server.join("alice")
+            let (other, _) = try await server.join("bob")
+            client.send(json: ["t": "publish", "cmid": "big", "type": "chat.say", "payload": ["text": String(repeating: "x", count: 2000)]])
+            let error = try await client.next("error")
+            #expect(error["code"] as? Int == 113)
+            #expect(try await client.waitUntilClosed().code == 1009)
+            // Nobody else noticed.
+            other.send(json: ["t": "publish", "cmid": "small", "type": "chat.say", "payload": [:]])
+            #expect(try await other.next("ack")["offset"] as? Int == 1)
+        }
+    }
+
+    @Test func floodingGetsRateLimitedThenClosedWith4008() async throws {
+        try await LiveServer.run(settings: LiveServer.settings {
+            $0.connectionRate = 5
+            $0.connectionBurst = 5
+            $0.abuseThreshold = 20
+        }) { server in
+            let (client, _) = try await server.join("alice")
+            for index in 0..<40 {
+                client.send(json: ["t": "history", "limit": 1, "n": index])
+            }
+            let error = try await client.next("error")
+            #expect(error["code"] as? Int == 111)
+            #expect(error["temporary"] as? Bool == true)
+            #expect((error["retry_after_ms"] as? Int ?? 0) > 0)
+            #expect(try await client.waitUntilClosed().code == 4008)
+        }
+    }
+
+    @Test func aClientThatNeverPongsIsClosedWith4003() async throws {
+        try await LiveServer.run(settings: LiveServer.settings {
+            $0.pingInterval = .milliseconds(200)
+            $0.pongTimeout = .milliseconds(300)
+        }) { server in
+            let (client, welcome) = try await server.join("alice")
+            #expect(welcome["ping_s"] != nil)
+            _ = try await client.next("ping")
+            #expect(try await client.waitUntilClosed().code == 4003)
+
+            // One that answers stays.
+            let (polite, _) = try await server.join("bob")
+            for _ in 0..<4 {
+                _ = try await polite.next("ping")
+                polite.send(json: ["t": "pong"])
+            }
+            #expect(polite.closed == nil)
+        }
+    }
+}
+
+@Suite struct SlowConsumerTests {
+    /// A client that stops reading is closed with 4002 while the others keep their pace, and
+    /// then resumes without losing anything.
+    @Test func aStalledReaderIsClosedAndResumesWithoutLoss() async throws {
+        try await LiveServer.run(settings: LiveServer.settings {
+            $0.connectionRate = 10_000
+            $0.connectionBurst = 10_000
+        }) { server in
+            let (slow, welcome) = try await server.join("slow")
+            let epoch = try #require(welcome["epoch"] as? String)
+            let (fast, _) = try await server.join("fast")
+            let (publisher, _) = try await server.join("publisher", role: .gm)
+            slow.setPaused(true)
+            let blob = String(repeating: "d", count: 30_000)
+            let total = 600  // ~18 MB: more than the socket buffers and the queue together
+            for index in 1...total {
+                publisher.send(json: ["t": "publish", "cmid": "e\(index)", "type": "map.tile", "payload": ["n": index, "blob": blob]])
+                _ = try await publisher.next("ack")
+            }
+            // The fast reader sees everything, in order.
+            let fastEvents = try await collectEvents(fast, count: total, timeout: .seconds(60))
+            #expect(offsets(fastEvents) == Array(1...Int64(total)))
+
+            // The slow one, once it reads again, finds its queue cut off with 4002.
+            slow.setPaused(false)
+            var slowOffsets: [Int64] = []
+            while let frame = try await slow.next(timeout: .seconds(30)) {
+                if frame["t"] as? String == "event", let offset = frame.int64("offset") { slowOffsets.append(offset) }
+            }
+            #expect(try await slow.waitUntilClosed().code == 4002)
+            #expect(slowOffsets.count < total)
+            #expect(slowOffsets == Array(1...Int64(max(1, slowOffsets.count))).prefix(slowOffsets.count).map { $0 })
+
+            // It resumes from the last offset it saw and gets the rest exactly once.
+            let last = slowOffsets.last ?? 0
+            let (resumed, resumedWelcome) = try await server.join("slow", since: (epoch, last))
+            #expect(resumedWelcome["recovered"] as? Bool == true)
+            let rest = try await collectEvents(resumed, count: total - Int(last), timeout: .seconds(60))
+            #expect(offsets(rest) == Array((last + 1)...Int64(total)))
+        }
+    }
+}
