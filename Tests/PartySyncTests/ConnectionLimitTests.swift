@@ -39,6 +39,28 @@ import Testing
         }
     }
 
+    /// Joins racing each other: every connection's first frame is still its `welcome`.
+    @Test func welcomeIsAlwaysTheFirstFrame() async throws {
+        try await LiveServer.run { server in
+            let firstFrames = try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        let client = server.webSocket()
+                        client.send(json: ["t": "hello", "v": 1, "token": try await server.token("user\(index)")])
+                        let first = try await client.next(timeout: .seconds(10))
+                        try await Task.sleep(for: .milliseconds(300))
+                        client.close()
+                        return first?["t"] as? String
+                    }
+                }
+                var all: [String?] = []
+                for try await frame in group { all.append(frame) }
+                return all
+            }
+            #expect(firstFrames.allSatisfy { $0 == "welcome" }, "\(firstFrames)")
+        }
+    }
+
     @Test func presenceStateIsBroadcast() async throws {
         try await LiveServer.run { server in
             let (watcher, _) = try await server.join("watcher")

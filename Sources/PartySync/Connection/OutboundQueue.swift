@@ -20,8 +20,9 @@ final class OutboundQueue: Sendable {
         var waiter: CheckedContinuation<Item?, Never>?
         var finished = false
         var slow = false
-        /// Live events held while a replay is written, and their size.
-        var heldBack: [(offset: Int64, frame: String)]? = []
+        /// Live frames (events with their offset, presence diffs without) held until the
+        /// connection's `welcome` and replay are queued, and their size.
+        var heldBack: [(offset: Int64?, frame: String)]? = []
         var heldBackBytes = 0
         /// The offset of the last event frame queued.
         var lastOffset: Int64 = -1
@@ -39,6 +40,17 @@ final class OutboundQueue: Sendable {
     @discardableResult
     func enqueue(_ frame: String) -> Bool {
         push(.frame(frame), bytes: frame.utf8.count)
+    }
+
+    /// Queues a broadcast frame (a presence diff); held back like live events until the
+    /// connection has its `welcome`, so that `welcome` is always the first frame.
+    func enqueueBroadcast(_ frame: String) {
+        let release: Bool = state.withLock { state in
+            guard state.heldBack != nil else { return true }
+            state.heldBack!.append((nil, frame))
+            return false
+        }
+        if release { enqueue(frame) }
     }
 
     /// Queues an event frame unless it was already queued (offset at or below the last one).
@@ -78,12 +90,16 @@ final class OutboundQueue: Sendable {
         return push(.frame(frame), bytes: frame.utf8.count, offset: offset)
     }
 
-    /// Ends the replay: events after `through` that arrived meanwhile are queued in order.
+    /// Ends the replay: frames that arrived meanwhile are queued in arrival order (events in
+    /// offset order, as the channel delivers them), events up to `through` dropped.
     func finishReplay(through: Int64) {
-        let held: [(offset: Int64, frame: String)] = state.withLock { state in
-            defer { state.heldBack = nil }
+        let held: [(offset: Int64?, frame: String)] = state.withLock { state in
+            defer {
+                state.heldBack = nil
+                state.heldBackBytes = 0
+            }
             state.lastOffset = max(state.lastOffset, through)
-            return (state.heldBack ?? []).sorted { $0.offset < $1.offset }
+            return state.heldBack ?? []
         }
         for (offset, frame) in held {
             push(.frame(frame), bytes: frame.utf8.count, offset: offset)

@@ -129,7 +129,7 @@ actor CampaignChannel {
 
     private func broadcast(_ frame: String, except: String?) {
         for (connection, subscriber) in subscribers where connection != except {
-            subscriber.queue.enqueue(frame)
+            subscriber.queue.enqueueBroadcast(frame)
         }
     }
 }
