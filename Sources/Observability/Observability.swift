@@ -83,6 +83,11 @@ public enum Observability {
         configuration.metrics.enabled = false
         configuration.traces.enabled = true
         configuration.traces.exporter = settings.traceExporter == .otlp ? .otlp : .none
+        if settings.traceExporter == .none {
+            // Nothing leaves the process: spans are not recorded at all, yet each still carries
+            // a trace id (continuing an incoming traceparent) for log lines and X-Trace-Id.
+            configuration.traces.sampler = .alwaysOff
+        }
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         // Short export deadlines: an unreachable collector must not hold up shutdown for long.
         // OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT still override these.

@@ -19,13 +19,11 @@ public struct SQLiteEventLog: EventLog {
         return try await pool.writeWithoutTransaction { db in
             var outcome: AppendOutcome?
             try db.inTransaction(.immediate) {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)",
-                    arguments: [draft.campaignID, EventIdentity.newEpoch(), now]
-                )
+                // Cached statements: an append is on the hot path and runs the same SQL every time.
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)")
+                    .execute(arguments: [draft.campaignID, EventIdentity.newEpoch(), now])
                 if let cmid = draft.cmid, let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?",
+                    try db.cachedStatement(sql: "SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?"),
                     arguments: [draft.campaignID, draft.actor, cmid]
                 ) {
                     let createdAt: Int64 = row["created_at"]
@@ -41,8 +39,7 @@ public struct SQLiteEventLog: EventLog {
                     try db.execute(sql: "DELETE FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?", arguments: [draft.campaignID, draft.actor, cmid])
                 }
                 guard let head = try Row.fetchOne(
-                    db,
-                    sql: "UPDATE party_campaigns SET top = top + 1 WHERE campaign_id = ? RETURNING top, epoch",
+                    try db.cachedStatement(sql: "UPDATE party_campaigns SET top = top + 1 WHERE campaign_id = ? RETURNING top, epoch"),
                     arguments: [draft.campaignID]
                 ) else {
                     throw DatabaseError(message: "campaign row missing after insert")
@@ -51,18 +48,14 @@ public struct SQLiteEventLog: EventLog {
                     campaignID: draft.campaignID, offset: head["top"], epoch: head["epoch"], id: EventIdentity.newEventID(),
                     type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
                 )
-                try db.execute(
-                    sql: """
-                        INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [event.campaignID, event.offset, event.id, event.type, event.actor, event.role.rawValue, event.cmid, event.timestamp, event.payload]
-                )
+                try db.cachedStatement(sql: """
+                    INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                    .execute(arguments: [event.campaignID, event.offset, event.id, event.type, event.actor, event.role.rawValue, event.cmid, event.timestamp, event.payload])
                 if let cmid = draft.cmid {
-                    try db.execute(
-                        sql: "INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now]
-                    )
+                    try db.cachedStatement(sql: "INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                        .execute(arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now])
                 }
                 outcome = .stored(event)
                 return .commit

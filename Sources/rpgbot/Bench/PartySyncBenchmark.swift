@@ -59,6 +59,8 @@ struct PartySyncBenchmark: Sendable {
         let baselineMemory = try await serverResidentBytes()
         let perClientInterval = Double(total) / rate  // seconds between one client's publishes
         let padding = String(repeating: "x", count: max(0, payloadBytes - 40))
+        // cmids are unique per sender for a day: a run id keeps repeated runs apart.
+        let runID = String(UInt32.random(in: .min ... .max), radix: 36)
         var quietLogger = Logger(label: "bench")
         quietLogger.logLevel = .critical
         let logger = quietLogger
@@ -71,7 +73,7 @@ struct PartySyncBenchmark: Sendable {
                 group.addTask {
                     await Self.runClient(
                         index: index, campaign: campaign, url: url, token: token, interval: perClientInterval,
-                        padding: padding, shared: shared, logger: logger
+                        padding: padding, runID: runID, shared: shared, logger: logger
                     )
                 }
                 // Stagger connects a little so the server's accept queue is not flooded.
@@ -102,7 +104,7 @@ struct PartySyncBenchmark: Sendable {
         }
     }
 
-    static func runClient(index: Int, campaign: Int, url: String, token: String, interval: Double, padding: String, shared: Shared, logger: Logger) async {
+    static func runClient(index: Int, campaign: Int, url: String, token: String, interval: Double, padding: String, runID: String, shared: Shared, logger: Logger) async {
         do {
             try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20, autoPing: .disabled), logger: logger) { inbound, outbound, _ in
                 var tally = ClientTally()
@@ -130,7 +132,7 @@ struct PartySyncBenchmark: Sendable {
                             next = next + .microseconds(Int64(interval * 1_000_000))
                             published += 1
                             let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                            try await outbound.write(.text(#"{"t":"publish","cmid":"b\#(index)-\#(published)","type":"bench.tick","payload":{"p":"\#(padding)","s":\#(sent)}}"#))
+                            try await outbound.write(.text(#"{"t":"publish","cmid":"\#(runID)-\#(index)-\#(published)","type":"bench.tick","payload":{"p":"\#(padding)","s":\#(sent)}}"#))
                         }
                         while shared.phase.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(20)) }
                         try await outbound.close(.normalClosure, reason: nil)
@@ -169,17 +171,38 @@ struct PartySyncBenchmark: Sendable {
         }
     }
 
-    /// Reads the integer after `marker` in `text` without parsing the JSON.
+    /// Reads the integer after `marker` in `text` without parsing the JSON: the generator
+    /// must stay cheap, or its own CPU use would show up as latency.
     static func integer(after marker: String, in text: String) -> Int64? {
-        guard let range = text.range(of: marker) else { return nil }
-        var value: Int64 = 0
-        var found = false
-        for character in text[range.upperBound...].utf8 {
-            guard character >= 48, character <= 57 else { break }
-            value = value * 10 + Int64(character - 48)
-            found = true
+        var text = text
+        return text.withUTF8 { bytes -> Int64? in
+            let pattern = Array(marker.utf8)
+            guard bytes.count >= pattern.count else { return nil }
+            var index = 0
+            let last = bytes.count - pattern.count
+            while index <= last {
+                if bytes[index] == pattern[0] {
+                    var matched = true
+                    for offset in 1..<pattern.count where bytes[index + offset] != pattern[offset] {
+                        matched = false
+                        break
+                    }
+                    if matched {
+                        var position = index + pattern.count
+                        var value: Int64 = 0
+                        var found = false
+                        while position < bytes.count, bytes[position] >= 48, bytes[position] <= 57 {
+                            value = value * 10 + Int64(bytes[position] - 48)
+                            position += 1
+                            found = true
+                        }
+                        return found ? value : nil
+                    }
+                }
+                index += 1
+            }
+            return nil
         }
-        return found ? value : nil
     }
 
     func serverResidentBytes() async throws -> Int? {
@@ -225,7 +248,8 @@ struct PartySyncBenchmark: Sendable {
         if let baselineMemory, let idleMemory, connected > 0 {
             perConnection = String(format: "%.1f KiB", Double(idleMemory - baselineMemory) / 1024 / Double(connected))
         }
-        let passed = gaps == 0 && duplicates == 0 && missing == 0 && connected == campaigns * clientsPerCampaign
+        let passed = gaps == 0 && duplicates == 0 && missing == 0 && errors == 0 && disconnects == 0 && received > 0
+            && connected == campaigns * clientsPerCampaign
         let lines = [
             "party-sync benchmark against \(baseURL)",
             "  clients:                \(connected) connected of \(campaigns * clientsPerCampaign) (\(campaigns) campaigns × \(clientsPerCampaign))",
