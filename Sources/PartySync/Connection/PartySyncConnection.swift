@@ -101,11 +101,16 @@ struct PartySyncConnection {
         let helloDeadline = ContinuousClock.now + settings.helloTimeout
         var nextPing = ContinuousClock.now + settings.pingInterval
         var slowSince: ContinuousClock.Instant?
-        let tick = min(Duration.milliseconds(250), settings.pongTimeout / 4)
+        // Sleep until the next deadline rather than ticking: a thousand idle connections then
+        // cost a few wake-ups per second, not thousands. Conditions raised by other tasks (a
+        // close sent, a slow queue) are noticed within `longestNap`.
+        let longestNap = min(Duration.seconds(1), settings.pongTimeout / 2)
+        var wake = min(helloDeadline, nextPing)
         while !Task.isCancelled {
-            try? await Task.sleep(for: tick)
+            try? await Task.sleep(until: min(wake, ContinuousClock.now + longestNap), clock: .continuous)
             if Task.isCancelled { return }
             let now = ContinuousClock.now
+            wake = nextPing
             let values = shared.values.withLock { $0 }
             if let closeSentAt = values.closeSentAt {
                 // A peer that does not answer the close handshake is dropped.
@@ -113,6 +118,7 @@ struct PartySyncConnection {
                     channel.close(promise: nil)
                     return
                 }
+                wake = closeSentAt + .seconds(5)
                 continue
             }
             guard let claims = values.claims else {
@@ -120,6 +126,7 @@ struct PartySyncConnection {
                     hub.metrics.recordProtocolError("hello_timeout")
                     queue.close(.protocolViolation, reason: "no hello within \(settings.helloTimeout)")
                 }
+                wake = helloDeadline
                 continue
             }
             if claims.expiresAt <= Date() {
@@ -136,9 +143,12 @@ struct PartySyncConnection {
                 }
                 continue
             }
-            if let since = values.awaitingPongSince, now - since > settings.pongTimeout {
-                queue.close(.noPong, reason: "no pong within \(settings.pongTimeout)")
-                continue
+            if let since = values.awaitingPongSince {
+                if now - since > settings.pongTimeout {
+                    queue.close(.noPong, reason: "no pong within \(settings.pongTimeout)")
+                    continue
+                }
+                wake = min(wake, since + settings.pongTimeout + .milliseconds(1))
             }
             if now >= nextPing {
                 nextPing = now + settings.pingInterval
@@ -146,6 +156,7 @@ struct PartySyncConnection {
                     if values.awaitingPongSince == nil { values.awaitingPongSince = now }
                 }
                 queue.enqueue(ServerFrame.ping)
+                wake = min(nextPing, now + settings.pongTimeout + .milliseconds(1))
             }
         }
     }

@@ -38,10 +38,26 @@ enum EventIdentity {
         randomToken(length: 12)
     }
 
+    private static let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
+
+    /// `length` random characters of a 32-letter alphabet (5 bits each), from one 64-bit draw
+    /// per 12 characters: the system generator is a system call, so it is asked rarely.
     static func randomToken(length: Int) -> String {
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
         var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        var bits: UInt64 = 0
+        var available = 0
+        while bytes.count < length {
+            if available < 5 {
+                bits = generator.next()
+                available = 64
+            }
+            bytes.append(alphabet[Int(bits & 31)])
+            bits >>= 5
+            available -= 5
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func nowMilliseconds() -> Int64 {

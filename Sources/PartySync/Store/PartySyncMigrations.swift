@@ -95,6 +95,13 @@ enum EventFingerprint {
         hasher.update(data: Array(draft.type.utf8))
         hasher.update(data: [0])
         hasher.update(data: Array(draft.payload.utf8))
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in hasher.finalize() {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

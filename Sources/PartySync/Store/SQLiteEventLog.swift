@@ -4,64 +4,92 @@ public import ServiceKit
 /// The ``EventLog`` of the embedded default: SQLite through GRDB.
 ///
 /// SQLite has one writer at a time, so the offset increment, the event row and the `cmid`
-/// record of one append are serialised in a single immediate transaction.
+/// record of each append are serialised in immediate transactions; appends that arrive
+/// together share one transaction (group commit, see ``AppendBatcher``).
 public struct SQLiteEventLog: EventLog {
     let pool: DatabasePool
+    private let batcher: AppendBatcher
 
     public init(pool: DatabasePool) {
         self.pool = pool
+        self.batcher = AppendBatcher { drafts, window in
+            try await Self.write(drafts, idempotencyWindow: window, pool: pool)
+        }
     }
 
     public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
+        try await batcher.append(draft, idempotencyWindow: idempotencyWindow)
+    }
+
+    /// Writes a batch of appends in one immediate transaction. Each append gets its own
+    /// outcome (a `cmid` conflict fails only that one); an SQL error fails the whole batch and
+    /// leaves nothing behind.
+    static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, pool: DatabasePool) async throws -> [Result<AppendOutcome, any Error>] {
         let now = EventIdentity.nowMilliseconds()
         let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
-        let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
         return try await pool.writeWithoutTransaction { db in
-            var outcome: AppendOutcome?
+            var results: [Result<AppendOutcome, any Error>] = []
             try db.inTransaction(.immediate) {
-                // Cached statements: an append is on the hot path and runs the same SQL every time.
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)")
-                    .execute(arguments: [draft.campaignID, EventIdentity.newEpoch(), now])
-                if let cmid = draft.cmid, let row = try Row.fetchOne(
-                    try db.cachedStatement(sql: "SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?"),
-                    arguments: [draft.campaignID, draft.actor, cmid]
-                ) {
-                    let createdAt: Int64 = row["created_at"]
-                    if createdAt >= windowStart {
-                        let offset: Int64 = row["event_offset"]
-                        guard row["fingerprint"] as String == fingerprint else {
-                            throw EventLogError.cmidConflict(cmid: cmid, originalOffset: offset)
-                        }
-                        let epoch = try String.fetchOne(db, sql: "SELECT epoch FROM party_campaigns WHERE campaign_id = ?", arguments: [draft.campaignID]) ?? ""
-                        outcome = .duplicate(offset: offset, id: row["event_id"], epoch: epoch)
-                        return .commit
+                for draft in drafts {
+                    do {
+                        results.append(.success(try appendOne(draft, now: now, windowStart: windowStart, db: db)))
+                    } catch let conflict as EventLogError {
+                        results.append(.failure(conflict))
                     }
-                    try db.execute(sql: "DELETE FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?", arguments: [draft.campaignID, draft.actor, cmid])
                 }
-                guard let head = try Row.fetchOne(
-                    try db.cachedStatement(sql: "UPDATE party_campaigns SET top = top + 1 WHERE campaign_id = ? RETURNING top, epoch"),
-                    arguments: [draft.campaignID]
-                ) else {
-                    throw DatabaseError(message: "campaign row missing after insert")
-                }
-                let event = CampaignEvent(
-                    campaignID: draft.campaignID, offset: head["top"], epoch: head["epoch"], id: EventIdentity.newEventID(),
-                    type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
-                )
-                try db.cachedStatement(sql: """
-                    INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                    .execute(arguments: [event.campaignID, event.offset, event.id, event.type, event.actor, event.role.rawValue, event.cmid, event.timestamp, event.payload])
-                if let cmid = draft.cmid {
-                    try db.cachedStatement(sql: "INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                        .execute(arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now])
-                }
-                outcome = .stored(event)
                 return .commit
             }
-            return outcome!
+            return results
         }
+    }
+
+    static func appendOne(_ draft: EventDraft, now: Int64, windowStart: Int64, db: GRDB.Database) throws -> AppendOutcome {
+        let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+        // Cached statements: an append is on the hot path and runs the same SQL every time.
+        let known = try Bool.fetchOne(
+            try db.cachedStatement(sql: "SELECT 1 FROM party_campaigns WHERE campaign_id = ?"), arguments: [draft.campaignID]
+        ) ?? false
+        if !known {
+            try db.cachedStatement(sql: "INSERT INTO party_campaigns (campaign_id, epoch, top, created_at) VALUES (?, ?, 0, ?)")
+                .execute(arguments: [draft.campaignID, EventIdentity.newEpoch(), now])
+        }
+        if let cmid = draft.cmid, let row = try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?"),
+            arguments: [draft.campaignID, draft.actor, cmid]
+        ) {
+            let createdAt: Int64 = row["created_at"]
+            if createdAt >= windowStart {
+                let offset: Int64 = row["event_offset"]
+                guard row["fingerprint"] as String == fingerprint else {
+                    throw EventLogError.cmidConflict(cmid: cmid, originalOffset: offset)
+                }
+                let epoch = try String.fetchOne(
+                    try db.cachedStatement(sql: "SELECT epoch FROM party_campaigns WHERE campaign_id = ?"), arguments: [draft.campaignID]
+                ) ?? ""
+                return .duplicate(offset: offset, id: row["event_id"], epoch: epoch)
+            }
+            try db.execute(sql: "DELETE FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ?", arguments: [draft.campaignID, draft.actor, cmid])
+        }
+        guard let head = try Row.fetchOne(
+            try db.cachedStatement(sql: "UPDATE party_campaigns SET top = top + 1 WHERE campaign_id = ? RETURNING top, epoch"),
+            arguments: [draft.campaignID]
+        ) else {
+            throw DatabaseError(message: "campaign row missing after insert")
+        }
+        let event = CampaignEvent(
+            campaignID: draft.campaignID, offset: head["top"], epoch: head["epoch"], id: EventIdentity.newEventID(),
+            type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
+        )
+        try db.cachedStatement(sql: """
+            INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+            .execute(arguments: [event.campaignID, event.offset, event.id, event.type, event.actor, event.role.rawValue, event.cmid, event.timestamp, event.payload])
+        if let cmid = draft.cmid {
+            try db.cachedStatement(sql: "INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now])
+        }
+        return .stored(event)
     }
 
     public func head(campaignID: String) async throws -> CampaignHead {
