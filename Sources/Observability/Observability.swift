@@ -84,9 +84,11 @@ public enum Observability {
         configuration.traces.enabled = true
         configuration.traces.exporter = settings.traceExporter == .otlp ? .otlp : .none
         if settings.traceExporter == .none {
-            // Nothing leaves the process: spans are not recorded at all, yet each still carries
-            // a trace id (continuing an incoming traceparent) for log lines and X-Trace-Id.
-            configuration.traces.sampler = .alwaysOff
+            // Spans still give every request its trace id, but go nowhere: drain them often
+            // into the no-op exporter so the queue never fills under load.
+            configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
+            configuration.traces.batchSpanProcessor.maxQueueSize = 16_384
+            configuration.traces.batchSpanProcessor.maxExportBatchSize = 4_096
         }
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         // Short export deadlines: an unreachable collector must not hold up shutdown for long.
