@@ -141,7 +141,7 @@ extension PartySyncConnection {
     /// Subscribes, then answers `welcome`, the replay and `synced`, with nothing lost or
     /// repeated at the seam: live events are held by the queue while history is read.
     private func join(connectionID: String, claims: TokenClaims, since: ClientFrame.Since?, channel: CampaignChannel, queue: OutboundQueue) async throws {
-        let snapshot = await channel.subscribe(connection: connectionID, user: claims.subject, role: claims.role, queue: queue)
+        let snapshot = channel.subscribe(connection: connectionID, user: claims.subject, role: claims.role, queue: queue)
         let head = try await hub.store.head(campaignID: campaignID)
         var replay: [CampaignEvent] = []
         var recovered = false
@@ -230,7 +230,7 @@ extension PartySyncConnection {
             reject(queue, .badRequest, "invalid_state", "presence_set needs a state object of at most 1024 bytes.")
             return
         }
-        await channel.setPresenceState(user: claims.subject, state: state)
+        channel.setPresenceState(user: claims.subject, state: state)
     }
 
     private func history(_ frame: ClientFrame, queue: OutboundQueue) async {

@@ -61,7 +61,7 @@ struct PartySyncConnection {
                     logger.debug("connection ended", metadata: ["error": "\(error)"])
                 }
                 if let channelHeld = shared.values.withLock({ $0.channel }) {
-                    await channelHeld.unsubscribe(connection: connectionID)
+                    channelHeld.unsubscribe(connection: connectionID)
                     hub.releaseChannel(campaignID)
                 }
                 // Let the writer send what is queued (a last error, the close frame), then stop.

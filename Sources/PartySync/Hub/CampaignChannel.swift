@@ -1,5 +1,6 @@
 import Logging
 import ServiceKit
+import Synchronization
 
 /// The live side of one campaign in this process: its subscribers, the order of delivery and
 /// its presence roster.
@@ -8,29 +9,35 @@ import ServiceKit
 /// order); the channel delivers strictly by offset, holding later events until the earlier
 /// ones arrive. A gap that persists (a publisher that stopped between commit and delivery) is
 /// filled from the store, the source of truth, by the hub's periodic sweep.
-actor CampaignChannel {
+///
+/// A lock rather than an actor: delivery is called synchronously from the store's commit path,
+/// so an event reaches the connection queues without waiting for a task to be scheduled.
+final class CampaignChannel: Sendable {
     struct Subscriber {
         let queue: OutboundQueue
         let user: String
+    }
+
+    private struct State {
+        /// The next offset to deliver; meaningful once started.
+        var nextOffset: Int64 = 1
+        /// Until the hub has read the campaign's top, committed events are only held.
+        var started = false
+        var pending: [Int64: CampaignEvent] = [:]
+        /// When the oldest undelivered event started waiting for an earlier one.
+        var stalledSince: ContinuousClock.Instant?
+        var subscribers: [String: Subscriber] = [:]
+        var presence = PresenceRoster()
     }
 
     let campaignID: String
     private let store: any EventLog
     private let metrics: PartySyncMetrics
     private let logger: Logger
-    /// The next offset to deliver; meaningful once started.
-    private var nextOffset: Int64
-    /// Until the hub has read the campaign's top, committed events are only held.
-    private var started = false
-    private var pending: [Int64: CampaignEvent] = [:]
-    /// When the oldest undelivered event started waiting for an earlier one.
-    private var stalledSince: ContinuousClock.Instant?
-    private var subscribers: [String: Subscriber] = [:]
-    private var presence = PresenceRoster()
+    private let state = Mutex(State())
 
     init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger) {
         self.campaignID = campaignID
-        self.nextOffset = 1
         self.store = store
         self.metrics = metrics
         self.logger = logger
@@ -41,93 +48,104 @@ actor CampaignChannel {
     /// Adds a connection; it receives every event delivered from now on, and the presence
     /// diff of its own join. Returns the presence snapshot for its `welcome`.
     func subscribe(connection: String, user: String, role: Role, queue: OutboundQueue) -> PresenceSnapshot {
-        subscribers[connection] = Subscriber(queue: queue, user: user)
-        let diff = presence.join(user: user, role: role, connection: connection)
-        let snapshot = presence.snapshot
-        if let diff {
-            broadcast(diff, except: connection)
+        state.withLock { state in
+            state.subscribers[connection] = Subscriber(queue: queue, user: user)
+            let diff = state.presence.join(user: user, role: role, connection: connection)
+            if let diff {
+                Self.broadcast(diff, to: state.subscribers, except: connection)
+            }
+            return state.presence.snapshot
         }
-        return snapshot
     }
 
     /// Removes a connection; its user leaves after the grace period if it was their last.
     func unsubscribe(connection: String) {
-        guard let subscriber = subscribers.removeValue(forKey: connection) else { return }
-        presence.disconnect(user: subscriber.user, connection: connection, now: .now)
+        state.withLock { state in
+            guard let subscriber = state.subscribers.removeValue(forKey: connection) else { return }
+            state.presence.disconnect(user: subscriber.user, connection: connection, now: .now)
+        }
     }
 
-    func setPresenceState(user: String, state: JSONValue) {
-        if let diff = presence.setState(user: user, state: state) {
-            broadcast(diff, except: nil)
+    func setPresenceState(user: String, state presenceState: JSONValue) {
+        state.withLock { state in
+            if let diff = state.presence.setState(user: user, state: presenceState) {
+                Self.broadcast(diff, to: state.subscribers, except: nil)
+            }
         }
     }
 
     /// Announces the members whose grace period ran out. Returns whether the channel is idle
     /// (no subscribers, nobody present) and can be dropped.
     func expirePresence(grace: Duration) -> Bool {
-        if let diff = presence.expire(now: .now, grace: grace) {
-            broadcast(diff, except: nil)
+        state.withLock { state in
+            if let diff = state.presence.expire(now: .now, grace: grace) {
+                Self.broadcast(diff, to: state.subscribers, except: nil)
+            }
+            return state.subscribers.isEmpty && state.presence.isEmpty && state.pending.isEmpty
         }
-        return subscribers.isEmpty && presence.isEmpty && pending.isEmpty
     }
 
-    var subscriberCount: Int { subscribers.count }
+    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     // MARK: - Delivery
 
     /// Starts delivery after `top`, the campaign's last offset read after the channel was
     /// registered: events up to it are history, later ones are delivered live.
     func start(after top: Int64) {
-        started = true
-        nextOffset = top + 1
-        pending = pending.filter { $0.key > top }
-        deliverReady()
-        if !pending.isEmpty, stalledSince == nil {
-            stalledSince = .now
+        state.withLock { state in
+            state.started = true
+            state.nextOffset = top + 1
+            state.pending = state.pending.filter { $0.key > top }
+            deliverReady(&state)
         }
     }
 
-    /// A committed event of this campaign, from any publisher.
+    /// A committed event of this campaign, from any publisher; repeated calls are harmless.
     func committed(_ event: CampaignEvent) {
-        guard !started || event.offset >= nextOffset else { return }
-        pending[event.offset] = event
-        guard started else { return }
-        deliverReady()
-        if !pending.isEmpty, stalledSince == nil {
-            stalledSince = .now
+        state.withLock { state in
+            guard !state.started || event.offset >= state.nextOffset else { return }
+            state.pending[event.offset] = event
+            guard state.started else { return }
+            deliverReady(&state)
         }
     }
 
-    private func deliverReady() {
-        while let event = pending.removeValue(forKey: nextOffset) {
+    private func deliverReady(_ state: inout State) {
+        while let event = state.pending.removeValue(forKey: state.nextOffset) {
             let frame = ServerFrame.event(event, replayed: false)
-            for subscriber in subscribers.values {
+            for subscriber in state.subscribers.values {
                 subscriber.queue.enqueueLive(offset: event.offset, frame: frame)
             }
-            metrics.recordDelivery(of: event, recipients: subscribers.count)
-            nextOffset += 1
+            metrics.recordDelivery(of: event, recipients: state.subscribers.count)
+            state.nextOffset += 1
         }
-        if pending.isEmpty { stalledSince = nil }
+        if state.pending.isEmpty {
+            state.stalledSince = nil
+        } else if state.stalledSince == nil {
+            state.stalledSince = .now
+        }
     }
 
     /// Reads a missing stretch from the store when it has not arrived by itself within
     /// `patience`: called by the hub's sweep.
     func repairGap(patience: Duration) async {
-        guard started, let stalledSince, ContinuousClock.now - stalledSince >= patience else { return }
-        let missingFrom = nextOffset - 1
+        let missingFrom: Int64? = state.withLock { state in
+            guard state.started, let since = state.stalledSince, ContinuousClock.now - since >= patience else { return nil }
+            return state.nextOffset - 1
+        }
+        guard let missingFrom else { return }
         do {
             let events = try await store.events(campaignID: campaignID, after: missingFrom, limit: 1_000)
             logger.warning("filled a delivery gap from the store", metadata: ["campaign": "\(campaignID)", "after": "\(missingFrom)", "read": "\(events.count)"])
-            for event in events where event.offset >= nextOffset {
-                pending[event.offset] = event
+            for event in events {
+                committed(event)
             }
-            deliverReady()
         } catch {
             logger.error("cannot fill a delivery gap", metadata: ["campaign": "\(campaignID)", "error": "\(error)"])
         }
     }
 
-    private func broadcast(_ frame: String, except: String?) {
+    private static func broadcast(_ frame: String, to subscribers: [String: Subscriber], except: String?) {
         for (connection, subscriber) in subscribers where connection != except {
             subscriber.queue.enqueueBroadcast(frame)
         }

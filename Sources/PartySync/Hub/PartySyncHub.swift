@@ -26,6 +26,12 @@ public final class PartySyncHub: Sendable {
         self.settings = settings
         self.metrics = PartySyncMetrics(registry: metrics)
         self.logger = logger
+        store.setCommitObserver { [weak self] events in
+            guard let self else { return }
+            for event in events {
+                self.existingChannel(event.campaignID)?.committed(event)
+            }
+        }
     }
 
     /// Publishes an event: stores it under the next offset, then delivers it to the
@@ -41,9 +47,8 @@ public final class PartySyncHub: Sendable {
             case .stored(let event):
                 metrics.recordPublished(commitTime: ContinuousClock.now - start)
                 span.attributes["rpgbot.offset"] = Int(event.offset)
-                if let channel = existingChannel(draft.campaignID) {
-                    await channel.committed(event)
-                }
+                // Usually delivered already from the commit observer; a repeat is ignored.
+                existingChannel(draft.campaignID)?.committed(event)
             case .duplicate(let offset, _, _):
                 metrics.recordDuplicate()
                 span.attributes["rpgbot.offset"] = Int(offset)
@@ -85,7 +90,7 @@ public final class PartySyncHub: Sendable {
         if created {
             do {
                 let head = try await store.head(campaignID: campaignID)
-                await channel.start(after: head.top)
+                channel.start(after: head.top)
             } catch {
                 channels.withLock { entries in
                     if entries[campaignID]?.channel === channel { entries.removeValue(forKey: campaignID) }
@@ -110,7 +115,7 @@ public final class PartySyncHub: Sendable {
         let snapshot = channels.withLock { $0 }
         for (campaignID, entry) in snapshot {
             await entry.channel.repairGap(patience: .milliseconds(200))
-            let idle = await entry.channel.expirePresence(grace: settings.presenceGrace)
+            let idle = entry.channel.expirePresence(grace: settings.presenceGrace)
             if idle {
                 channels.withLock { entries in
                     if let current = entries[campaignID], current.references <= 0, current.channel === entry.channel {

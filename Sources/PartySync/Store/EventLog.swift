@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The durable, ordered event stream of every campaign.
 ///
@@ -25,6 +26,33 @@ public protocol EventLog: Sendable {
     /// Removes events beyond the retention (keeping at most `keepEvents` per campaign, none
     /// older than `maxAge`) and expired `cmid` records. Returns the number of events removed.
     func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int
+
+    /// Registers a function that receives the events of each commit as soon as they are
+    /// durable, before `append` returns to its callers: the hub delivers from there without
+    /// waiting for the publishing tasks to be scheduled. Stores without it deliver on return.
+    func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void)
+}
+
+extension EventLog {
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {}
+}
+
+/// Holds a store's commit observer.
+final class CommitObserverBox: Sendable {
+    private let observer = Mutex<(@Sendable ([CampaignEvent]) -> Void)?>(nil)
+
+    func set(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {
+        self.observer.withLock { $0 = observer }
+    }
+
+    func notify(_ results: [Result<AppendOutcome, any Error>]) {
+        let events = results.compactMap { result -> CampaignEvent? in
+            if case .success(.stored(let event)) = result { return event }
+            return nil
+        }
+        guard !events.isEmpty, let observer = observer.withLock({ $0 }) else { return }
+        observer(events)
+    }
 }
 
 enum EventIdentity {

@@ -1,3 +1,4 @@
+import Dispatch
 public import GRDB
 public import ServiceKit
 
@@ -9,12 +10,30 @@ public import ServiceKit
 public struct SQLiteEventLog: EventLog {
     let pool: DatabasePool
     private let batcher: AppendBatcher
+    private let observer: CommitObserverBox
 
     public init(pool: DatabasePool) {
         self.pool = pool
+        let observer = CommitObserverBox()
+        // GRDB's async writes hop through an actor executor twice per write; a plain serial
+        // queue around its synchronous API measured about half the publish latency under load.
+        let queue = DispatchQueue(label: "rpgbot.party-sync.sqlite-append")
+        self.observer = observer
         self.batcher = AppendBatcher { drafts, window in
-            try await Self.write(drafts, idempotencyWindow: window, pool: pool)
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(with: Result {
+                        let results = try Self.write(drafts, idempotencyWindow: window, pool: pool)
+                        observer.notify(results)
+                        return results
+                    })
+                }
+            }
         }
+    }
+
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {
+        self.observer.set(observer)
     }
 
     public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
@@ -24,10 +43,10 @@ public struct SQLiteEventLog: EventLog {
     /// Writes a batch of appends in one immediate transaction. Each append gets its own
     /// outcome (a `cmid` conflict fails only that one); an SQL error fails the whole batch and
     /// leaves nothing behind.
-    static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, pool: DatabasePool) async throws -> [Result<AppendOutcome, any Error>] {
+    static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, pool: DatabasePool) throws -> [Result<AppendOutcome, any Error>] {
         let now = EventIdentity.nowMilliseconds()
         let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
-        return try await pool.writeWithoutTransaction { db in
+        return try pool.writeWithoutTransaction { db in
             var results: [Result<AppendOutcome, any Error>] = []
             try db.inTransaction(.immediate) {
                 for draft in drafts {
@@ -154,3 +173,4 @@ public struct SQLiteEventLog: EventLog {
         )
     }
 }
+

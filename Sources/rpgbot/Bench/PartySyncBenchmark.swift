@@ -125,7 +125,7 @@ struct PartySyncBenchmark: Sendable {
                     group.addTask {
                         var published = 0
                         var next = ContinuousClock.now + .milliseconds(Int64(Double.random(in: 0..<interval) * 1000))
-                        while shared.phase.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(5)) }
+                        while shared.phase.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(100)) }
                         next = max(next, ContinuousClock.now)
                         while shared.phase.load(ordering: .relaxed) == 1 {
                             try await Task.sleep(until: next, clock: .continuous)
@@ -134,7 +134,7 @@ struct PartySyncBenchmark: Sendable {
                             let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
                             try await outbound.write(.text(#"{"t":"publish","cmid":"\#(runID)-\#(index)-\#(published)","type":"bench.tick","payload":{"p":"\#(padding)","s":\#(sent)}}"#))
                         }
-                        while shared.phase.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(20)) }
+                        while shared.phase.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(200)) }
                         try await outbound.close(.normalClosure, reason: nil)
                         return published
                     }
