@@ -1,22 +1,28 @@
-import DequeModule
 import Synchronization
 
-/// The frames waiting to be written to one connection, bounded in bytes.
+/// Writes text frames to a connection without waiting: the write completes later and calls
+/// `completion` (from any thread) when the frame has left, or failed to.
+protocol FrameWriter: Sendable {
+    func write(_ text: String, completion: @escaping @Sendable () -> Void)
+}
+
+/// The frames on their way to one connection, bounded in bytes.
 ///
-/// Producers (the campaign channel, the connection's own reader) never wait: a connection
-/// that falls behind by more than the limit is marked slow and receives nothing more, so no
-/// one else is slowed down. Event frames pass an offset filter that makes delivery exactly
-/// once and in order across the replay/live seam: while a resume replays history, live events
-/// are held aside, and afterwards only those beyond the replayed offset are released.
+/// Producers (the campaign channel, the connection's own reader) never wait: frames go
+/// straight to the connection's writer, in the order they are queued, and the bytes not yet
+/// written are counted. A connection that falls behind by more than the limit is marked slow
+/// and receives nothing more, so no one else is slowed down; its close (4002) follows what it
+/// already has. Event frames pass an offset filter that makes delivery exactly once and in
+/// order across the replay/live seam: while a resume replays history, live frames are held
+/// aside, and afterwards only events beyond the replayed offset are released.
 final class OutboundQueue: Sendable {
+    /// What the connection's closer waits for.
     enum Item: Sendable {
-        case frame(String)
         case close(PartySyncCloseCode, reason: String)
     }
 
     private struct State {
-        var items: Deque<Item> = []
-        var bytes = 0
+        var closeRequest: Item?
         var waiter: CheckedContinuation<Item?, Never>?
         var finished = false
         var slow = false
@@ -29,151 +35,170 @@ final class OutboundQueue: Sendable {
     }
 
     let limitBytes: Int
+    private let writer: any FrameWriter
     private let state = Mutex(State())
+    /// Bytes handed to the writer and not yet written. Completions only touch this counter,
+    /// never the lock, so a write that completes at once cannot deadlock.
+    private let outstanding = Atomic<Int>(0)
 
-    init(limitBytes: Int) {
+    init(limitBytes: Int, writer: any FrameWriter) {
         self.limitBytes = limitBytes
+        self.writer = writer
     }
 
     /// Queues a control frame (welcome, ack, presence, error, ping). Returns false when the
     /// connection is slow or closed.
     @discardableResult
     func enqueue(_ frame: String) -> Bool {
-        push(.frame(frame), bytes: frame.utf8.count)
+        state.withLock { push(frame, offset: nil, state: &$0) }
     }
 
     /// Queues a broadcast frame (a presence diff); held back like live events until the
     /// connection has its `welcome`, so that `welcome` is always the first frame.
     func enqueueBroadcast(_ frame: String) {
-        let release: Bool = state.withLock { state in
-            guard state.heldBack != nil else { return true }
-            state.heldBack!.append((nil, frame))
-            return false
+        state.withLock { state in
+            if state.heldBack != nil {
+                state.heldBack!.append((nil, frame))
+                return
+            }
+            _ = push(frame, offset: nil, state: &state)
         }
-        if release { enqueue(frame) }
     }
 
     /// Queues an event frame unless it was already queued (offset at or below the last one).
     /// During a replay, live events are held back instead.
     func enqueueLive(offset: Int64, frame: String) {
-        let release: Bool = state.withLock { state in
+        state.withLock { state in
             if state.heldBack != nil {
-                guard !state.finished else { return false }
+                guard !state.finished else { return }
                 state.heldBack!.append((offset, frame))
                 state.heldBackBytes += frame.utf8.count
                 if state.heldBackBytes > limitBytes {
                     // Live traffic outran the replay: start over with a fresh resume.
                     state.heldBack = []
-                    state.slow = true
-                    state.finished = true
-                    state.items.append(.close(.slowConsumer, reason: "slow consumer: reconnect and resume"))
+                    markSlow(&state)
                 }
-                return false
+                return
             }
-            return offset > state.lastOffset
+            _ = push(frame, offset: offset, state: &state)
         }
-        guard release else { return }
-        push(.frame(frame), bytes: frame.utf8.count, offset: offset)
     }
 
-    /// Queues a replayed event frame, first waiting until the queue is at most half full:
-    /// a long replay is paced by the client's reading instead of overflowing the queue.
+    /// Queues a replayed event frame, first waiting until at most half the limit is unwritten:
+    /// a long replay is paced by the client's reading instead of overflowing.
     /// Returns false when the connection ended meanwhile.
     func enqueueReplayed(offset: Int64, frame: String) async -> Bool {
         while true {
-            let (bytes, finished) = state.withLock { ($0.bytes, $0.finished) }
-            if finished { return false }
-            if bytes <= limitBytes / 2 { break }
+            if state.withLock({ $0.finished }) { return false }
+            if outstanding.load(ordering: .relaxed) <= limitBytes / 2 { break }
             try? await Task.sleep(for: .milliseconds(2))
             if Task.isCancelled { return false }
         }
-        return push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+        return state.withLock { push(frame, offset: offset, state: &$0) }
     }
 
     /// Ends the replay: frames that arrived meanwhile are queued in arrival order (events in
     /// offset order, as the channel delivers them), events up to `through` dropped.
     func finishReplay(through: Int64) {
-        let held: [(offset: Int64?, frame: String)] = state.withLock { state in
-            defer {
-                state.heldBack = nil
-                state.heldBackBytes = 0
-            }
+        state.withLock { state in
+            let held = state.heldBack ?? []
+            state.heldBack = nil
+            state.heldBackBytes = 0
             state.lastOffset = max(state.lastOffset, through)
-            return state.heldBack ?? []
-        }
-        for (offset, frame) in held {
-            push(.frame(frame), bytes: frame.utf8.count, offset: offset)
+            for (offset, frame) in held {
+                _ = push(frame, offset: offset, state: &state)
+            }
         }
     }
 
-    /// Queues a close after the frames already queued; nothing is accepted afterwards.
+    /// Asks for the connection to be closed after the frames already queued.
     func close(_ code: PartySyncCloseCode, reason: String) {
         state.withLock { state in
             guard !state.finished else { return }
             state.finished = true
-            if let waiter = state.waiter {
-                state.waiter = nil
-                waiter.resume(returning: .close(code, reason: reason))
-            } else {
-                state.items.append(.close(code, reason: reason))
-            }
+            request(.close(code, reason: reason), state: &state)
         }
     }
 
-    /// Whether the connection overflowed its queue.
+    /// Whether the connection overflowed.
     var isSlow: Bool { state.withLock { $0.slow } }
 
-    var queuedBytes: Int { state.withLock { $0.bytes } }
+    /// Bytes queued and not yet written.
+    var queuedBytes: Int { outstanding.load(ordering: .relaxed) }
 
-    /// The next item for the writer, waiting if there is none; nil once closed and drained.
+    /// The close request, once there is one; nil when the connection ended without one.
     func next() async -> Item? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Item?, Never>) in
-            let item: Item?? = state.withLock { state in
-                if let item = state.items.popFirst() {
-                    if case .frame(let frame) = item { state.bytes -= frame.utf8.count }
-                    return .some(item)
+            let ready: Item?? = state.withLock { state in
+                if let request = state.closeRequest {
+                    state.closeRequest = nil
+                    return .some(request)
                 }
                 if state.finished { return .some(nil) }
                 state.waiter = continuation
                 return .none
             }
-            if case .some(let item) = item {
+            if case .some(let item) = ready {
                 continuation.resume(returning: item)
             }
         }
     }
 
-    /// Wakes a waiting writer with nil: used when the connection ends.
+    /// Ends the queue: nothing more is written, a waiting closer is released.
     func finish() {
         state.withLock { state in
             state.finished = true
-            state.waiter?.resume(returning: nil)
-            state.waiter = nil
+            if state.closeRequest == nil {
+                state.waiter?.resume(returning: nil)
+                state.waiter = nil
+            }
         }
     }
 
-    private func push(_ item: Item, bytes: Int, offset: Int64? = nil) -> Bool {
-        state.withLock { state in
-            guard !state.finished, !state.slow else { return false }
-            if let offset {
-                guard offset > state.lastOffset else { return true }
-                state.lastOffset = offset
-            }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                waiter.resume(returning: item)
-                return true
-            }
-            if state.bytes + bytes > limitBytes {
-                // Too far behind: stop feeding it and close once what is queued has been written.
-                state.slow = true
-                state.finished = true
-                state.items.append(.close(.slowConsumer, reason: "slow consumer: reconnect and resume"))
-                return false
-            }
-            state.items.append(item)
-            state.bytes += bytes
-            return true
+    // MARK: - Under the lock
+
+    private func push(_ frame: String, offset: Int64?, state: inout State) -> Bool {
+        guard !state.finished, !state.slow else { return false }
+        if let offset {
+            guard offset > state.lastOffset else { return true }
+            state.lastOffset = offset
+        }
+        let bytes = frame.utf8.count
+        if outstanding.load(ordering: .relaxed) + bytes > limitBytes {
+            markSlow(&state)
+            return false
+        }
+        outstanding.add(bytes, ordering: .relaxed)
+        let counter = OutstandingBytes(queue: self, bytes: bytes)
+        writer.write(frame) { counter.release() }
+        return true
+    }
+
+    private func markSlow(_ state: inout State) {
+        // Too far behind: stop feeding it; the close follows what it already has.
+        state.slow = true
+        state.finished = true
+        request(.close(.slowConsumer, reason: "slow consumer: reconnect and resume"), state: &state)
+    }
+
+    private func request(_ item: Item, state: inout State) {
+        if let waiter = state.waiter {
+            state.waiter = nil
+            waiter.resume(returning: item)
+        } else {
+            state.closeRequest = item
         }
     }
+
+    fileprivate func released(_ bytes: Int) {
+        outstanding.subtract(bytes, ordering: .relaxed)
+    }
+}
+
+/// Returns a frame's bytes to the budget when its write completes.
+private struct OutstandingBytes: Sendable {
+    let queue: OutboundQueue
+    let bytes: Int
+
+    func release() { queue.released(bytes) }
 }

@@ -37,7 +37,7 @@ struct PartySyncConnection {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let connectionID = "c_" + EventIdentity.randomToken(length: 10)
-        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes)
+        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, writer: ChannelFrameWriter(channel: channel))
         let shared = Shared()
         var logger = self.logger
         logger[metadataKey: "conn"] = .string(connectionID)
@@ -79,11 +79,11 @@ struct PartySyncConnection {
     // MARK: - Writer and watchdog
 
     private func writeLoop(queue: OutboundQueue, outbound: WebSocketOutboundWriter, shared: Shared) async {
+        // Frames are written by the queue itself; this task only performs the close handshake,
+        // which follows every frame queued before it.
         while let item = await queue.next() {
             do {
                 switch item {
-                case .frame(let text):
-                    try await outbound.write(.text(text))
                 case .close(let code, let reason):
                     if code == .slowConsumer { hub.metrics.recordSlowConsumerClose() }
                     shared.values.withLock { $0.closeSentAt = .now }

@@ -1,120 +1,73 @@
+import Dispatch
 import Synchronization
 
 /// Group commit for a store with one writer: appends that arrive while a batch is being
 /// written are written together in the next transaction, so the commit rate is not bounded by
 /// one transaction per event.
 ///
-/// There is no background task: the first caller to find no batch in progress leads, writing
-/// batches until none are pending, while the others wait for their result. If the leader is
-/// cancelled before its batch is written, leadership passes to a waiting caller, so nobody's
-/// publish fails because another client disconnected.
+/// Batches are written on a serial dispatch queue that drains everything pending before it
+/// idles: between two batches no task has to be scheduled, so a busy cooperative pool does
+/// not delay commits, and a publisher that goes away cannot stall the others.
 final class AppendBatcher: Sendable {
-    typealias Write = @Sendable ([EventDraft], Duration) async throws -> [Result<AppendOutcome, any Error>]
+    /// Writes one batch synchronously; one result per draft, in order.
+    typealias Write = @Sendable ([EventDraft], Duration) throws -> [Result<AppendOutcome, any Error>]
 
-    enum Signal: Sendable {
-        case finished(Result<AppendOutcome, any Error>)
-        case lead
-    }
-
-    final class Entry: Sendable {
+    private struct Pending {
         let draft: EventDraft
-        private let inbox = Mutex<(signals: [Signal], waiter: CheckedContinuation<Signal, Never>?)>(([], nil))
-
-        init(draft: EventDraft) {
-            self.draft = draft
-        }
-
-        func signal(_ signal: Signal) {
-            inbox.withLock { inbox in
-                if let waiter = inbox.waiter {
-                    inbox.waiter = nil
-                    waiter.resume(returning: signal)
-                } else {
-                    inbox.signals.append(signal)
-                }
-            }
-        }
-
-        func wait() async -> Signal {
-            await withCheckedContinuation { continuation in
-                let ready: Signal? = inbox.withLock { inbox in
-                    if !inbox.signals.isEmpty { return inbox.signals.removeFirst() }
-                    inbox.waiter = continuation
-                    return nil
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        }
+        let continuation: CheckedContinuation<AppendOutcome, any Error>
     }
 
     private struct State {
-        var pending: [Entry] = []
-        var leading = false
+        var pending: [Pending] = []
+        var draining = false
     }
 
     private let state = Mutex(State())
+    private let queue: DispatchQueue
     private let write: Write
     /// Most appends written in one transaction.
     let maximumBatch: Int
 
-    init(maximumBatch: Int = 256, write: @escaping Write) {
+    init(label: String, maximumBatch: Int = 256, write: @escaping Write) {
+        self.queue = DispatchQueue(label: label)
         self.maximumBatch = maximumBatch
         self.write = write
     }
 
     func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
-        let entry = Entry(draft: draft)
-        let leads = state.withLock { state in
-            state.pending.append(entry)
-            if state.leading { return false }
-            state.leading = true
-            return true
+        try await withCheckedThrowingContinuation { continuation in
+            let startDraining = state.withLock { state in
+                state.pending.append(Pending(draft: draft, continuation: continuation))
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if startDraining {
+                queue.async { self.drain(idempotencyWindow: idempotencyWindow) }
+            }
         }
-        var signal: Signal = leads ? .lead : await entry.wait()
-        while case .lead = signal {
-            await drain(own: entry, idempotencyWindow: idempotencyWindow)
-            signal = await entry.wait()
-        }
-        guard case .finished(let result) = signal else { fatalError("unreachable: leadership was handled above") }
-        return try result.get()
     }
 
-    private func drain(own: Entry, idempotencyWindow: Duration) async {
+    private func drain(idempotencyWindow: Duration) {
         while true {
-            let batch: [Entry] = state.withLock { state in
-                if state.pending.isEmpty {
-                    state.leading = false
+            let batch: [Pending] = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.draining = false
                     return []
                 }
                 let batch = Array(state.pending.prefix(maximumBatch))
                 state.pending.removeFirst(batch.count)
                 return batch
             }
-            if batch.isEmpty { return }
+            guard !batch.isEmpty else { return }
             do {
-                let results = try await write(batch.map(\.draft), idempotencyWindow)
-                for (entry, result) in zip(batch, results) {
-                    entry.signal(.finished(result))
+                let results = try write(batch.map(\.draft), idempotencyWindow)
+                for (pending, result) in zip(batch, results) {
+                    pending.continuation.resume(with: result)
                 }
-            } catch is CancellationError where Task.isCancelled {
-                // Nothing was written. Hand the batch, and leadership, to someone still waiting.
-                let others = batch.filter { $0 !== own }
-                let successor: Entry? = state.withLock { state in
-                    state.pending.insert(contentsOf: others, at: 0)
-                    guard let successor = state.pending.first else {
-                        state.leading = false
-                        return nil
-                    }
-                    return successor
-                }
-                successor?.signal(.lead)
-                if batch.contains(where: { $0 === own }) {
-                    own.signal(.finished(.failure(CancellationError())))
-                }
-                return
             } catch {
-                for entry in batch {
-                    entry.signal(.finished(.failure(error)))
+                for pending in batch {
+                    pending.continuation.resume(throwing: error)
                 }
             }
         }
