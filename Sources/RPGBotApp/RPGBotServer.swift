@@ -87,7 +87,7 @@ public struct RPGBotServer: Sendable {
 
         var application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: webSocketConfiguration),
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: webSocketConfiguration)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
             onServerRunning: onServerRunning,
             logger: telemetry.logger

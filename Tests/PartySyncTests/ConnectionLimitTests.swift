@@ -188,6 +188,14 @@ import Testing
         }
     }
 
+    @Test func shutdownClosesConnectionsWith4000() async throws {
+        try await LiveServer.run { server in
+            let (client, _) = try await server.join("alice")
+            await server.shutdown()
+            #expect(try await client.waitUntilClosed().code == 4000)
+        }
+    }
+
     @Test func aClientThatNeverPongsIsClosedWith4003() async throws {
         try await LiveServer.run(settings: LiveServer.settings {
             $0.pingInterval = .milliseconds(200)

@@ -16,6 +16,8 @@ import TestSupport
 struct LiveServer: Sendable {
     let port: Int
     let server: RPGBotServer
+    /// Starts the server's graceful shutdown (as SIGTERM would).
+    let shutdown: @Sendable () async -> Void
 
     var tokens: TokenAuthority { server.tokens }
 
@@ -88,7 +90,7 @@ struct LiveServer: Sendable {
             guard let bound else { throw TestSetupError("server did not start") }
             let result: T
             do {
-                result = try await body(LiveServer(port: bound, server: server))
+                result = try await body(LiveServer(port: bound, server: server, shutdown: { await group.triggerGracefulShutdown() }))
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error

@@ -12,4 +12,12 @@ struct ChannelFrameWriter: FrameWriter {
         let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
         channel.writeAndFlush(frame).whenComplete { _ in completion() }
     }
+
+    /// Sends a close frame at once, ahead of any close the WebSocket layer sends itself.
+    func writeClose(_ code: PartySyncCloseCode, reason: String) {
+        var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.write(webSocketErrorCode: .init(codeNumber: Int(code.rawValue)))
+        data.writeString(reason)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
+    }
 }

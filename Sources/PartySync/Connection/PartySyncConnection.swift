@@ -37,7 +37,8 @@ struct PartySyncConnection {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let connectionID = "c_" + EventIdentity.randomToken(length: 10)
-        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, writer: ChannelFrameWriter(channel: channel))
+        let writer = ChannelFrameWriter(channel: channel)
+        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, writer: writer)
         let shared = Shared()
         var logger = self.logger
         logger[metadataKey: "conn"] = .string(connectionID)
@@ -72,7 +73,10 @@ struct PartySyncConnection {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            queue.close(.shutdown, reason: "server shutting down: reconnect and resume")
+            // The WebSocket layer closes every connection with 1000 on shutdown; 4000 must reach
+            // the client first so it knows to reconnect and resume.
+            queue.finish()
+            writer.writeClose(.shutdown, reason: "server shutting down: reconnect and resume")
         }
     }
 
