@@ -114,6 +114,21 @@ func makeServer(_ directory: TemporaryDirectory, metrics: Bool = false, database
         }
     }
 
+    @Test func servicesNoneServesOnlyTheSystemRoutes() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = RPGBotConfiguration(port: 0, dataDirectory: directory.url)
+            configuration.services = []
+            let telemetry = try Observability.bootstrap(service: "rpgbot-test", settings: configuration.observability, installGlobally: false)
+            let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
+            #expect(server.partySync == nil)
+            try await server.makeApplication().test(.live) { client in
+                try await client.execute(uri: "/v1/campaigns/demo/events", method: .get) { #expect($0.status == .notFound) }
+                try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            }
+            #expect(server.migrations.migrations.isEmpty)
+        }
+    }
+
     @Test func responsesCarryTheTraceIDHeaderOnlyWhenTracing() async throws {
         try await withTemporaryDirectory { directory in
             try await makeServer(directory).makeApplication().test(.live) { client in
