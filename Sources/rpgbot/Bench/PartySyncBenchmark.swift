@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import HummingbirdWSClient
+import NIOPosix
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -36,6 +36,7 @@ struct PartySyncBenchmark: Sendable {
 
     final class Shared: Sendable {
         let connected = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
         let phase = Atomic<Int>(0)  // 0 connect, 1 publish, 2 drain, 3 stop
         let tallies = Mutex<[ClientTally]>([])
         let acked = Mutex<[Int]>([])  // per campaign
@@ -61,114 +62,85 @@ struct PartySyncBenchmark: Sendable {
         let padding = String(repeating: "x", count: max(0, payloadBytes - 40))
         // cmids are unique per sender for a day: a run id keeps repeated runs apart.
         let runID = String(UInt32.random(in: .min ... .max), radix: 36)
-        var quietLogger = Logger(label: "bench")
-        quietLogger.logLevel = .critical
-        let logger = quietLogger
 
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<total {
-                let campaign = index / clientsPerCampaign
-                let url = "\(webSocketBase)/ws/campaign/bench\(campaign)"
-                let token = tokensByClient[index]
-                group.addTask {
-                    await Self.runClient(
-                        index: index, campaign: campaign, url: url, token: token, interval: perClientInterval,
-                        padding: padding, runID: runID, shared: shared, logger: logger
-                    )
+        let endpoint = try Self.endpoint(baseURL)
+        let interval = TimeAmount.nanoseconds(Int64(perClientInterval * 1e9))
+        var channels: [any Channel] = []
+        for index in 0..<total {
+            let campaign = index / clientsPerCampaign
+            let token = tokensByClient[index]
+            do {
+                let channel = try await Self.connect(host: endpoint.host, port: endpoint.port, path: "/ws/campaign/bench\(campaign)") { _ in
+                    BenchWebSocketHandler(index: index, campaign: campaign, token: token, interval: interval, padding: padding, runID: runID, shared: shared)
                 }
-                // Stagger connects a little so the server's accept queue is not flooded.
-                if index % 50 == 49 { try await Task.sleep(for: .milliseconds(20)) }
+                channels.append(channel)
+            } catch {
+                shared.tallies.withLock { $0[index].closedEarly = true }
+                shared.finished.add(1, ordering: .relaxed)
             }
-            let connectDeadline = ContinuousClock.now + .seconds(60)
-            while shared.connected.load(ordering: .relaxed) < total, ContinuousClock.now < connectDeadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let connected = shared.connected.load(ordering: .relaxed)
-            try await Task.sleep(for: .seconds(2))
-            let idleMemory = try await serverResidentBytes()
-
-            shared.phase.store(1, ordering: .relaxed)
-            let start = ContinuousClock.now
-            try await Task.sleep(for: duration)
-            shared.phase.store(2, ordering: .relaxed)
-            let publishElapsed = ContinuousClock.now - start
-            try await Task.sleep(for: .seconds(3))
-            let loadedMemory = try await serverResidentBytes()
-            shared.phase.store(3, ordering: .relaxed)
-            try await group.waitForAll()
-
-            return report(
-                shared: shared, connected: connected, elapsed: publishElapsed,
-                baselineMemory: baselineMemory, idleMemory: idleMemory, loadedMemory: loadedMemory
-            )
         }
+        let connectDeadline = ContinuousClock.now + .seconds(60)
+        while shared.connected.load(ordering: .relaxed) < total, ContinuousClock.now < connectDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let connected = shared.connected.load(ordering: .relaxed)
+        try await Task.sleep(for: .seconds(2))
+        let idleMemory = try await serverResidentBytes()
+
+        shared.phase.store(1, ordering: .relaxed)
+        let start = ContinuousClock.now
+        try await Task.sleep(for: duration)
+        shared.phase.store(2, ordering: .relaxed)
+        let publishElapsed = ContinuousClock.now - start
+        try await Task.sleep(for: .seconds(3))
+        let loadedMemory = try await serverResidentBytes()
+        shared.phase.store(3, ordering: .relaxed)
+        let closeDeadline = ContinuousClock.now + .seconds(30)
+        while shared.finished.load(ordering: .relaxed) < total, ContinuousClock.now < closeDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for channel in channels { channel.close(promise: nil) }
+
+        return report(
+            shared: shared, connected: connected, elapsed: publishElapsed,
+            baselineMemory: baselineMemory, idleMemory: idleMemory, loadedMemory: loadedMemory
+        )
     }
 
-    static func runClient(index: Int, campaign: Int, url: String, token: String, interval: Double, padding: String, runID: String, shared: Shared, logger: Logger) async {
-        do {
-            try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20, autoPing: .disabled), logger: logger) { inbound, outbound, _ in
-                var tally = ClientTally()
-                defer {
-                    let final = tally
-                    shared.tallies.withLock { $0[index] = final }
-                    shared.acked.withLock { $0[campaign] += final.acks }
-                }
-                try await outbound.write(.text(#"{"t":"hello","v":1,"token":"\#(token)"}"#))
-                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                guard let first = try await messages.next(), case .text(let welcome) = first, welcome.contains(#""t":"welcome""#) else {
-                    tally.errors += 1
-                    return
-                }
-                shared.connected.add(1, ordering: .relaxed)
-                try await withThrowingTaskGroup(of: Int.self) { group in
-                    // The publisher: one publish every `interval`, with a random start phase.
-                    group.addTask {
-                        var published = 0
-                        var next = ContinuousClock.now + .milliseconds(Int64(Double.random(in: 0..<interval) * 1000))
-                        while shared.phase.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(100)) }
-                        next = max(next, ContinuousClock.now)
-                        while shared.phase.load(ordering: .relaxed) == 1 {
-                            try await Task.sleep(until: next, clock: .continuous)
-                            next = next + .microseconds(Int64(interval * 1_000_000))
-                            published += 1
-                            let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                            try await outbound.write(.text(#"{"t":"publish","cmid":"\#(runID)-\#(index)-\#(published)","type":"bench.tick","payload":{"p":"\#(padding)","s":\#(sent)}}"#))
-                        }
-                        while shared.phase.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(200)) }
-                        try await outbound.close(.normalClosure, reason: nil)
-                        return published
-                    }
-                    while let message = try await messages.next() {
-                        guard case .text(let text) = message else { continue }
-                        if text.hasPrefix(#"{"t":"event""#) {
-                            let received = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                            let offset = Self.integer(after: #""offset":"#, in: text) ?? -1
-                            if tally.lastOffset > 0 {
-                                if offset <= tally.lastOffset { tally.duplicates += 1 } else if offset != tally.lastOffset + 1 { tally.gaps += 1 }
-                            }
-                            tally.lastOffset = max(tally.lastOffset, offset)
-                            tally.received += 1
-                            if let sent = Self.integer(after: #""s":"#, in: text) {
-                                tally.latenciesMicroseconds.append(received - sent)
-                            }
-                        } else if text.hasPrefix(#"{"t":"ack""#) {
-                            tally.acks += 1
-                        } else if text.hasPrefix(#"{"t":"ping""#) {
-                            try await outbound.write(.text(#"{"t":"pong"}"#))
-                        } else if text.hasPrefix(#"{"t":"error""#) {
-                            tally.errors += 1
+    static func endpoint(_ baseURL: String) throws -> (host: String, port: Int) {
+        guard let url = URL(string: baseURL), let host = url.host else { throw BenchError("bad URL \(baseURL)") }
+        return (host, url.port ?? 80)
+    }
+
+    /// Opens a WebSocket connection with a plain NIO pipeline ending in the handler made by
+    /// `makeHandler` (on the connection's event loop).
+    static func connect(host: String, port: Int, path: String, makeHandler: @escaping @Sendable (any Channel) -> BenchWebSocketHandler) async throws -> any Channel {
+        let upgraded = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: 1 << 20) { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(makeHandler(channel))
+                            return true
                         }
                     }
-                    if shared.phase.load(ordering: .relaxed) < 3 { tally.closedEarly = true }
-                    group.cancelAll()
-                    for try await published in group { tally.published = published }
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Host", value: "\(host):\(port)")
+                    headers.add(name: "Content-Length", value: "0")
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
+                        upgradeRequestHead: head, upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(false) }
+                    )
+                    let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: configuration)
+                    )
+                    return result.map { upgraded in (channel, upgraded) }
                 }
             }
-        } catch {
-            if shared.phase.load(ordering: .relaxed) < 3 {
-                shared.tallies.withLock { $0[index].closedEarly = true }
-            }
-        }
+        let (channel, ok) = try await upgraded.get()
+        guard ok else { throw BenchError("the server refused the WebSocket upgrade for \(path)") }
+        return channel
     }
 
     /// Reads the integer after `marker` in `text` without parsing the JSON: the generator
@@ -266,4 +238,9 @@ struct PartySyncBenchmark: Sendable {
         ]
         return Report(text: lines.joined(separator: "\n"), passed: passed)
     }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
