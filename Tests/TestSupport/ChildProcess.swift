@@ -78,6 +78,8 @@ public final class ChildProcess: Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    public var processIdentifier: Int32 { process.processIdentifier }
+
     /// Waits until a stdout line satisfies `predicate`, or fails after `timeout`.
     @discardableResult
     public func waitForLine(timeout: Duration = .seconds(30), _ predicate: (String) -> Bool) async throws -> String {
