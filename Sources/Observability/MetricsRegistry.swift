@@ -22,15 +22,20 @@ public final class MetricsRegistry: Sendable {
     }
 
     public func counter(_ name: String, help: String, labels: [(String, String)] = []) -> Counter {
-        registry.makeCounter(name: name, labels: labels, help: help)
+        registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
     }
 
     public func gauge(_ name: String, help: String, labels: [(String, String)] = []) -> Gauge {
-        registry.makeGauge(name: name, labels: labels, help: help)
+        registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
     }
 
     public func durationHistogram(_ name: String, help: String, labels: [(String, String)] = [], buckets: [Duration] = MetricsRegistry.latencyBuckets) -> DurationHistogram {
-        registry.makeDurationHistogram(name: name, labels: labels, buckets: buckets, help: help)
+        registry.makeDurationHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
+    }
+
+    /// Names are given whole (`http_server_requests_total`); the descriptor's unit stays empty.
+    static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     /// Latency buckets from 1 ms to 10 s.

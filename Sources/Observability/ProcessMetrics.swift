@@ -19,13 +19,13 @@ final class ProcessMetrics: Sendable {
     let threads: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        cpuSeconds = registry.makeCounter(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent, in seconds.")
-        residentBytes = registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
-        virtualBytes = registry.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
-        openFileDescriptors = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        maxFileDescriptors = registry.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
-        startTimeSeconds = registry.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since the Unix epoch, in seconds.")
-        threads = registry.makeGauge(name: "process_threads", help: "Number of OS threads in the process.")
+        cpuSeconds = registry.makeCounter(descriptor: MetricsRegistry.descriptor("process_cpu_seconds_total", "Total user and system CPU time spent, in seconds."))
+        residentBytes = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_resident_memory_bytes", "Resident memory size in bytes."))
+        virtualBytes = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_virtual_memory_bytes", "Virtual memory size in bytes."))
+        openFileDescriptors = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_open_fds", "Number of open file descriptors."))
+        maxFileDescriptors = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_max_fds", "Maximum number of open file descriptors."))
+        startTimeSeconds = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds."))
+        threads = registry.makeGauge(descriptor: MetricsRegistry.descriptor("process_threads", "Number of OS threads in the process."))
     }
 
     func refresh() {

@@ -116,7 +116,7 @@ struct SQLiteLifecycle: Service {
     private func close() {
         do {
             // Fold the WAL back into the main file so a copied database is complete.
-            try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try pool.close()
             logger.info("database closed", metadata: ["database": "sqlite"])
         } catch {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Where the data lives, parsed from `RPGBOT_DATABASE_URL`:
 /// `sqlite:///absolute/path.sqlite`, `sqlite:relative/path.sqlite`, or

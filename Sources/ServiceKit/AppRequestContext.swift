@@ -1,6 +1,6 @@
 public import Hummingbird
 public import HummingbirdWebSocket
-public import Logging
+import Logging
 public import NIOCore
 
 /// The request context of every RPGBot HTTP route: Hummingbird's core storage, the caller's

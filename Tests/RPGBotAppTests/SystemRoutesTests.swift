@@ -83,7 +83,7 @@ func makeServer(_ directory: TemporaryDirectory, metrics: Bool = false, database
                 }
                 // Drop the database under the running server: its connections are terminated.
                 let admin = try DatabaseURL(parsing: PostgresTestServer.adminURL ?? "")
-                try await PostgresTestServer.withClient(admin) { client in
+                _ = try await PostgresTestServer.withClient(admin) { client in
                     try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(location.database) WITH (FORCE)"), logger: testLogger)
                 }
                 try await client.execute(uri: "/ready", method: .get) { response in

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 public import Persistence
 public import PostgresNIO
@@ -27,7 +27,7 @@ public enum PostgresTestServer {
             throw TestSetupError("\(environmentKey) is not a postgres URL")
         }
         let name = "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-        try await withClient(DatabaseURL.postgres(location)) { client in
+        _ = try await withClient(DatabaseURL.postgres(location)) { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: testLogger)
         }
         location.database = name

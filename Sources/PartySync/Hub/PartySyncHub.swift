@@ -1,6 +1,6 @@
 public import Logging
 public import Observability
-public import ServiceKit
+import ServiceKit
 import ServiceLifecycle
 import Synchronization
 import Tracing

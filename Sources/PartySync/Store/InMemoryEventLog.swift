@@ -1,4 +1,4 @@
-public import ServiceKit
+import ServiceKit
 
 /// An ``EventLog`` in process memory: for tests and for embedding without persistence.
 /// Nothing survives the process, and every campaign gets a new epoch when it restarts.

@@ -1,6 +1,6 @@
 public import Logging
 public import PostgresNIO
-public import ServiceKit
+import ServiceKit
 
 /// The ``EventLog`` of the scale-out store: PostgreSQL through PostgresNIO.
 ///

@@ -1,5 +1,5 @@
 public import GRDB
-public import ServiceKit
+import ServiceKit
 
 /// The ``EventLog`` of the embedded default: SQLite through GRDB.
 ///

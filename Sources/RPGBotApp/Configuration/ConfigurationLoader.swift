@@ -1,4 +1,4 @@
-public import Observability
+import Observability
 import Persistence
 import PartySync
 import Logging

@@ -1,6 +1,6 @@
 public import Observability
 public import Persistence
-public import Logging
+import Logging
 public import PartySync
 
 public import Foundation

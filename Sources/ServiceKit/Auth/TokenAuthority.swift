@@ -1,4 +1,4 @@
-public import JWTKit
+import JWTKit
 
 public import Foundation
 

@@ -52,7 +52,6 @@ struct PartySyncBenchmark: Sendable {
         let shared = Shared()
         shared.tallies.withLock { $0 = Array(repeating: ClientTally(), count: total) }
         shared.acked.withLock { $0 = Array(repeating: 0, count: campaigns) }
-        let webSocketBase = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
         var tokensByClient: [String] = []
         for index in 0..<total {
             tokensByClient.append(try await tokens.issue(subject: "bench-\(index % clientsPerCampaign)", campaign: "bench\(index / clientsPerCampaign)", role: .player, ttl: 3600))
