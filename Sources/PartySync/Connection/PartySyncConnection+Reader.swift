@@ -142,37 +142,59 @@ extension PartySyncConnection {
     /// repeated at the seam: live events are held by the queue while history is read.
     private func join(connectionID: String, claims: TokenClaims, since: ClientFrame.Since?, channel: CampaignChannel, queue: OutboundQueue) async throws {
         let snapshot = channel.subscribe(connection: connectionID, user: claims.subject, role: claims.role, queue: queue)
+        // The top read after subscribing splits the stream: up to it is replayed from the
+        // store, after it arrives live (held by the queue until the replay is written).
         let head = try await hub.store.head(campaignID: campaignID)
-        var replay: [CampaignEvent] = []
+        var firstPage: [CampaignEvent] = []
         var recovered = false
         var reason: String?
         if let since {
             reason = Self.unrecoverableReason(since: since, head: head, limit: settings.replayLimit)
-            if reason == nil {
-                replay = try await readReplay(after: since.offset)
+            if reason == nil, since.offset < head.top {
+                firstPage = try await hub.store.events(campaignID: campaignID, after: since.offset, limit: Self.replayPage)
                 // Trimmed between the head and the read: not a complete replay.
-                if let first = replay.first, first.offset != since.offset + 1 {
-                    replay = []
+                if firstPage.first?.offset != since.offset + 1 {
+                    firstPage = []
                     reason = "too_old"
-                } else {
-                    recovered = true
                 }
             }
+            recovered = reason == nil
         }
-        let top = max(head.top, replay.last?.offset ?? head.top)
+        let replayCount = recovered ? Int(head.top - since!.offset) : 0
         queue.enqueue(ServerFrame.welcome(
-            connection: connectionID, head: head, top: top, recovered: recovered, replayed: replay.count,
+            connection: connectionID, head: head, top: head.top, recovered: recovered, replayed: replayCount,
             reason: reason, presence: snapshot, pingSeconds: Int(EventIdentity.seconds(settings.pingInterval))
         ))
-        for event in replay {
-            guard await queue.enqueueReplayed(offset: event.offset, frame: ServerFrame.event(event, replayed: true)) else { return }
+        if recovered, replayCount > 0 {
+            // Page by page, so a long replay never sits in memory whole.
+            var page = firstPage
+            var written: Int64 = since!.offset
+            while written < head.top {
+                for event in page where event.offset > written && event.offset <= head.top {
+                    guard event.offset == written + 1 else {
+                        // History changed under the replay (a trim): the client must resume again.
+                        queue.close(.shutdown, reason: "history changed during the replay: reconnect and resume")
+                        return
+                    }
+                    guard await queue.enqueueReplayed(offset: event.offset, frame: ServerFrame.event(event, replayed: true)) else { return }
+                    written = event.offset
+                }
+                guard written < head.top else { break }
+                page = try await hub.store.events(campaignID: campaignID, after: written, limit: Self.replayPage)
+                if page.isEmpty {
+                    queue.close(.shutdown, reason: "history changed during the replay: reconnect and resume")
+                    return
+                }
+            }
+            hub.metrics.recordReplayed(replayCount)
         }
-        hub.metrics.recordReplayed(replay.count)
         if recovered {
-            queue.enqueue(ServerFrame.synced(top: top))
+            queue.enqueue(ServerFrame.synced(top: head.top))
         }
-        queue.finishReplay(through: top)
+        queue.finishReplay(through: head.top)
     }
+
+    static let replayPage = 200
 
     /// Why a resume cannot be honoured, or nil when it can.
     static func unrecoverableReason(since: ClientFrame.Since, head: CampaignHead, limit: Int) -> String? {
@@ -182,18 +204,6 @@ extension PartySyncConnection {
         if since.offset < head.top && since.offset + 1 < head.firstRetained { return "too_old" }
         if head.top - since.offset > Int64(limit) { return "too_many" }
         return nil
-    }
-
-    /// Every event after `offset`, read in pages until the end of the stream.
-    private func readReplay(after offset: Int64) async throws -> [CampaignEvent] {
-        var events: [CampaignEvent] = []
-        var cursor = offset
-        while true {
-            let page = try await hub.store.events(campaignID: campaignID, after: cursor, limit: 500)
-            events.append(contentsOf: page)
-            guard page.count == 500, let last = page.last else { return events }
-            cursor = last.offset
-        }
     }
 
     private func publish(_ frame: ClientFrame, claims: TokenClaims, queue: OutboundQueue) async {
