@@ -99,11 +99,13 @@ final class BenchWebSocketHandler: ChannelInboundHandler {
             }
             tally.lastOffset = max(tally.lastOffset, offset)
             tally.received += 1
+            shared.receivedTotal.add(1, ordering: .relaxed)
             if let sent = PartySyncBenchmark.integer(after: #""s":"#, in: text) {
                 tally.latenciesMicroseconds.append(received - sent)
             }
         } else if text.hasPrefix(#"{"t":"ack""#) {
             tally.acks += 1
+            shared.ackedTotal.add(1, ordering: .relaxed)
         } else if text.hasPrefix(#"{"t":"ping""#) {
             send(#"{"t":"pong"}"#, context: context)
         } else if text.hasPrefix(#"{"t":"error""#) {

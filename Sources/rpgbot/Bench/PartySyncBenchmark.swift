@@ -37,6 +37,9 @@ struct PartySyncBenchmark: Sendable {
     final class Shared: Sendable {
         let connected = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
+        /// Running totals, to know when everything acknowledged has been delivered.
+        let ackedTotal = Atomic<Int>(0)
+        let receivedTotal = Atomic<Int>(0)
         let phase = Atomic<Int>(0)  // 0 connect, 1 publish, 2 drain, 3 stop
         let tallies = Mutex<[ClientTally]>([])
         let acked = Mutex<[Int]>([])  // per campaign
@@ -91,7 +94,16 @@ struct PartySyncBenchmark: Sendable {
         try await Task.sleep(for: duration)
         shared.phase.store(2, ordering: .relaxed)
         let publishElapsed = ContinuousClock.now - start
-        try await Task.sleep(for: .seconds(3))
+        // Drain: wait until every acknowledged event reached every client of its campaign (and
+        // acknowledgements stopped coming), so a backlog is measured, not counted as lost.
+        let drainDeadline = ContinuousClock.now + .seconds(60)
+        var lastAcked = -1
+        while ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(500))
+            let acked = shared.ackedTotal.load(ordering: .relaxed)
+            if acked == lastAcked, shared.receivedTotal.load(ordering: .relaxed) >= acked * clientsPerCampaign { break }
+            lastAcked = acked
+        }
         let loadedMemory = try await serverResidentBytes()
         shared.phase.store(3, ordering: .relaxed)
         let closeDeadline = ContinuousClock.now + .seconds(30)
