@@ -4,77 +4,154 @@ import ServiceKit
 
 /// The ``EventLog`` of the scale-out store: PostgreSQL through PostgresNIO.
 ///
-/// An append locks its campaign's row (`SELECT … FOR UPDATE`) before anything else, so
-/// appends to one campaign are serialised across every process on the database: the offset
-/// increment, the `cmid` check and the insert see one consistent state, and offsets are
-/// gapless because a failed transaction rolls its increment back.
+/// Appends are written in batches (group commit, ``AsyncAppendBatcher``). A batch locks its
+/// campaigns' rows (`SELECT … FOR UPDATE`, in id order) before anything else, so appends to one
+/// campaign are serialised across every process on the database: the offset increments, the
+/// `cmid` checks and the inserts see one consistent state, and offsets are gapless because a
+/// failed transaction rolls its increments back.
 public struct PostgresEventLog: EventLog {
     let client: PostgresClient
     let logger: Logger
+    private let batcher: AsyncAppendBatcher
+    private let observer: CommitObserverBox
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        let observer = CommitObserverBox()
+        self.observer = observer
+        self.batcher = AsyncAppendBatcher { drafts, window in
+            let results = try await Self.write(drafts, idempotencyWindow: window, client: client, logger: logger)
+            observer.notify(results)
+            return results
+        }
+    }
+
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {
+        self.observer.set(observer)
     }
 
     public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
+        try await batcher.append(draft, idempotencyWindow: idempotencyWindow)
+    }
+
+    /// Writes a batch of appends in one transaction with a fixed number of round trips: the
+    /// campaigns' rows are locked in id order (so concurrent writers cannot deadlock), `cmid`s
+    /// are looked up at once, and events and `cmid` records are inserted from arrays.
+    static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, client: PostgresClient, logger: Logger) async throws -> [Result<AppendOutcome, any Error>] {
         let now = EventIdentity.nowMilliseconds()
         let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
-        let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+        let campaignIDs = Array(Set(drafts.map(\.campaignID))).sorted()
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await Self.ensureCampaign(draft.campaignID, now: now, on: connection, logger: logger)
-                var epoch = ""
-                var top: Int64 = 0
-                let locked = try await connection.query(
-                    "SELECT epoch, top FROM party_campaigns WHERE campaign_id = \(draft.campaignID) FOR UPDATE", logger: logger)
-                for try await (e, t) in locked.decode((String, Int64).self) {
-                    epoch = e
-                    top = t
-                }
-                if let cmid = draft.cmid {
-                    let rows = try await connection.query(
-                        """
-                        SELECT event_offset, event_id, fingerprint, created_at FROM party_cmids
-                        WHERE campaign_id = \(draft.campaignID) AND actor = \(draft.actor) AND cmid = \(cmid)
-                        """, logger: logger)
-                    var previous: (offset: Int64, eventID: String, fingerprint: String, createdAt: Int64)?
-                    for try await row in rows.decode((Int64, String, String, Int64).self) {
-                        previous = row
-                    }
-                    if let previous, previous.createdAt >= windowStart {
-                        guard previous.fingerprint == fingerprint else {
-                            throw EventLogError.cmidConflict(cmid: cmid, originalOffset: previous.offset)
-                        }
-                        return AppendOutcome.duplicate(offset: previous.offset, id: previous.eventID, epoch: epoch)
-                    }
-                    try await connection.query(
-                        "DELETE FROM party_cmids WHERE campaign_id = \(draft.campaignID) AND actor = \(draft.actor) AND cmid = \(cmid)", logger: logger)
-                }
-                let offset = top + 1
-                try await connection.query("UPDATE party_campaigns SET top = \(offset) WHERE campaign_id = \(draft.campaignID)", logger: logger)
-                let event = CampaignEvent(
-                    campaignID: draft.campaignID, offset: offset, epoch: epoch, id: EventIdentity.newEventID(),
-                    type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
-                )
+                let epochs = campaignIDs.map { _ in EventIdentity.newEpoch() }
                 try await connection.query(
                     """
-                    INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
-                    VALUES (\(event.campaignID), \(event.offset), \(event.id), \(event.type), \(event.actor), \(event.role.rawValue), \(event.cmid), \(event.timestamp), \(event.payload))
+                    INSERT INTO party_campaigns (campaign_id, epoch, top, created_at)
+                    SELECT id, epoch, 0, \(now) FROM unnest(\(campaignIDs)::text[], \(epochs)::text[]) AS t(id, epoch)
+                    ON CONFLICT (campaign_id) DO NOTHING
                     """, logger: logger)
-                if let cmid = draft.cmid {
+                var heads: [String: (epoch: String, top: Int64)] = [:]
+                let locked = try await connection.query(
+                    "SELECT campaign_id, epoch, top FROM party_campaigns WHERE campaign_id = ANY(\(campaignIDs)) ORDER BY campaign_id FOR UPDATE",
+                    logger: logger)
+                for try await (id, epoch, top) in locked.decode((String, String, Int64).self) {
+                    heads[id] = (epoch, top)
+                }
+
+                // Earlier uses of the cmids in this batch.
+                let keyed = drafts.filter { $0.cmid != nil }
+                var previous: [String: (offset: Int64, eventID: String, fingerprint: String)] = [:]
+                var expired: [(String, String, String)] = []
+                if !keyed.isEmpty {
+                    let rows = try await connection.query(
+                        """
+                        SELECT c.campaign_id, c.actor, c.cmid, c.event_offset, c.event_id, c.fingerprint, c.created_at
+                        FROM party_cmids c JOIN unnest(\(keyed.map(\.campaignID))::text[], \(keyed.map(\.actor))::text[], \(keyed.map { $0.cmid! })::text[]) AS k(campaign_id, actor, cmid)
+                        ON c.campaign_id = k.campaign_id AND c.actor = k.actor AND c.cmid = k.cmid
+                        """, logger: logger)
+                    for try await (campaign, actor, cmid, offset, eventID, fingerprint, createdAt) in rows.decode((String, String, String, Int64, String, String, Int64).self) {
+                        if createdAt >= windowStart {
+                            previous[Self.cmidKey(campaign, actor, cmid)] = (offset, eventID, fingerprint)
+                        } else {
+                            expired.append((campaign, actor, cmid))
+                        }
+                    }
+                }
+                if !expired.isEmpty {
+                    try await connection.query(
+                        """
+                        DELETE FROM party_cmids c USING unnest(\(expired.map(\.0))::text[], \(expired.map(\.1))::text[], \(expired.map(\.2))::text[]) AS k(campaign_id, actor, cmid)
+                        WHERE c.campaign_id = k.campaign_id AND c.actor = k.actor AND c.cmid = k.cmid
+                        """, logger: logger)
+                }
+
+                var results: [Result<AppendOutcome, any Error>] = []
+                var events: [CampaignEvent] = []
+                var cmidRows: [(event: CampaignEvent, fingerprint: String)] = []
+                for draft in drafts {
+                    guard var head = heads[draft.campaignID] else {
+                        throw PostgresEventLogError.campaignMissing(draft.campaignID)
+                    }
+                    let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+                    if let cmid = draft.cmid, let earlier = previous[Self.cmidKey(draft.campaignID, draft.actor, cmid)] {
+                        if earlier.fingerprint == fingerprint {
+                            results.append(.success(.duplicate(offset: earlier.offset, id: earlier.eventID, epoch: head.epoch)))
+                        } else {
+                            results.append(.failure(EventLogError.cmidConflict(cmid: cmid, originalOffset: earlier.offset)))
+                        }
+                        continue
+                    }
+                    head.top += 1
+                    heads[draft.campaignID] = head
+                    let event = CampaignEvent(
+                        campaignID: draft.campaignID, offset: head.top, epoch: head.epoch, id: EventIdentity.newEventID(),
+                        type: draft.type, actor: draft.actor, role: draft.role, cmid: draft.cmid, timestamp: now, payload: draft.payload
+                    )
+                    events.append(event)
+                    if let cmid = draft.cmid {
+                        cmidRows.append((event, fingerprint))
+                        previous[Self.cmidKey(draft.campaignID, draft.actor, cmid)] = (event.offset, event.id, fingerprint)
+                    }
+                    results.append(.success(.stored(event)))
+                }
+                if !events.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO party_events (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
+                        SELECT c, o, i, ty, a, r, NULLIF(cm, ''), ts, p FROM unnest(
+                            \(events.map(\.campaignID))::text[], \(events.map(\.offset))::bigint[], \(events.map(\.id))::text[],
+                            \(events.map(\.type))::text[], \(events.map(\.actor))::text[], \(events.map(\.role.rawValue))::text[],
+                            \(events.map { $0.cmid ?? "" })::text[], \(events.map(\.timestamp))::bigint[], \(events.map(\.payload))::text[]
+                        ) AS t(c, o, i, ty, a, r, cm, ts, p)
+                        """, logger: logger)
+                    let touched = Array(Set(events.map(\.campaignID)))
+                    try await connection.query(
+                        """
+                        UPDATE party_campaigns c SET top = t.top
+                        FROM unnest(\(touched)::text[], \(touched.map { heads[$0]!.top })::bigint[]) AS t(id, top)
+                        WHERE c.campaign_id = t.id
+                        """, logger: logger)
+                }
+                if !cmidRows.isEmpty {
                     try await connection.query(
                         """
                         INSERT INTO party_cmids (campaign_id, actor, cmid, event_offset, event_id, fingerprint, created_at)
-                        VALUES (\(draft.campaignID), \(draft.actor), \(cmid), \(event.offset), \(event.id), \(fingerprint), \(now))
+                        SELECT campaign_id, actor, cmid, event_offset, event_id, fingerprint, \(now) FROM unnest(
+                            \(cmidRows.map(\.event.campaignID))::text[], \(cmidRows.map(\.event.actor))::text[], \(cmidRows.map { $0.event.cmid! })::text[],
+                            \(cmidRows.map(\.event.offset))::bigint[], \(cmidRows.map(\.event.id))::text[], \(cmidRows.map(\.fingerprint))::text[]
+                        ) AS t(campaign_id, actor, cmid, event_offset, event_id, fingerprint)
                         """, logger: logger)
                 }
-                return AppendOutcome.stored(event)
+                return results
             }
         } catch let error as PostgresTransactionError {
-            if let conflict = error.closureError as? EventLogError { throw conflict }
-            throw error
+            throw error.closureError ?? error
         }
+    }
+
+    static func cmidKey(_ campaign: String, _ actor: String, _ cmid: String) -> String {
+        "\(campaign)\u{0}\(actor)\u{0}\(cmid)"
     }
 
     static func ensureCampaign(_ campaignID: String, now: Int64, on connection: PostgresConnection, logger: Logger) async throws {
