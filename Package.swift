@@ -78,6 +78,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A JSON Schema draft 2020-12 validator: every output of the generation layer is checked with it.
+        .target(
+            name: "JSONSchema",
+            dependencies: ["ServiceKit"],
+            swiftSettings: strictSettings
+        ),
         // Party Sync: the campaign WebSocket hub, its event log stores and REST publish.
         .target(
             name: "PartySync",
@@ -176,6 +182,11 @@ let package = Package(
                 "ServiceKit", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JSONSchemaTests",
+            dependencies: ["JSONSchema", "ServiceKit", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
