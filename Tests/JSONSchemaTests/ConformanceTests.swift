@@ -64,3 +64,29 @@ enum TestSuite {
         #expect(totalPassed > 1000)
     }
 }
+
+@Suite struct FormatAssertionTests {
+    /// optional/format with format assertion on. Only some formats are checked, so this is a
+    /// floor that must not regress, printed per file.
+    @Test(.enabled(if: TestSuite.isAvailable || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs ../shared/data/json-schema-test-suite"))
+    func optionalFormatPassRate() throws {
+        let directory = TestSuite.root.appendingPathComponent("tests/draft2020-12/optional/format")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()
+        var passed = 0
+        var failed = 0
+        var perFormat: [String: (Int, Int)] = [:]
+        for file in files {
+            let outcome = try TestSuite.run(file: directory.appendingPathComponent(file), formatAssertion: true)
+            passed += outcome.passed
+            failed += outcome.failed.count
+            perFormat[file] = (outcome.passed, outcome.failed.count)
+            print("json-schema-test-suite draft2020-12/optional/format/\(file): \(outcome.passed) passed, \(outcome.failed.count) failed")
+        }
+        print("json-schema-test-suite draft2020-12 optional/format with assertion: \(passed) passed, \(failed) failed")
+        // The formats that are asserted pass their files completely.
+        for file in ["date.json", "ipv4.json", "uuid.json"] {
+            #expect(perFormat[file]?.1 == 0, "\(file) has failures")
+        }
+        #expect(passed >= 524)
+    }
+}
