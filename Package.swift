@@ -129,6 +129,7 @@ let package = Package(
                 "RPGBotApp",
                 "ServiceKit",
                 "Observability",
+                "JSONSchema",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
