@@ -18,10 +18,11 @@ public final class JSONSchema: Sendable {
         Metaschemas2020.documents[uri].flatMap { try? JSONValue.parse($0) }
     }
 
-    private let root: JSONValue
-    private let rootURI: String
     private let formatAssertion: Bool
-    private let registry: Mutex<SchemaRegistry>
+    /// Locations inside the schema document itself are reported as `#/…`.
+    private let documentPrefix: String
+    /// The compiler and the root node; compiled nodes resolve references lazily, under the lock.
+    private let state: Mutex<(compiler: SchemaCompiler, root: SchemaNode)>
 
     /// - Parameters:
     ///   - schema: the schema document.
@@ -29,12 +30,14 @@ public final class JSONSchema: Sendable {
     ///   - formatAssertion: check `format` values instead of only annotating them.
     ///   - retrieve: documents referenced by URI; the 2020-12 meta-schemas are built in.
     public init(_ schema: JSONValue, uri: String = "https://rpgbot.invalid/schema.json", formatAssertion: Bool = false, retrieve: @escaping Retriever = { _ in nil }) {
-        self.root = schema
-        self.rootURI = uri
         self.formatAssertion = formatAssertion
+        self.documentPrefix = URIReference.stripFragment(uri)
         let registry = SchemaRegistry { uri in retrieve(uri) ?? JSONSchema.builtInRetriever(uri) }
         registry.add(schema, at: uri)
-        self.registry = Mutex(registry)
+        let compiler = SchemaCompiler(registry: registry)
+        let base = URIReference.stripFragment(uri)
+        let root = compiler.node(for: schema, location: base + "#", parentBase: base, resource: base)
+        self.state = Mutex((compiler, root))
     }
 
     public convenience init(parsing text: String, formatAssertion: Bool = false) throws {
@@ -43,10 +46,17 @@ public final class JSONSchema: Sendable {
 
     /// Every way `instance` fails the schema; empty when it is valid.
     public func validate(_ instance: JSONValue) -> [ValidationError] {
-        registry.withLock { registry in
-            let evaluator = Evaluator(registry: registry, formatAssertion: formatAssertion)
-            let scope = Evaluator.Scope(base: URIReference.stripFragment(rootURI), dynamic: [], validationVocabulary: true, schemaPath: "", depth: 0)
-            return evaluator.evaluate(root, instance, at: "", scope: scope).errors
+        state.withLock { state in
+            let evaluator = Evaluator(compiler: state.compiler, formatAssertion: formatAssertion)
+            let errors = evaluator.evaluate(state.root, instance, at: Evaluator.Path(parent: []), scope: Evaluator.Scope(dynamic: [], depth: 0)).errors
+            return errors.map { error in
+                guard error.schemaLocation.hasPrefix(documentPrefix + "#") else { return error }
+                return ValidationError(
+                    instanceLocation: error.instanceLocation,
+                    schemaLocation: String(error.schemaLocation.dropFirst(documentPrefix.count)),
+                    message: error.message
+                )
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 public struct ValidationError: Sendable, Equatable, CustomStringConvertible {
     /// JSON Pointer to the offending part of the instance (`""` for the whole).
     public let instanceLocation: String
-    /// JSON Pointer to the keyword that failed, through the `$ref`s followed.
+    /// Where the failing keyword is: `#/pointer` inside the schema itself, or the absolute
+    /// `uri#/pointer` of a referenced document.
     public let schemaLocation: String
     public let message: String
 

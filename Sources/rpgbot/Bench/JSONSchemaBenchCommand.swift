@@ -49,7 +49,7 @@ struct JSONSchemaBenchCommand: AsyncParsableCommand {
         compileTimes.sort()
         print("json-schema benchmark: \(schema) against \(instance)")
         print("  instance is \(errors.isEmpty ? "valid" : "invalid (\(errors.count) errors)")")
-        print("  compile (index) time:  median \(format(compileTimes[compileTimes.count / 2]))")
+        print("  compile time:          median \(format(compileTimes[compileTimes.count / 2]))")
         print(String(format: "  validations:           %d in %.1f s = %.0f/s, %.1f µs each (one task)", count, seconds, Double(count) / seconds, seconds / Double(count) * 1e6))
     }
 
