@@ -251,13 +251,12 @@ final class Evaluator {
     }
 
     private func applyObject(_ node: SchemaNode, _ members: [String: JSONValue], at path: Path, scope: Scope, into outcome: inout Outcome) {
-        let collect = node.needsAnnotations || true
         var evaluated: Set<String> = []
         if !node.properties.isEmpty {
             for (name, schema) in node.properties {
                 guard let value = members[name] else { continue }
                 outcome.errors += evaluate(schema, value, at: path.child(name), scope: scope).errors
-                if collect { evaluated.insert(name) }
+                evaluated.insert(name)
             }
         }
         for (_, expression, schema) in node.patternProperties {

@@ -63,9 +63,6 @@ final class SchemaNode {
     var unevaluatedItems: SchemaNode?
     var unevaluatedProperties: SchemaNode?
 
-    /// Whether anything in this node needs the annotations of its applicators.
-    var needsAnnotations: Bool { unevaluatedItems != nil || unevaluatedProperties != nil }
-
     init(location: String) {
         self.location = location
     }
