@@ -25,7 +25,16 @@ struct ClientFrame: Decodable {
 /// shared by every recipient.
 enum ServerFrame {
     static func event(_ event: CampaignEvent, replayed: Bool) -> String {
-        var text = #"{"t":"event","offset":"# + String(event.offset)
+        #"{"t":"event","# + fields(of: event, replayed: replayed) + "}"
+    }
+
+    /// An event as a JSON object without the frame tag, for history pages and REST.
+    static func eventObject(_ event: CampaignEvent) -> String {
+        "{" + fields(of: event, replayed: false) + "}"
+    }
+
+    private static func fields(of event: CampaignEvent, replayed: Bool) -> String {
+        var text = #""offset":"# + String(event.offset)
         text += #","epoch":"# + JSONValue.quoted(event.epoch)
         text += #","id":"# + JSONValue.quoted(event.id)
         text += #","type":"# + JSONValue.quoted(event.type)
@@ -34,22 +43,7 @@ enum ServerFrame {
         if let cmid = event.cmid { text += #","cmid":"# + JSONValue.quoted(cmid) }
         text += #","ts":"# + String(event.timestamp)
         if replayed { text += #","replayed":true"# }
-        text += #","payload":"# + event.payload + "}"
-        return text
-    }
-
-    /// An event as a JSON object without the frame tag, for history pages and REST.
-    static func eventObject(_ event: CampaignEvent) -> String {
-        var text = #"{"offset":"# + String(event.offset)
-        text += #","epoch":"# + JSONValue.quoted(event.epoch)
-        text += #","id":"# + JSONValue.quoted(event.id)
-        text += #","type":"# + JSONValue.quoted(event.type)
-        text += #","actor":"# + JSONValue.quoted(event.actor)
-        text += #","role":""# + event.role.rawValue + "\""
-        if let cmid = event.cmid { text += #","cmid":"# + JSONValue.quoted(cmid) }
-        text += #","ts":"# + String(event.timestamp)
-        text += #","payload":"# + event.payload + "}"
-        return text
+        return text + #","payload":"# + event.payload
     }
 
     static func welcome(connection: String, head: CampaignHead, top: Int64, recovered: Bool, replayed: Int, reason: String?, presence: PresenceSnapshot, pingSeconds: Int) -> String {
