@@ -45,12 +45,29 @@ final class Evaluator {
         self.formatAssertion = formatAssertion
     }
 
-    /// Instance locations are built only when an error needs one.
-    struct Path {
-        let parent: [String]
-        func child(_ token: String) -> Path { Path(parent: parent + [token]) }
+    /// An instance location as a chain of tokens: going one level deeper costs one small
+    /// node, not a copy of the whole path, and the pointer text is built only for an error.
+    final class Path: Sendable {
+        static let root = Path(parent: nil, token: "")
+
+        let parent: Path?
+        let token: String
+
+        private init(parent: Path?, token: String) {
+            self.parent = parent
+            self.token = token
+        }
+
+        func child(_ token: String) -> Path { Path(parent: self, token: token) }
+
         var pointer: String {
-            parent.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
+            var tokens: [String] = []
+            var current: Path? = self
+            while let node = current, let up = node.parent {
+                tokens.append(node.token)
+                current = up
+            }
+            return tokens.reversed().map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
         }
     }
 

@@ -48,7 +48,7 @@ public final class JSONSchema: Sendable {
     public func validate(_ instance: JSONValue) -> [ValidationError] {
         state.withLock { state in
             let evaluator = Evaluator(compiler: state.compiler, formatAssertion: formatAssertion)
-            let errors = evaluator.evaluate(state.root, instance, at: Evaluator.Path(parent: []), scope: Evaluator.Scope(dynamic: [], depth: 0)).errors
+            let errors = evaluator.evaluate(state.root, instance, at: Evaluator.Path.root, scope: Evaluator.Scope(dynamic: [], depth: 0)).errors
             return errors.map { error in
                 guard error.schemaLocation.hasPrefix(documentPrefix + "#") else { return error }
                 return ValidationError(
