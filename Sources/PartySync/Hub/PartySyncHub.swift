@@ -12,24 +12,36 @@ public final class PartySyncHub: Sendable {
     public let settings: PartySyncSettings
     let metrics: PartySyncMetrics
     let logger: Logger
+    /// Whether the store hands over committed events itself (then `publish` need not).
+    private let storeDelivers: Bool
 
-    private struct Entry {
-        let channel: CampaignChannel
-        /// Connections and leaving members that keep the channel alive.
-        var references: Int
+    /// The live channels by campaign; shared with the store's commit observer.
+    final class ChannelTable: Sendable {
+        struct Entry {
+            let channel: CampaignChannel
+            /// Connections and leaving members that keep the channel alive.
+            var references: Int
+        }
+
+        let entries = Mutex<[String: Entry]>([:])
+
+        func channel(_ campaignID: String) -> CampaignChannel? {
+            entries.withLock { $0[campaignID]?.channel }
+        }
     }
 
-    private let channels = Mutex<[String: Entry]>([:])
+    private typealias Entry = ChannelTable.Entry
+    private let channels = ChannelTable()
 
     public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
         self.store = store
         self.settings = settings
         self.metrics = PartySyncMetrics(registry: metrics)
         self.logger = logger
-        store.setCommitObserver { [weak self] events in
-            guard let self else { return }
+        let channels = self.channels
+        storeDelivers = store.setCommitObserver { events in
             for event in events {
-                self.existingChannel(event.campaignID)?.committed(event)
+                channels.channel(event.campaignID)?.committed(event)
             }
         }
     }
@@ -47,8 +59,9 @@ public final class PartySyncHub: Sendable {
             case .stored(let event):
                 metrics.recordPublished(commitTime: ContinuousClock.now - start)
                 span.attributes["rpgbot.offset"] = Int(event.offset)
-                // Usually delivered already from the commit observer; a repeat is ignored.
-                existingChannel(draft.campaignID)?.committed(event)
+                if !storeDelivers {
+                    existingChannel(draft.campaignID)?.committed(event)
+                }
             case .duplicate(let offset, _, _):
                 metrics.recordDuplicate()
                 span.attributes["rpgbot.offset"] = Int(offset)
@@ -61,13 +74,13 @@ public final class PartySyncHub: Sendable {
     // MARK: - Channels
 
     func existingChannel(_ campaignID: String) -> CampaignChannel? {
-        channels.withLock { $0[campaignID]?.channel }
+        channels.channel(campaignID)
     }
 
     /// The channel of `campaignID`, created on first use, with one more reference held by the
     /// caller until ``releaseChannel(_:)``.
     func retainChannel(_ campaignID: String) async throws -> CampaignChannel {
-        if let channel = channels.withLock({ entries -> CampaignChannel? in
+        if let channel = channels.entries.withLock({ entries -> CampaignChannel? in
             guard var entry = entries[campaignID] else { return nil }
             entry.references += 1
             entries[campaignID] = entry
@@ -78,7 +91,7 @@ public final class PartySyncHub: Sendable {
         // The channel is registered before the campaign's top is read, so an event committed
         // after the read finds the channel and is delivered through it.
         let placeholder = CampaignChannel(campaignID: campaignID, store: store, metrics: metrics, logger: logger)
-        let (channel, created) = channels.withLock { entries -> (CampaignChannel, Bool) in
+        let (channel, created) = channels.entries.withLock { entries -> (CampaignChannel, Bool) in
             if var entry = entries[campaignID] {
                 entry.references += 1
                 entries[campaignID] = entry
@@ -92,18 +105,18 @@ public final class PartySyncHub: Sendable {
                 let head = try await store.head(campaignID: campaignID)
                 channel.start(after: head.top)
             } catch {
-                channels.withLock { entries in
+                channels.entries.withLock { entries in
                     if entries[campaignID]?.channel === channel { entries.removeValue(forKey: campaignID) }
                 }
                 throw error
             }
-            metrics.campaignsActive(channels.withLock { $0.count })
+            metrics.campaignsActive(channels.entries.withLock { $0.count })
         }
         return channel
     }
 
     func releaseChannel(_ campaignID: String) {
-        channels.withLock { entries in
+        channels.entries.withLock { entries in
             guard var entry = entries[campaignID] else { return }
             entry.references -= 1
             entries[campaignID] = entry
@@ -112,21 +125,21 @@ public final class PartySyncHub: Sendable {
 
     /// One pass of housekeeping: presence grace periods, stalled deliveries, idle channels.
     func sweep() async {
-        let snapshot = channels.withLock { $0 }
+        let snapshot = channels.entries.withLock { $0 }
         for (campaignID, entry) in snapshot {
             await entry.channel.repairGap(patience: .milliseconds(200))
             let idle = entry.channel.expirePresence(grace: settings.presenceGrace)
             if idle {
-                channels.withLock { entries in
+                channels.entries.withLock { entries in
                     if let current = entries[campaignID], current.references <= 0, current.channel === entry.channel {
                         entries.removeValue(forKey: campaignID)
                     }
                 }
             }
         }
-        metrics.campaignsActive(channels.withLock { $0.count })
+        metrics.campaignsActive(channels.entries.withLock { $0.count })
     }
 
     /// The number of campaigns with a live channel.
-    public var activeCampaigns: Int { channels.withLock { $0.count } }
+    public var activeCampaigns: Int { channels.entries.withLock { $0.count } }
 }

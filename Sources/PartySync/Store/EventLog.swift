@@ -29,12 +29,15 @@ public protocol EventLog: Sendable {
 
     /// Registers a function that receives the events of each commit as soon as they are
     /// durable, before `append` returns to its callers: the hub delivers from there without
-    /// waiting for the publishing tasks to be scheduled. Stores without it deliver on return.
-    func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void)
+    /// waiting for the publishing tasks to be scheduled. Returns false for a store that does not
+    /// report commits; the hub then delivers when `append` returns.
+    @discardableResult
+    func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool
 }
 
 extension EventLog {
-    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {}
+    @discardableResult
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool { false }
 }
 
 /// Holds a store's commit observer.

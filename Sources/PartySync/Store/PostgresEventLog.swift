@@ -27,8 +27,10 @@ public struct PostgresEventLog: EventLog {
         }
     }
 
-    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {
+    @discardableResult
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool {
         self.observer.set(observer)
+        return true
     }
 
     public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {

@@ -25,8 +25,10 @@ public struct SQLiteEventLog: EventLog {
         }
     }
 
-    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) {
+    @discardableResult
+    public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool {
         self.observer.set(observer)
+        return true
     }
 
     public func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
