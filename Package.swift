@@ -34,7 +34,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
-        // Tests only: an HTTP client for the end-to-end tests (already in the graph through swift-otel).
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Prompt templates of generation profiles: a standard, logic-less language content designers know.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The providers' HTTP client, and the end-to-end tests' (already in the graph through swift-otel).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
@@ -84,6 +87,26 @@ let package = Package(
             dependencies: ["ServiceKit"],
             swiftSettings: strictSettings
         ),
+        // Genlayers: profiles, LLM providers in JSON-Schema mode, the validating and retrying engine.
+        .target(
+            name: "Genlayers",
+            dependencies: [
+                "ServiceKit",
+                "JSONSchema",
+                "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party Sync: the campaign WebSocket hub, its event log stores and REST publish.
         .target(
             name: "PartySync",
@@ -113,6 +136,7 @@ let package = Package(
                 "Persistence",
                 "ServiceKit",
                 "PartySync",
+                "Genlayers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,6 +154,7 @@ let package = Package(
                 "ServiceKit",
                 "Observability",
                 "JSONSchema",
+                "Genlayers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -188,6 +213,18 @@ let package = Package(
         .testTarget(
             name: "JSONSchemaTests",
             dependencies: ["JSONSchema", "ServiceKit", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GenlayersTests",
+            dependencies: [
+                "Genlayers", "JSONSchema", "ServiceKit", "TestSupport", "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

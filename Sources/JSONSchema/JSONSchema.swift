@@ -64,3 +64,13 @@ public final class JSONSchema: Sendable {
         validate(instance).isEmpty
     }
 }
+
+extension JSONSchema {
+    /// The draft 2020-12 meta-schema, compiled: `metaschema.validate(schema)` tells whether a
+    /// document is a well-formed schema.
+    public static let metaschema: JSONSchema = {
+        let uri = "https://json-schema.org/draft/2020-12/schema"
+        // The document is embedded in this module; parsing it cannot fail.
+        return JSONSchema(builtInRetriever(uri) ?? .bool(true), uri: uri)
+    }()
+}

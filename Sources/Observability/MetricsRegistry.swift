@@ -33,6 +33,11 @@ public final class MetricsRegistry: Sendable {
         registry.makeDurationHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
     }
 
+    /// A histogram of plain numbers (attempts per generation, tokens per request).
+    public func valueHistogram(_ name: String, help: String, labels: [(String, String)] = [], buckets: [Double]) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
+    }
+
     /// Names are given whole (`http_server_requests_total`); the descriptor's unit stays empty.
     static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)

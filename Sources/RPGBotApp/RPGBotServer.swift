@@ -1,12 +1,13 @@
 public import Hummingbird
 import HummingbirdWebSocket
 public import PartySync
+public import Genlayers
 public import Observability
 public import Persistence
 public import ServiceKit
 import ServiceLifecycle
 import UnixSignals
-import Logging
+public import Logging
 public import NIOCore
 import HTTPTypes
 
@@ -24,6 +25,8 @@ public struct RPGBotServer: Sendable {
     public let routes: RouteCatalog
     /// Party Sync, when `--services` includes it.
     public let partySync: PartySyncService?
+    /// The generation engine, when `--services` includes the gateway.
+    public let generation: GenerationEngine?
 
     /// Prepares everything that can fail before the server binds: data folder, database,
     /// token secret. Nothing is listening yet.
@@ -41,6 +44,17 @@ public struct RPGBotServer: Sendable {
                 metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.party-sync")
             )
         }
+        var generation: GenerationEngine?
+        if configuration.services.contains(Self.gatewayName) {
+            let catalog = try loadProfiles(configuration.generation, logger: telemetry.makeLogger("rpgbot.genlayers"))
+            generation = GenerationEngine(
+                catalog: catalog,
+                providers: GenerationEngine.standardProviders(configuration.generation.engine.providerSettings),
+                settings: configuration.generation.engine,
+                metrics: telemetry.metrics,
+                logger: telemetry.makeLogger("rpgbot.genlayers")
+            )
+        }
         return RPGBotServer(
             configuration: configuration,
             telemetry: telemetry,
@@ -48,8 +62,24 @@ public struct RPGBotServer: Sendable {
             migrations: migrations,
             tokens: tokens,
             routes: RouteCatalog(),
-            partySync: partySync
+            partySync: partySync,
+            generation: generation
         )
+    }
+
+    /// The `--services` name of the knowledge and generation HTTP API.
+    public static let gatewayName = "gateway"
+
+    /// The profiles file, checked in full; a default path that does not exist gives no profiles.
+    public static func loadProfiles(_ configuration: GenerationConfiguration, logger: Logger) throws -> ProfileCatalog {
+        let path = configuration.profilesPath.path
+        if !configuration.profilesPathGiven, !FileManager.default.fileExists(atPath: path) {
+            logger.warning("no generation profiles file; /v1/generation serves no profiles", metadata: ["path": "\(path)"])
+            return ProfileCatalog(profiles: [])
+        }
+        let catalog = try ProfileCatalog.load(from: configuration.profilesPath, knownProviders: GenerationEngine.providerNames)
+        logger.info("generation profiles loaded", metadata: ["path": "\(path)", "profiles": .array(catalog.sorted.map { .string($0.name) })])
+        return catalog
     }
 
     /// Builds the application: routes, middleware, and the services that run beside the
@@ -71,6 +101,9 @@ public struct RPGBotServer: Sendable {
         let api = CatalogedRouter(router: router, catalog: routes)
         SystemRoutes(server: self).register(on: api)
         partySync?.routes.registerHTTP(on: api)
+        if let generation {
+            GenerationRoutes(engine: generation, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
+        }
         additionalRoutes(api)
 
         // WebSocket upgrades are routed separately; a request that does not upgrade falls

@@ -31,11 +31,22 @@ public struct ProblemDetails: Codable, Sendable, Equatable {
     public var traceID: String?
     /// For rate-limit and overload problems: how long to wait before retrying.
     public var retryAfterMilliseconds: Int?
+    /// Problem-specific members (RFC 9457 §3.2), written beside the standard ones: e.g. the
+    /// attempts of a failed generation. A name that clashes with a standard member is ignored.
+    public var extensions: [String: JSONValue] = [:]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, title, status, detail, code, instance, errors
         case traceID = "trace_id"
         case retryAfterMilliseconds = "retry_after_ms"
+    }
+
+    /// Any member name, for the extension members.
+    struct ExtensionKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     public init(
@@ -53,6 +64,42 @@ public struct ProblemDetails: Codable, Sendable, Equatable {
         self.code = code
         self.errors = errors
         self.instance = instance
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        title = try container.decode(String.self, forKey: .title)
+        status = try container.decode(Int.self, forKey: .status)
+        detail = try container.decodeIfPresent(String.self, forKey: .detail)
+        code = try container.decode(String.self, forKey: .code)
+        instance = try container.decodeIfPresent(String.self, forKey: .instance)
+        errors = try container.decodeIfPresent([FieldError].self, forKey: .errors)
+        traceID = try container.decodeIfPresent(String.self, forKey: .traceID)
+        retryAfterMilliseconds = try container.decodeIfPresent(Int.self, forKey: .retryAfterMilliseconds)
+        let all = try decoder.container(keyedBy: ExtensionKey.self)
+        let standard = Set(CodingKeys.allCases.map(\.stringValue))
+        for key in all.allKeys where !standard.contains(key.stringValue) {
+            extensions[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encode(title, forKey: .title)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(detail, forKey: .detail)
+        try container.encode(code, forKey: .code)
+        try container.encodeIfPresent(instance, forKey: .instance)
+        try container.encodeIfPresent(errors, forKey: .errors)
+        try container.encodeIfPresent(traceID, forKey: .traceID)
+        try container.encodeIfPresent(retryAfterMilliseconds, forKey: .retryAfterMilliseconds)
+        let standard = Set(CodingKeys.allCases.map(\.stringValue))
+        var all = encoder.container(keyedBy: ExtensionKey.self)
+        for (name, value) in extensions where !standard.contains(name) {
+            try all.encode(value, forKey: ExtensionKey(stringValue: name))
+        }
     }
 
     /// Problem types are documented in docs/errors.md; the URI names the anchor there.

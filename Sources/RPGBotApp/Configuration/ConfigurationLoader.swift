@@ -1,6 +1,7 @@
 import Observability
 import Persistence
 import PartySync
+import Genlayers
 import Logging
 
 public import Foundation
@@ -47,6 +48,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
         configuration.observability = try observability()
         configuration.partySync = try partySync()
+        configuration.generation = try generation()
         return configuration
     }
 
@@ -162,6 +164,56 @@ public struct ConfigurationLoader: Sendable {
         settings.retentionEvents = try positiveInteger(.retentionEvents) ?? settings.retentionEvents
         settings.retentionAge = try duration(.retentionAge) ?? settings.retentionAge
         return settings
+    }
+
+    /// The generation settings alone: what `rpgbot generate` needs.
+    public func generation() throws(ConfigurationError) -> GenerationConfiguration {
+        var configuration = GenerationConfiguration()
+        if let path = try string(.profiles) {
+            configuration.profilesPath = URL(fileURLWithPath: path)
+            configuration.profilesPathGiven = true
+        }
+        var settings = GenlayersSettings()
+        if let text = raw(.llmProvider) {
+            guard GenerationEngine.providerNames.contains(text) else { throw ConfigurationError(setting: .llmProvider, value: text) }
+            settings.provider = text
+        }
+        if let text = raw(.llmBaseURL) {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                throw ConfigurationError(setting: .llmBaseURL, value: text)
+            }
+            settings.providerSettings.baseURL = text
+        }
+        if let key = environment[Setting.llmAPIKey.environment], !key.isEmpty {
+            settings.providerSettings.apiKey = key
+        } else if let key = environment["OPENAI_API_KEY"], !key.isEmpty {
+            settings.providerSettings.apiKey = key
+        }
+        settings.providerSettings.model = try string(.llmModel) ?? settings.providerSettings.model
+        settings.providerSettings.timeout = try duration(.llmTimeout) ?? settings.providerSettings.timeout
+        if let text = raw(.llmHeaders) {
+            var headers: [(name: String, value: String)] = []
+            for pair in text.split(separator: ";") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+                let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                    throw ConfigurationError(setting: .llmHeaders, value: text, reason: "'\(pair)' is not Name: value")
+                }
+                headers.append((parts[0], parts[1]))
+            }
+            settings.providerSettings.extraHeaders = headers
+        }
+        if let text = raw(.llmChatDialect) {
+            guard let dialect = ChatDialect(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .llmChatDialect, value: text) }
+            settings.providerSettings.chatDialect = dialect
+        }
+        if let text = raw(.llmRetries) {
+            guard let retries = Int(text), (0...10).contains(retries) else { throw ConfigurationError(setting: .llmRetries, value: text) }
+            settings.transportRetries = retries
+        }
+        configuration.engine = settings
+        configuration.requestRate = try positiveNumber(.generationRate) ?? configuration.requestRate
+        configuration.requestBurst = try positiveNumber(.generationBurst, minimum: 1) ?? configuration.requestBurst
+        return configuration
     }
 
     func positiveNumber(_ setting: Setting, minimum: Double = 0) throws(ConfigurationError) -> Double? {

@@ -2,6 +2,7 @@ public import Observability
 public import Persistence
 import Logging
 public import PartySync
+public import Genlayers
 
 public import Foundation
 
@@ -21,6 +22,7 @@ public struct RPGBotConfiguration: Sendable {
     public var shutdownTimeout: Duration
     public var observability: ObservabilitySettings
     public var partySync: PartySyncSettings
+    public var generation: GenerationConfiguration
 
     /// The defaults, with `dataDirectory` as the base of the default database path.
     public init(
@@ -33,7 +35,8 @@ public struct RPGBotConfiguration: Sendable {
         maxBodySize: Int = 1 << 20,
         shutdownTimeout: Duration = .seconds(30),
         observability: ObservabilitySettings = ObservabilitySettings(),
-        partySync: PartySyncSettings = PartySyncSettings()
+        partySync: PartySyncSettings = PartySyncSettings(),
+        generation: GenerationConfiguration = GenerationConfiguration()
     ) {
         self.host = host
         self.port = port
@@ -45,5 +48,19 @@ public struct RPGBotConfiguration: Sendable {
         self.shutdownTimeout = shutdownTimeout
         self.observability = observability
         self.partySync = partySync
+        self.generation = generation
     }
+}
+
+/// The generation layer's configuration: the engine's settings, where the profiles are, and
+/// the per-caller request rate.
+public struct GenerationConfiguration: Sendable {
+    public var engine = GenlayersSettings()
+    public var profilesPath: URL = URL(fileURLWithPath: "profiles/profiles.yaml")
+    /// Whether the path was given: a given file must exist, the default may be absent.
+    public var profilesPathGiven = false
+    public var requestRate: Double = 2
+    public var requestBurst: Double = 10
+
+    public init() {}
 }

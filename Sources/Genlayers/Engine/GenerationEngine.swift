@@ -1,0 +1,232 @@
+import Foundation
+import JSONSchema
+public import Logging
+public import Observability
+import ServiceKit
+import Tracing
+
+/// Runs a generation: renders the profile's prompts, calls the provider, parses and validates
+/// the answer, and re-asks with the errors until the output is valid or the profile's
+/// `max_retries` are spent (the loop Instructor made popular). Transport failures (429, 5xx,
+/// timeouts) are retried separately with backoff, honouring `Retry-After`.
+///
+/// The guarantee: a returned ``GenerationResult`` holds output valid against the profile's
+/// schema (and the request's additional check); anything else is a ``GenerationFailure``.
+public struct GenerationEngine: Sendable {
+    public let catalog: ProfileCatalog
+    public let settings: GenlayersSettings
+    private let providers: [String: any LanguageModelProvider]
+    private let metrics: GenlayersMetrics
+    private let logger: Logger
+
+    /// The longest answer text kept when it is fed back to the model.
+    static let feedbackExcerptLimit = 8000
+
+    public init(catalog: ProfileCatalog, providers: [any LanguageModelProvider], settings: GenlayersSettings, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.genlayers")) {
+        self.catalog = catalog
+        self.settings = settings
+        self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.metrics = GenlayersMetrics(registry: metrics)
+        self.logger = logger
+    }
+
+    /// The providers every configuration has: offline, and both OpenAI dialects on the
+    /// configured server.
+    public static func standardProviders(_ settings: ProviderSettings) -> [any LanguageModelProvider] {
+        [OfflineProvider(), OpenAIResponsesProvider(settings: settings), OpenAIChatProvider(settings: settings)]
+    }
+
+    public static let providerNames: Set<String> = [OfflineProvider.providerName, OpenAIResponsesProvider.providerName, OpenAIChatProvider.providerName]
+
+    /// - Throws: ``GenerationFailure``.
+    public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
+        guard let profile = catalog[request.profile] else { throw GenerationFailure.unknownProfile(request.profile) }
+        let providerName = request.provider ?? profile.provider ?? settings.provider
+        guard let provider = providers[providerName] else { throw GenerationFailure.unknownProvider(providerName) }
+        if let inputSchema = profile.inputSchema {
+            let errors = inputSchema.validate(request.input)
+            if !errors.isEmpty { throw GenerationFailure.invalidInput(errors) }
+        }
+        return try await withSpan("generation \(profile.name)", ofKind: .internal) { span in
+            span.attributes["rpgbot.generation.profile"] = profile.name
+            span.attributes["gen_ai.provider.name"] = provider.name
+            let start = ContinuousClock.now
+            do {
+                let result = try await run(profile: profile, provider: provider, request: request, span: span)
+                span.attributes["rpgbot.generation.attempts"] = result.attempts.count
+                span.attributes["gen_ai.response.model"] = result.model
+                span.attributes["gen_ai.usage.input_tokens"] = result.usage.inputTokens
+                span.attributes["gen_ai.usage.output_tokens"] = result.usage.outputTokens
+                metrics.recordGeneration(profile: profile.name, provider: provider.name, outcome: "success", attempts: result.attempts.count, usage: result.usage, duration: result.latency)
+                return result
+            } catch let failure as GenerationFailure {
+                let usage: TokenUsage =
+                    switch failure {
+                    case .refused(_, _, let usage, _), .invalidOutput(_, let usage, _), .provider(_, _, let usage): usage
+                    default: TokenUsage()
+                    }
+                span.attributes["rpgbot.generation.outcome"] = failure.outcome
+                span.setStatus(SpanStatus(code: .error, message: failure.outcome))
+                metrics.recordGeneration(profile: profile.name, provider: provider.name, outcome: failure.outcome, attempts: failure.attempts.count, usage: usage, duration: ContinuousClock.now - start)
+                logger.warning("generation failed", metadata: ["profile": "\(profile.name)", "provider": "\(provider.name)", "outcome": "\(failure.outcome)", "attempts": "\(failure.attempts.count)", "reason": "\(failure)"])
+                throw failure
+            }
+        }
+    }
+
+    private func run(profile: GenerationProfile, provider: any LanguageModelProvider, request: GenerationRequest, span: any Span) async throws(GenerationFailure) -> GenerationResult {
+        let start = ContinuousClock.now
+        let values: [String: JSONValue] = [
+            "input": request.input,
+            "context": request.context,
+            "input_json": .string(request.input.canonicalText),
+            "context_json": .string(request.context.canonicalText),
+            "schema_json": .string(profile.schemaText),
+            "profile": .string(profile.name),
+        ]
+        var messages = [
+            ModelMessage(.system, profile.systemPrompt.render(values)),
+            ModelMessage(.user, profile.userPrompt.render(values)),
+        ]
+        let model = request.model ?? profile.model ?? provider.defaultModel
+        var attempts: [AttemptRecord] = []
+        var usage = TokenUsage()
+        var answeringModel = model
+
+        for number in 1...(profile.maxRetries + 1) {
+            let modelRequest = ModelRequest(
+                schemaName: profile.name, schemaDescription: profile.description.isEmpty ? nil : profile.description,
+                schemaText: profile.schemaText, strict: profile.strict, messages: messages, model: model,
+                temperature: profile.temperature, maxOutputTokens: profile.maxOutputTokens,
+                structured: StructuredRequest(schema: profile.schemaDocument, input: request.input, context: request.context, offlineTemplate: profile.offlineTemplate, attempt: number)
+            )
+            let attemptStart = ContinuousClock.now
+            let reply: ModelReply
+            do {
+                reply = try await call(provider, modelRequest, attempt: number)
+            } catch {
+                attempts.append(AttemptRecord(number: number, outcome: .providerError, errors: [error.description], latencyMilliseconds: Self.milliseconds(ContinuousClock.now - attemptStart)))
+                throw .provider(error, attempts: attempts, usage: usage)
+            }
+            usage = usage + reply.usage
+            answeringModel = reply.model
+            let latency = Self.milliseconds(ContinuousClock.now - attemptStart)
+
+            let answer: String
+            switch reply.content {
+            case .refusal(let text):
+                attempts.append(AttemptRecord(number: number, outcome: .refusal, errors: [text], latencyMilliseconds: latency))
+                throw .refused(text, attempts: attempts, usage: usage, model: answeringModel)
+            case .truncated(let partial, let reason):
+                let error = "the answer was cut off (\(reason)) before the JSON was complete; answer again with a complete, more concise JSON object"
+                attempts.append(AttemptRecord(number: number, outcome: .truncated, errors: [error], latencyMilliseconds: latency))
+                messages += Self.feedback(answer: partial, errors: [error])
+                continue
+            case .text(let text):
+                answer = text
+            }
+            let output: JSONValue
+            do {
+                output = try JSONValue.parse(Self.stripCodeFence(answer))
+            } catch {
+                let message = "(root): the answer is not valid JSON (\(Self.parseProblem(error))); answer with one JSON object only, no prose"
+                attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency))
+                messages += Self.feedback(answer: answer, errors: [message])
+                continue
+            }
+            var errors = profile.schema.validate(output)
+            if errors.isEmpty, let check = request.additionalCheck {
+                errors = check(output)
+            }
+            guard errors.isEmpty else {
+                let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
+                attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency))
+                messages += Self.feedback(answer: answer, errors: lines)
+                continue
+            }
+            attempts.append(AttemptRecord(number: number, outcome: .valid, errors: [], latencyMilliseconds: latency))
+            return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
+        }
+        throw .invalidOutput(attempts: attempts, usage: usage, model: answeringModel)
+    }
+
+    /// One model call, retried after transient failures with exponential backoff and jitter;
+    /// a `Retry-After` is honoured unless it asks for more than the longest backoff.
+    private func call(_ provider: any LanguageModelProvider, _ request: ModelRequest, attempt: Int) async throws(ProviderError) -> ModelReply {
+        var transportTry = 0
+        while true {
+            let start = ContinuousClock.now
+            do {
+                let reply = try await withSpan("generation.attempt", ofKind: .client) { span in
+                    span.attributes["rpgbot.generation.attempt"] = attempt
+                    span.attributes["gen_ai.request.model"] = request.model
+                    return try await provider.complete(request)
+                }
+                metrics.recordProviderCall(provider: provider.name, outcome: "ok", duration: ContinuousClock.now - start)
+                return reply
+            } catch {
+                let error = (error as? ProviderError) ?? .transport("\(error)")
+                metrics.recordProviderCall(provider: provider.name, outcome: Self.label(error), duration: ContinuousClock.now - start)
+                guard error.isTransient, transportTry < settings.transportRetries else { throw error }
+                let backoff = Self.backoff(try: transportTry, initial: settings.initialBackoff, maximum: settings.maxBackoff)
+                let wait = error.retryAfter ?? backoff
+                guard wait <= settings.maxBackoff else { throw error }
+                logger.notice("provider call failed; retrying", metadata: ["provider": "\(provider.name)", "error": "\(error)", "wait_ms": "\(Self.milliseconds(wait))"])
+                transportTry += 1
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    throw .transport("cancelled while waiting to retry")
+                }
+            }
+        }
+    }
+
+    static func backoff(try number: Int, initial: Duration, maximum: Duration) -> Duration {
+        let exponential = initial * (1 << min(number, 16))
+        let capped = min(exponential, maximum)
+        return capped * Double.random(in: 0.5...1.0)
+    }
+
+    /// The failed answer and the errors, as the next two messages of the conversation.
+    static func feedback(answer: String, errors: [String]) -> [ModelMessage] {
+        let excerpt = answer.count > feedbackExcerptLimit ? String(answer.prefix(feedbackExcerptLimit)) + "…" : answer
+        let list = errors.map { "- \($0)" }.joined(separator: "\n")
+        return [
+            ModelMessage(.assistant, excerpt.isEmpty ? "(empty answer)" : excerpt),
+            ModelMessage(.user, "Your previous answer does not match the required JSON schema:\n\(list)\nCorrect your JSON ONLY RESPONSE, based on the errors above. Answer with the complete corrected JSON object and nothing else."),
+        ]
+    }
+
+    /// Models sometimes wrap JSON in a Markdown fence even in JSON mode.
+    static func stripCodeFence(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("```"), trimmed.hasSuffix("```"), trimmed.count > 6 else { return trimmed }
+        var body = trimmed.dropFirst(3).dropLast(3)
+        if let newline = body.firstIndex(of: "\n") { body = body[body.index(after: newline)...] }
+        return String(body)
+    }
+
+    static func parseProblem(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+
+    static func label(_ error: ProviderError) -> String {
+        switch error {
+        case .rateLimited: "rate_limited"
+        case .unavailable: "unavailable"
+        case .timeout: "timeout"
+        case .transport: "transport"
+        case .rejected: "rejected"
+        case .malformedResponse: "malformed_response"
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}

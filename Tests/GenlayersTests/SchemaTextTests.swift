@@ -1,0 +1,26 @@
+import Testing
+@testable import Genlayers
+
+@Suite("Schema text sent to providers")
+struct SchemaTextTests {
+    @Test("keeps member order and drops $schema and $id at the top only")
+    func keepsOrder() throws {
+        let text = """
+            {
+              "$schema": "https://json-schema.org/draft/2020-12/schema",
+              "$id": "https://example.com/x",
+              "type": "object",
+              "properties": { "narration": {"type": "string", "description": "a \\"quoted\\" word"}, "choices": {"type": "array", "items": {"$id": "kept"}} },
+              "required": ["narration", "choices"]
+            }
+            """
+        let compact = try SchemaText.compact(text)
+        #expect(compact == #"{"type":"object","properties":{"narration":{"type":"string","description":"a \"quoted\" word"},"choices":{"type":"array","items":{"$id":"kept"}}},"required":["narration","choices"]}"#)
+    }
+
+    @Test("rejects malformed text")
+    func rejectsMalformed() {
+        #expect(throws: SchemaText.MalformedJSON.self) { try SchemaText.compact(#"{"a": [1, 2}"#) }
+        #expect(throws: SchemaText.MalformedJSON.self) { try SchemaText.compact(#"{"a": 1} trailing"#) }
+    }
+}
