@@ -7,6 +7,12 @@ public struct ValidationError: Sendable, Equatable, CustomStringConvertible {
     public let schemaLocation: String
     public let message: String
 
+    public init(instanceLocation: String, schemaLocation: String, message: String) {
+        self.instanceLocation = instanceLocation
+        self.schemaLocation = schemaLocation
+        self.message = message
+    }
+
     public var description: String {
         "\(instanceLocation.isEmpty ? "(root)" : instanceLocation): \(message) [\(schemaLocation)]"
     }

@@ -119,7 +119,7 @@ public struct GenerationEngine: Sendable {
                 throw .refused(text, attempts: attempts, usage: usage, model: answeringModel)
             case .truncated(let partial, let reason):
                 let error = "the answer was cut off (\(reason)) before the JSON was complete; answer again with a complete, more concise JSON object"
-                attempts.append(AttemptRecord(number: number, outcome: .truncated, errors: [error], latencyMilliseconds: latency))
+                attempts.append(AttemptRecord(number: number, outcome: .truncated, errors: [error], latencyMilliseconds: latency, answer: partial))
                 messages += Self.feedback(answer: partial, errors: [error])
                 continue
             case .text(let text):
@@ -129,8 +129,8 @@ public struct GenerationEngine: Sendable {
             do {
                 output = try JSONValue.parse(Self.stripCodeFence(answer))
             } catch {
-                let message = "(root): the answer is not valid JSON (\(Self.parseProblem(error))); answer with one JSON object only, no prose"
-                attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency))
+                let message = "(root): the answer is not valid JSON (\(Self.parseProblem(answer))); answer with one JSON object only, no prose"
+                attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency, answer: answer))
                 messages += Self.feedback(answer: answer, errors: [message])
                 continue
             }
@@ -140,7 +140,7 @@ public struct GenerationEngine: Sendable {
             }
             guard errors.isEmpty else {
                 let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
-                attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency))
+                attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency, answer: answer))
                 messages += Self.feedback(answer: answer, errors: lines)
                 continue
             }
@@ -207,12 +207,16 @@ public struct GenerationEngine: Sendable {
         return String(body)
     }
 
-    static func parseProblem(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
+    /// Foundation's parser names the place ("Unescaped control character around line 1,
+    /// column 120"), which helps a model more than "not a JSON value".
+    static func parseProblem(_ text: String) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(stripCodeFence(text).utf8), options: [.fragmentsAllowed])
+            return "not a JSON object"
+        } catch {
+            let description = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            return description ?? (text.isEmpty ? "the answer is empty" : "malformed JSON")
         }
-        return "\(error)"
     }
 
     static func label(_ error: ProviderError) -> String {

@@ -41,14 +41,28 @@ public struct AttemptRecord: Sendable, Equatable {
     /// What was wrong, as fed back to the model.
     public let errors: [String]
     public let latencyMilliseconds: Double
+    /// The start of a rejected answer, for whoever investigates (nil for valid ones).
+    public let answerExcerpt: String?
+
+    static let excerptLength = 300
+
+    public init(number: Int, outcome: Outcome, errors: [String], latencyMilliseconds: Double, answer: String? = nil) {
+        self.number = number
+        self.outcome = outcome
+        self.errors = errors
+        self.latencyMilliseconds = latencyMilliseconds
+        self.answerExcerpt = answer.map { $0.count > Self.excerptLength ? String($0.prefix(Self.excerptLength)) + "…" : $0 }
+    }
 
     public var json: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "attempt": .number(Double(number)),
             "outcome": .string(outcome.rawValue),
             "errors": .array(errors.map { .string($0) }),
             "latency_ms": .number((latencyMilliseconds * 10).rounded() / 10),
-        ])
+        ]
+        if let answerExcerpt { object["answer_excerpt"] = .string(answerExcerpt) }
+        return .object(object)
     }
 }
 

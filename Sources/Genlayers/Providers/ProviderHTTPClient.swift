@@ -14,7 +14,19 @@ struct ProviderHTTPClient: Sendable {
     }
 
     let settings: ProviderSettings
-    var client: HTTPClient = .shared
+    var client: HTTPClient = Self.sharedClient
+
+    /// One client for every provider call of the process (like `HTTPClient.shared`, it lives
+    /// as long as the process). A failed connection fails the call at once: the engine retries
+    /// with its own backoff, and retrying inside the client too would hold a request for the
+    /// whole timeout against a server that is down.
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     func post(path: String, body: [UInt8]) async throws(ProviderError) -> Response {
         let url = settings.baseURL.hasSuffix("/") ? settings.baseURL + path : settings.baseURL + "/" + path
