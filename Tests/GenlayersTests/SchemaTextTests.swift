@@ -1,3 +1,4 @@
+import ServiceKit
 import Testing
 @testable import Genlayers
 
@@ -22,5 +23,17 @@ struct SchemaTextTests {
     func rejectsMalformed() {
         #expect(throws: SchemaText.MalformedJSON.self) { try SchemaText.compact(#"{"a": [1, 2}"#) }
         #expect(throws: SchemaText.MalformedJSON.self) { try SchemaText.compact(#"{"a": 1} trailing"#) }
+    }
+}
+
+@Suite("Reading a model's answer")
+struct AnswerParserTests {
+    @Test("code fences and raw line breaks in strings are forgiven; anything else is not")
+    func lenientButNotLoose() throws {
+        #expect(try AnswerParser.parse("```json\n{\"a\": 1}\n```") == .object(["a": .number(1)]))
+        #expect(try AnswerParser.parse("{\"line\": \"two\nlines\\n\tand a tab\"}") == .object(["line": .string("two\nlines\n\tand a tab")]))
+        #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse(#"{"a": 1,}"#) }
+        #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse("Sure! {\"a\": 1}") }
+        #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse("") }
     }
 }

@@ -127,9 +127,9 @@ public struct GenerationEngine: Sendable {
             }
             let output: JSONValue
             do {
-                output = try JSONValue.parse(Self.stripCodeFence(answer))
+                output = try AnswerParser.parse(answer)
             } catch {
-                let message = "(root): the answer is not valid JSON (\(Self.parseProblem(answer))); answer with one JSON object only, no prose"
+                let message = "(root): the answer is not valid JSON (\(error.reason)); answer with one JSON object only, no prose"
                 attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency, answer: answer))
                 messages += Self.feedback(answer: answer, errors: [message])
                 continue
@@ -196,27 +196,6 @@ public struct GenerationEngine: Sendable {
             ModelMessage(.assistant, excerpt.isEmpty ? "(empty answer)" : excerpt),
             ModelMessage(.user, "Your previous answer does not match the required JSON schema:\n\(list)\nCorrect your JSON ONLY RESPONSE, based on the errors above. Answer with the complete corrected JSON object and nothing else."),
         ]
-    }
-
-    /// Models sometimes wrap JSON in a Markdown fence even in JSON mode.
-    static func stripCodeFence(_ text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.hasPrefix("```"), trimmed.hasSuffix("```"), trimmed.count > 6 else { return trimmed }
-        var body = trimmed.dropFirst(3).dropLast(3)
-        if let newline = body.firstIndex(of: "\n") { body = body[body.index(after: newline)...] }
-        return String(body)
-    }
-
-    /// Foundation's parser names the place ("Unescaped control character around line 1,
-    /// column 120"), which helps a model more than "not a JSON value".
-    static func parseProblem(_ text: String) -> String {
-        do {
-            _ = try JSONSerialization.jsonObject(with: Data(stripCodeFence(text).utf8), options: [.fragmentsAllowed])
-            return "not a JSON object"
-        } catch {
-            let description = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-            return description ?? (text.isEmpty ? "the answer is empty" : "malformed JSON")
-        }
     }
 
     static func label(_ error: ProviderError) -> String {
