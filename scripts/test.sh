@@ -68,6 +68,7 @@ PG_PORT=$(free_port)
 chown "$PG_USER" "$PGDATA" 2>/dev/null || true
 cleanup() {
   status=$?
+  if [ -n "${LLM_PID:-}" ]; then kill "$LLM_PID" 2>/dev/null || true; fi
   if [ -f "$PGDATA/data/postmaster.pid" ]; then
     run_pg "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
@@ -85,6 +86,13 @@ run_pg "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/postgres.log" -w \
 export RPGBOT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 # Tests that need PostgreSQL or the tools fail instead of skipping when run through this script.
 export RPGBOT_TEST_REQUIRE_ALL=1
+
+# --- A real model: llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct ----
+# Built from source once (about 15 minutes on 2 cores), then cached under $TOOLS.
+LLM_PORT=$(free_port)
+log "starting the local model server (llama-cpp-python + SmolLM2-135M-Instruct) on 127.0.0.1:$LLM_PORT"
+LLM_PID=$(RPGBOT_TEST_TOOLS="$TOOLS" PYTHON="$PYTHON" "$ROOT/scripts/local-model.sh" start "$LLM_PORT" "$PGDATA/llm.log")
+export RPGBOT_TEST_LLM_URL="http://127.0.0.1:$LLM_PORT/v1"
 
 # --- Build and test -------------------------------------------------------------------------
 log "building (debug, with tests)"

@@ -25,13 +25,16 @@ public final class ChildProcess: Sendable {
 
     /// Starts `rpgbot` with `arguments`; the environment is this process's (minus RPGBOT_* and
     /// OTEL_* so tests are hermetic) plus `environment`.
-    public static func rpgbot(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
-        try ChildProcess(executable: executableURL, arguments: arguments, environment: environment)
+    public static func rpgbot(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) throws -> ChildProcess {
+        try ChildProcess(executable: executableURL, arguments: arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
     }
 
     /// Starts `executable`; the environment is this process's (minus RPGBOT_*, OTEL_* and
     /// ENABLE_METRICS, so tests are hermetic) plus `environment`.
-    public init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameters:
+    ///   - standardInput: text fed to the process's stdin (then closed); none by default.
+    ///   - currentDirectory: the working folder; this process's by default.
+    public init(executable: URL, arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -44,7 +47,9 @@ public final class ChildProcess: Sendable {
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = standardInput == nil ? FileHandle.nullDevice : input
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         self.process = process
         stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
@@ -57,6 +62,10 @@ public final class ChildProcess: Sendable {
             self.errorText.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
+        if let standardInput {
+            input.fileHandleForWriting.write(Data(standardInput.utf8))
+            try input.fileHandleForWriting.close()
+        }
     }
 
     private func append(_ text: String) {
@@ -147,8 +156,8 @@ public final class ChildProcess: Sendable {
     }
 
     /// Runs `rpgbot` to completion and returns its exit status, stdout and stderr.
-    public static func runRPGBot(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try ChildProcess.rpgbot(arguments, environment: environment)
+    public static func runRPGBot(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try ChildProcess.rpgbot(arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
         let status = try await process.waitForExit(timeout: timeout)
         return (status, process.lines.joined(separator: "\n"), process.standardError)
     }
