@@ -99,6 +99,36 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("retention-age"), help: ArgumentHelp(Setting.retentionAge.helpText, valueName: "duration"))
     var retentionAge: String?
 
+    @Option(name: .customLong("profiles"), help: ArgumentHelp(Setting.profiles.helpText, valueName: "path"))
+    var profiles: String?
+
+    @Option(name: .customLong("llm-provider"), help: ArgumentHelp(Setting.llmProvider.helpText, valueName: "name"))
+    var llmProvider: String?
+
+    @Option(name: .customLong("llm-base-url"), help: ArgumentHelp(Setting.llmBaseURL.helpText, valueName: "url"))
+    var llmBaseURL: String?
+
+    @Option(name: .customLong("llm-model"), help: ArgumentHelp(Setting.llmModel.helpText, valueName: "name"))
+    var llmModel: String?
+
+    @Option(name: .customLong("llm-timeout"), help: ArgumentHelp(Setting.llmTimeout.helpText, valueName: "duration"))
+    var llmTimeout: String?
+
+    @Option(name: .customLong("llm-headers"), help: ArgumentHelp(Setting.llmHeaders.helpText, valueName: "headers"))
+    var llmHeaders: String?
+
+    @Option(name: .customLong("llm-chat-dialect"), help: ArgumentHelp(Setting.llmChatDialect.helpText, valueName: "dialect"))
+    var llmChatDialect: String?
+
+    @Option(name: .customLong("llm-retries"), help: ArgumentHelp(Setting.llmRetries.helpText, valueName: "count"))
+    var llmRetries: String?
+
+    @Option(name: .customLong("generation-rate"), help: ArgumentHelp(Setting.generationRate.helpText, valueName: "number"))
+    var generationRate: String?
+
+    @Option(name: .customLong("generation-burst"), help: ArgumentHelp(Setting.generationBurst.helpText, valueName: "number"))
+    var generationBurst: String?
+
     /// The flags given, keyed by setting flag name, for ``ConfigurationLoader``.
     var givenFlags: [String: String] {
         let pairs: [(Setting, String?)] = [
@@ -110,6 +140,9 @@ struct ServeCommand: AsyncParsableCommand {
             (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),
             (.idempotencyWindow, idempotencyWindow), (.presenceGrace, presenceGrace), (.restPublishRate, restPublishRate), (.restPublishBurst, restPublishBurst),
             (.retentionEvents, retentionEvents), (.retentionAge, retentionAge),
+            (.profiles, profiles), (.llmProvider, llmProvider), (.llmBaseURL, llmBaseURL), (.llmModel, llmModel),
+            (.llmTimeout, llmTimeout), (.llmHeaders, llmHeaders), (.llmChatDialect, llmChatDialect), (.llmRetries, llmRetries),
+            (.generationRate, generationRate), (.generationBurst, generationBurst),
         ]
         var flags: [String: String] = [:]
         for (setting, value) in pairs {

@@ -12,6 +12,13 @@ import Testing
         (["serve"], ["ENABLE_METRICS": "perhaps"], "--enable-metrics (ENABLE_METRICS)"),
         (["serve", "--services", "nonexistent"], [:], "--services (RPGBOT_SERVICES)"),
         (["serve", "--no-such-flag"], [:], "--no-such-flag"),
+        (["serve", "--llm-provider", "gpt"], [:], "--llm-provider (RPGBOT_LLM_PROVIDER)"),
+        (["serve"], ["RPGBOT_LLM_BASE_URL": "ftp://models"], "--llm-base-url (RPGBOT_LLM_BASE_URL)"),
+        (["serve", "--llm-chat-dialect", "xml"], [:], "--llm-chat-dialect (RPGBOT_LLM_CHAT_DIALECT)"),
+        (["serve", "--llm-retries", "99"], [:], "--llm-retries (RPGBOT_LLM_RETRIES)"),
+        (["serve"], ["RPGBOT_LLM_HEADERS": "no colon here"], "--llm-headers (RPGBOT_LLM_HEADERS)"),
+        (["serve", "--llm-timeout", "soon"], [:], "--llm-timeout (RPGBOT_LLM_TIMEOUT)"),
+        (["serve", "--generation-rate", "-1"], [:], "--generation-rate (RPGBOT_GENERATION_RATE)"),
     ] as [([String], [String: String], String)])
     func badSettingsExitWithStatus2AndANamedSetting(arguments: [String], environment: [String: String], named: String) async throws {
         let result = try await ChildProcess.runRPGBot(arguments, environment: environment)
