@@ -18,7 +18,7 @@ import Testing
         (["serve", "--llm-retries", "99"], [:], "--llm-retries (RPGBOT_LLM_RETRIES)"),
         (["serve"], ["RPGBOT_LLM_HEADERS": "no colon here"], "--llm-headers (RPGBOT_LLM_HEADERS)"),
         (["serve", "--llm-timeout", "soon"], [:], "--llm-timeout (RPGBOT_LLM_TIMEOUT)"),
-        (["serve", "--generation-rate", "-1"], [:], "--generation-rate (RPGBOT_GENERATION_RATE)"),
+        (["serve", "--generation-rate", "0"], [:], "--generation-rate (RPGBOT_GENERATION_RATE)"),
     ] as [([String], [String: String], String)])
     func badSettingsExitWithStatus2AndANamedSetting(arguments: [String], environment: [String: String], named: String) async throws {
         let result = try await ChildProcess.runRPGBot(arguments, environment: environment)
