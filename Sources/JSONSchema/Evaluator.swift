@@ -138,24 +138,39 @@ final class Evaluator {
         return scope
     }
 
+    /// When exactly one alternative got past this level (all its errors lie deeper in the
+    /// instance), its errors say what to fix better than "matches none": `{"dc": 45}` against
+    /// `anyOf: [check, null]` is "/check/dc: must be at most 30", not a summary.
+    static func closestAlternative(_ failures: [[ValidationError]], at pointer: String) -> [ValidationError]? {
+        let deeper = failures.filter { errors in
+            !errors.isEmpty && errors.allSatisfy { $0.instanceLocation.count > pointer.count && $0.instanceLocation.hasPrefix(pointer) }
+        }
+        return deeper.count == 1 ? deeper[0] : nil
+    }
+
     private func applyCombinators(_ node: SchemaNode, _ instance: JSONValue, at path: Path, scope: Scope, into outcome: inout Outcome) {
         for schema in node.allOf {
             outcome.absorb(evaluate(schema, instance, at: path, scope: scope))
         }
         if !node.anyOf.isEmpty {
             var matched = false
-            var failures: [ValidationError] = []
+            var failures: [[ValidationError]] = []
             for schema in node.anyOf {
                 let result = evaluate(schema, instance, at: path, scope: scope)
                 if result.isValid {
                     matched = true
                     outcome.absorbAnnotations(result)
-                } else if failures.count < 3 {
-                    failures += result.errors
+                } else {
+                    failures.append(result.errors)
                 }
             }
             if !matched {
-                outcome.fail(path.pointer, node.location + "/anyOf", "must match at least one of the \(node.anyOf.count) alternatives (\(failures.prefix(3).map(\.message).joined(separator: "; ")))")
+                outcome.errors += Self.closestAlternative(failures, at: path.pointer) ?? [
+                    ValidationError(
+                        instanceLocation: path.pointer, schemaLocation: node.location + "/anyOf",
+                        message: "must match at least one of the \(node.anyOf.count) alternatives (\(failures.joined().prefix(3).map(\.message).joined(separator: "; ")))"
+                    )
+                ]
             }
         }
         if !node.oneOf.isEmpty {

@@ -16,6 +16,21 @@ import Testing
         #expect(errors.count == 3)
     }
 
+    @Test func anAlternativeThatGotFurtherReportsItsOwnErrors() throws {
+        let schema = try JSONSchema(parsing: ##"""
+            {"properties": {"check": {"anyOf": [{"$ref": "#/$defs/check"}, {"type": "null"}]}},
+             "$defs": {"check": {"type": "object", "properties": {"dc": {"type": "integer", "maximum": 30}}}}}
+            """##)
+        // The object branch got past the type: its error is the one to fix.
+        #expect(schema.validate(try JSONValue.parse(#"{"check": {"dc": 45}}"#)).map(\.description) == ["/check/dc: must be at most 30 [#/$defs/check/properties/dc/maximum]"])
+        // Neither branch got further than the value itself: the summary names both.
+        let summary = schema.validate(try JSONValue.parse(#"{"check": 7}"#))
+        #expect(summary.count == 1)
+        #expect(summary.first?.instanceLocation == "/check")
+        #expect(summary.first?.schemaLocation == "#/properties/check/anyOf")
+        #expect(summary.first?.message.contains("must match at least one of the 2 alternatives") == true)
+    }
+
     @Test func booleansAreNotNumbers() throws {
         let schema = try JSONSchema(parsing: #"{"enum": [1, 0]}"#)
         #expect(schema.isValid(try JSONValue.parse("1")))
