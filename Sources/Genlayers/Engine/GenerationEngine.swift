@@ -45,7 +45,10 @@ public struct GenerationEngine: Sendable {
         guard let provider = providers[providerName] else { throw GenerationFailure.unknownProvider(providerName) }
         if let inputSchema = profile.inputSchema {
             let errors = inputSchema.validate(request.input)
-            if !errors.isEmpty { throw GenerationFailure.invalidInput(errors) }
+            if !errors.isEmpty {
+                metrics.recordGeneration(profile: profile.name, provider: provider.name, outcome: "invalid_input", attempts: 0, usage: TokenUsage(), duration: .zero)
+                throw GenerationFailure.invalidInput(errors)
+            }
         }
         return try await withSpan("generation \(profile.name)", ofKind: .internal) { span in
             span.attributes["rpgbot.generation.profile"] = profile.name

@@ -13,6 +13,8 @@ struct GenlayersMetrics: Sendable {
         guard let registry else { return }
         let labels = [("profile", profile), ("provider", provider)]
         registry.counter("genlayers_generations_total", help: "Generations by profile, provider and outcome.", labels: labels + [("outcome", outcome)]).increment()
+        // Refused input never reached a model: no attempts or time to record.
+        guard attempts > 0 else { return }
         registry.valueHistogram("genlayers_generation_attempts", help: "Model calls per generation.", labels: labels, buckets: [1, 2, 3, 4, 6, 11]).record(Double(attempts))
         registry.durationHistogram("genlayers_generation_seconds", help: "Time of a whole generation, retries included.", labels: labels).record(duration)
         for (kind, count) in [("input", usage.inputTokens), ("output", usage.outputTokens), ("cached", usage.cachedTokens)] where count > 0 {
