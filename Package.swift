@@ -108,6 +108,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Memory37: knowledge documents, chunking, embeddings, hybrid search and the read API.
+        .target(
+            name: "Memory37",
+            dependencies: [
+                "ServiceKit",
+                "Persistence",
+                "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party Sync: the campaign WebSocket hub, its event log stores and REST publish.
         .target(
             name: "PartySync",

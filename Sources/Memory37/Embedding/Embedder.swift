@@ -1,0 +1,25 @@
+/// Turns texts into vectors for the vector half of hybrid search.
+public protocol Embedder: Sendable {
+    /// Recorded with every chunk: a different model means the vectors must be redone.
+    var model: String { get }
+    var dimensions: Int { get }
+    /// One unit-length vector per text, in order.
+    func embed(_ texts: [String]) async throws -> [[Float]]
+}
+
+/// Why an embedder produced no vectors.
+public struct EmbedderError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+enum VectorMath {
+    /// Scales to unit length (the zero vector stays zero).
+    static func normalize(_ vector: inout [Float]) {
+        var sum: Float = 0
+        for value in vector { sum += value * value }
+        guard sum > 0 else { return }
+        let scale = 1 / sum.squareRoot()
+        for index in vector.indices { vector[index] *= scale }
+    }
+}

@@ -1,0 +1,75 @@
+/// The offline embedder: feature hashing of words, word pairs and character trigrams into a
+/// fixed number of dimensions. No model and no network; deterministic. It captures spelling
+/// overlap (plurals, compounds, typos) and word order, not meaning: a stand-in that keeps the
+/// vector half of hybrid search working until a model-backed embedder is configured.
+public struct HashingEmbedder: Embedder {
+    public let dimensions: Int
+    public var model: String { "hashing-v1-\(dimensions)" }
+
+    public init(dimensions: Int = 256) {
+        self.dimensions = max(16, dimensions)
+    }
+
+    public func embed(_ texts: [String]) async throws -> [[Float]] {
+        texts.map(vector)
+    }
+
+    public func vector(_ text: String) -> [Float] {
+        var vector = [Float](repeating: 0, count: dimensions)
+        let words = TextTokenizer.words(text)
+        var previous: String?
+        for word in words {
+            let isStopword = TextTokenizer.stopwords.contains(word)
+            if !isStopword {
+                add(word, weight: 1.0, to: &vector)
+                // Trigrams of the padded word: "fireball" shares most of them with "fire ball".
+                let scalars = Array("#\(word)#".unicodeScalars)
+                if scalars.count > 3 {
+                    let weight = 0.6 / Float(scalars.count - 2).squareRoot()
+                    for start in 0...(scalars.count - 3) {
+                        var gram = String.UnicodeScalarView()
+                        gram.append(contentsOf: scalars[start..<start + 3])
+                        add("3:" + String(gram), weight: weight, to: &vector)
+                    }
+                }
+            }
+            if let previous, !(isStopword && TextTokenizer.stopwords.contains(previous)) {
+                add("2:\(previous) \(word)", weight: 0.5, to: &vector)
+            }
+            previous = word
+        }
+        // Sublinear term frequency: repeated words do not drown the rest.
+        for index in vector.indices where vector[index] != 0 {
+            let magnitude = vector[index].magnitude
+            vector[index] = (vector[index] < 0 ? -1 : 1) * (1 + Float.log(magnitude + 1) - Float.log(2))
+        }
+        VectorMath.normalize(&vector)
+        return vector
+    }
+
+    /// Signed feature hashing: the sign bit keeps collisions from only ever adding up.
+    private func add(_ feature: String, weight: Float, to vector: inout [Float]) {
+        let hash = FNV1a.hash(feature)
+        let index = Int(hash % UInt64(dimensions))
+        vector[index] += (hash >> 63) == 0 ? weight : -weight
+    }
+}
+
+/// 64-bit FNV-1a over UTF-8: stable across runs and platforms (unlike `Hasher`).
+enum FNV1a {
+    static func hash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
+
+extension Float {
+    static func log(_ value: Float) -> Float {
+        Float(Foundation.log(Double(value)))
+    }
+}
+
+import Foundation

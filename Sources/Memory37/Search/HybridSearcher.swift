@@ -1,0 +1,105 @@
+import Foundation
+
+/// One result of a knowledge search, and why it matched.
+public struct SearchHit: Sendable {
+    public var chunk: KnowledgeChunk
+    public var score: Double
+    /// 1-based ranks in the two candidate lists, when the chunk was in them.
+    public var bm25Rank: Int?
+    public var vectorRank: Int?
+    /// The query named the chunk's title or one of its aliases.
+    public var aliasHit: Bool
+    public var snippet: String
+}
+
+/// Which halves of hybrid search to use (the evaluation compares them).
+public enum SearchMode: String, Sendable, CaseIterable {
+    case hybrid, bm25, vector
+}
+
+/// BM25 and vector candidates fused by reciprocal rank fusion (k = 60), with exact title and
+/// alias matches boosted.
+struct HybridSearcher: Sendable {
+    let store: any KnowledgeStore
+    let embedder: any Embedder
+    /// Candidates taken from each list.
+    var candidates = 50
+    static let rrfK = 60.0
+
+    func search(_ query: String, filter: SearchFilter, k: Int, mode: SearchMode = .hybrid) async throws -> [SearchHit] {
+        let depth = max(candidates, k)
+        async let textIDs: [String] = mode == .vector ? [] : store.textSearch(query, filter: filter, limit: depth)
+        let vectorIDs: [String]
+        if mode == .bm25 {
+            vectorIDs = []
+        } else {
+            let vector = try await embedder.embed([query]).first ?? []
+            vectorIDs = try await store.vectorSearch(vector, filter: filter, limit: depth)
+        }
+        let named = mode == .hybrid ? try await store.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: filter) : []
+        let bm25 = try await textIDs
+
+        var scores: [String: Double] = [:]
+        var bm25Ranks: [String: Int] = [:]
+        var vectorRanks: [String: Int] = [:]
+        for (index, id) in bm25.enumerated() {
+            bm25Ranks[id] = index + 1
+            scores[id, default: 0] += 1 / (Self.rrfK + Double(index + 1))
+        }
+        for (index, id) in vectorIDs.enumerated() {
+            vectorRanks[id] = index + 1
+            scores[id, default: 0] += 1 / (Self.rrfK + Double(index + 1))
+        }
+        var aliasHits = Set<String>()
+        for chunk in named {
+            aliasHits.insert(chunk.id)
+            // An exact name outranks anything fused.
+            scores[chunk.id, default: 0] += 1
+        }
+        let ranked = scores.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+        var top = Array(ranked.prefix(k * 3))
+        let chunks = try await store.chunks(ids: top.map(\.key))
+        let byID = Dictionary(chunks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        if mode == .hybrid {
+            // A chunk whose name the query mentions gets one more first-place vote.
+            let lowered = " " + TextTokenizer.words(query).joined(separator: " ") + " "
+            top = top.map { entry in
+                guard let chunk = byID[entry.key], !aliasHits.contains(entry.key) else { return entry }
+                let names = ([chunk.title] + chunk.aliases).map { " " + TextTokenizer.words($0).joined(separator: " ") + " " }
+                if names.contains(where: { $0.count > 3 && lowered.contains($0) }) {
+                    aliasHits.insert(entry.key)
+                    return (entry.key, entry.value + 1 / (Self.rrfK + 1))
+                }
+                return entry
+            }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+        }
+        return top.prefix(k).compactMap { entry in
+            guard let chunk = byID[entry.key] else { return nil }
+            return SearchHit(
+                chunk: chunk, score: entry.value, bm25Rank: bm25Ranks[entry.key], vectorRank: vectorRanks[entry.key],
+                aliasHit: aliasHits.contains(entry.key), snippet: Snippet.make(chunk.text, query: query)
+            )
+        }
+    }
+}
+
+/// The part of a chunk's text that best shows why it matched.
+enum Snippet {
+    static let length = 240
+
+    static func make(_ text: String, query: String) -> String {
+        let words = Set(TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) })
+        let sentences = text.replacingOccurrences(of: "\n", with: " ").split(separator: ".", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+        var best = sentences.first ?? ""
+        var bestScore = -1
+        for sentence in sentences {
+            let score = TextTokenizer.words(sentence).filter { words.contains($0) }.count
+            if score > bestScore {
+                best = sentence
+                bestScore = score
+            }
+        }
+        if best.count > length { return String(best.prefix(length - 1)) + "…" }
+        return best.isEmpty ? String(text.prefix(length)) : best + (text.contains(best + ".") ? "." : "")
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import ServiceKit
+
+/// What one ingestion did, by source id.
+public struct IngestReport: Sendable {
+    public var added: [String] = []
+    public var updated: [String] = []
+    public var unchanged: [String] = []
+    public var removed: [String] = []
+    public var failed: [DocumentLoader.Failure] = []
+    public var chunksWritten = 0
+
+    public init() {}
+
+    public var summary: String {
+        "added \(added.count), updated \(updated.count), unchanged \(unchanged.count), removed \(removed.count), failed \(failed.count)"
+    }
+}
+
+/// Turns documents into embedded chunks and writes the ones whose content changed.
+struct Ingestor: Sendable {
+    let embedder: any Embedder
+    let chunker: Chunker
+
+    func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
+        var report = IngestReport()
+        var storedByScope: [String?: [String: StoredDocument]] = [:]
+        let scopes = Set(documents.map(\.campaignID)).union(pruneScopes.map { Set($0.keys) } ?? [])
+        for scope in scopes {
+            storedByScope[scope] = Dictionary(try await store.documents(campaignID: scope).map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        var seen: [String?: Set<String>] = [:]
+        for document in documents {
+            let key = document.sourceID
+            if seen[document.campaignID, default: []].contains(key) {
+                report.failed.append(DocumentLoader.Failure(path: document.origin ?? key, line: nil, reason: "duplicate id \(key) in this ingestion"))
+                continue
+            }
+            seen[document.campaignID, default: []].insert(key)
+            let hash = document.contentHash
+            let existing = storedByScope[document.campaignID]?[key]
+            if existing?.contentHash == hash {
+                report.unchanged.append(key)
+                continue
+            }
+            let chunks = try await embed(chunks(of: document, hash: hash))
+            try await store.replace(StoredDocument(sourceID: key, campaignID: document.campaignID, domain: document.domain, title: document.title, contentHash: hash), chunks: chunks)
+            report.chunksWritten += chunks.count
+            if existing == nil { report.added.append(key) } else { report.updated.append(key) }
+        }
+        if let pruneScopes {
+            for (scope, domains) in pruneScopes {
+                let stale = (storedByScope[scope] ?? [:]).values.filter { document in
+                    !(seen[scope]?.contains(document.sourceID) ?? false) && (domains.map { $0.contains(document.domain) } ?? true)
+                }.map(\.sourceID).sorted()
+                if !stale.isEmpty {
+                    try await store.delete(campaignID: scope, sourceIDs: stale)
+                    report.removed += stale
+                }
+            }
+        }
+        return report
+    }
+
+    /// The document's sections as chunks; the first carries the document's scalar fields as
+    /// text so that `role: innkeeper` is searchable too.
+    func chunks(of document: KnowledgeDocument, hash: String) -> [KnowledgeChunk] {
+        var pieces = chunker.split(document.body)
+        if pieces.isEmpty { pieces = [Chunker.Piece(headingPath: [], text: document.title)] }
+        let facts = document.metadata.sorted { $0.key < $1.key }.compactMap { key, value -> String? in
+            guard key != "session" else { return nil }
+            switch value {
+            case .string(let text): return "\(key.replacingOccurrences(of: "_", with: " ")): \(text)"
+            case .number: return "\(key.replacingOccurrences(of: "_", with: " ")): \(value.canonicalText)"
+            case .array(let values) where values.allSatisfy({ $0.stringValue != nil }):
+                return "\(key.replacingOccurrences(of: "_", with: " ")): \(values.compactMap(\.stringValue).joined(separator: ", "))"
+            default: return nil
+            }
+        }
+        if !facts.isEmpty { pieces[0].text = facts.joined(separator: "\n") + "\n\n" + pieces[0].text }
+        let now = Date()
+        return pieces.enumerated().map { ordinal, piece in
+            KnowledgeChunk(
+                id: KnowledgeChunk.id(campaignID: document.campaignID, sourceID: document.sourceID, ordinal: ordinal),
+                campaignID: document.campaignID, domain: document.domain, sourceID: document.sourceID, title: document.title,
+                headingPath: piece.headingPath.first == document.title ? Array(piece.headingPath.dropFirst()) : piece.headingPath,
+                aliases: document.aliases, text: piece.text, contentHash: hash, metadata: document.metadata,
+                visibility: document.visibility, createdAt: now, expiresAt: document.expiresAt,
+                sessionNumber: document.sessionNumber, ordinal: ordinal
+            )
+        }
+    }
+
+    func embed(_ chunks: [KnowledgeChunk]) async throws -> [EmbeddedChunk] {
+        let vectors = try await embedder.embed(chunks.map(\.indexedText))
+        return zip(chunks, vectors).map { EmbeddedChunk(chunk: $0, vector: $1, model: embedder.model) }
+    }
+}

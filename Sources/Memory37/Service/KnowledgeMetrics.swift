@@ -1,0 +1,30 @@
+import Observability
+import Prometheus
+
+/// The metrics of Memory37. With metrics disabled every call is a no-op.
+struct KnowledgeMetrics: Sendable {
+    private let registry: MetricsRegistry?
+
+    init(registry: MetricsRegistry?) {
+        self.registry = registry
+    }
+
+    func ingested(_ report: IngestReport, duration: Duration) {
+        guard let registry else { return }
+        for (outcome, count) in [("added", report.added.count), ("updated", report.updated.count), ("unchanged", report.unchanged.count), ("removed", report.removed.count), ("failed", report.failed.count)] where count > 0 {
+            registry.counter("memory37_documents_ingested_total", help: "Documents seen by ingestion, by outcome.", labels: [("outcome", outcome)]).increment(by: Int64(count))
+        }
+        if report.chunksWritten > 0 {
+            registry.counter("memory37_chunks_written_total", help: "Chunks written by ingestion.").increment(by: Int64(report.chunksWritten))
+        }
+        registry.durationHistogram("memory37_ingest_seconds", help: "Time of one ingestion call.").record(duration)
+    }
+
+    func searched(store: String, duration: Duration) {
+        registry?.durationHistogram("memory37_search_seconds", help: "Latency of a hybrid search, by store.", labels: [("store", store)]).record(duration)
+    }
+
+    func fallback(_ active: Bool) {
+        registry?.gauge("memory37_fallback_active", help: "1 while reads are served by the in-memory fallback store.").set(Double(active ? 1 : 0))
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+public import Logging
+public import Observability
+public import ServiceKit
+import Synchronization
+import Tracing
+
+/// The knowledge layer's front: ingestion, hybrid search and the read API, over the configured
+/// store, falling back to an in-memory store (holding what was ingested since start) when the
+/// configured one fails. `/ready` reports the fallback as degraded.
+public final class KnowledgeService: Sendable {
+    public let primary: any KnowledgeStore
+    public let fallback: InMemoryKnowledgeStore
+    public let embedder: any Embedder
+    let ingestor: Ingestor
+    let metrics: KnowledgeMetrics
+    let logger: Logger
+    private let degradedState = Atomic<Bool>(false)
+
+    public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
+        self.primary = store
+        self.fallback = InMemoryKnowledgeStore(dimensions: embedder.dimensions)
+        self.embedder = embedder
+        self.ingestor = Ingestor(embedder: embedder, chunker: chunker)
+        self.metrics = KnowledgeMetrics(registry: metrics)
+        self.logger = logger
+    }
+
+    /// Whether reads are served by the in-memory fallback.
+    public var isDegraded: Bool { degradedState.load(ordering: .relaxed) }
+
+    /// Loads the primary store; if that fails, serves from the fallback.
+    public func prepare() async {
+        do {
+            try await primary.prepare()
+        } catch {
+            markDegraded(error)
+        }
+    }
+
+    func markDegraded(_ error: any Error) {
+        if !degradedState.exchange(true, ordering: .relaxed) {
+            logger.warning("knowledge store unavailable; serving from the in-memory fallback", metadata: ["store": "\(primary.kind)", "error": "\(error)"])
+            metrics.fallback(true)
+        }
+    }
+
+    /// Tries the primary again; back to normal when it answers.
+    public func probePrimary() async {
+        guard isDegraded else { return }
+        do {
+            try await primary.prepare()
+            _ = try await primary.counts()
+            degradedState.store(false, ordering: .relaxed)
+            metrics.fallback(false)
+            logger.notice("knowledge store reachable again", metadata: ["store": "\(primary.kind)"])
+        } catch {}
+    }
+
+    /// Runs `body` on the primary store, or on the fallback when the primary fails.
+    func reading<T>(_ body: (any KnowledgeStore) async throws -> T) async throws -> T {
+        if !isDegraded {
+            do {
+                return try await body(primary)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                markDegraded(error)
+            }
+        }
+        return try await body(fallback)
+    }
+
+    // MARK: - Ingestion
+
+    /// Writes the documents whose content changed, each atomically; with `prune`, deletes the
+    /// scope's documents that were not given (limited to `pruneDomains` when set). The
+    /// fallback store receives the same documents, so it can answer if the primary fails.
+    public func ingest(_ documents: [KnowledgeDocument], prune: Bool = false, pruneScope: String?? = nil, pruneDomains: Set<KnowledgeDomain>? = nil) async throws -> IngestReport {
+        try await withSpan("knowledge.ingest") { span in
+            span.attributes["rpgbot.knowledge.documents"] = documents.count
+            var scopes: [String?: Set<KnowledgeDomain>?]?
+            if prune {
+                var all: [String?: Set<KnowledgeDomain>?] = [:]
+                for scope in Set(documents.map(\.campaignID)) { all[scope] = pruneDomains }
+                if let pruneScope { all[pruneScope] = pruneDomains }
+                scopes = all
+            }
+            let start = ContinuousClock.now
+            let report: IngestReport
+            if isDegraded {
+                report = try await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
+            } else {
+                report = try await ingestor.ingest(documents, into: primary, pruneScopes: scopes)
+                // The fallback keeps a copy; its failure must not fail the ingestion.
+                _ = try? await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
+            }
+            metrics.ingested(report, duration: ContinuousClock.now - start)
+            return report
+        }
+    }
+
+    // MARK: - Search and read API
+
+    public func search(_ query: String, filter: SearchFilter, k: Int = 8, mode: SearchMode = .hybrid) async throws -> [SearchHit] {
+        try await withSpan("knowledge.search") { span in
+            span.attributes["rpgbot.knowledge.k"] = k
+            let start = ContinuousClock.now
+            let hits = try await reading { store in
+                try await HybridSearcher(store: store, embedder: embedder).search(query, filter: filter, k: k, mode: mode)
+            }
+            metrics.searched(store: isDegraded ? fallback.kind : primary.kind, duration: ContinuousClock.now - start)
+            span.attributes["rpgbot.knowledge.hits"] = hits.count
+            return hits
+        }
+    }
+
+    /// Lore about a topic: the `lore` domain unless other domains are named.
+    public func loreSearch(_ query: String, filter: SearchFilter, k: Int = 8) async throws -> [SearchHit] {
+        var lore = filter
+        if lore.domains.isEmpty { lore.domains = [.lore] }
+        return try await search(query, filter: lore, k: k)
+    }
+
+    /// A rule by its exact name or alias first, then by search within `srd`.
+    public func rulesLookup(_ query: String, filter: SearchFilter, k: Int = 5) async throws -> [SearchHit] {
+        var rules = filter
+        rules.domains = [.srd]
+        let exact = try await reading { try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
+        var hits = exact.prefix(k).map { SearchHit(chunk: $0, score: 1, bm25Rank: nil, vectorRank: nil, aliasHit: true, snippet: Snippet.make($0.text, query: query)) }
+        if hits.count < k {
+            let seen = Set(hits.map(\.chunk.id))
+            hits += try await search(query, filter: rules, k: k).filter { !seen.contains($0.chunk.id) }.prefix(k - hits.count)
+        }
+        return Array(hits)
+    }
+
+    /// A campaign's episodes in session order.
+    public func sessionFetch(filter: SearchFilter, fromSession: Int? = nil, toSession: Int? = nil, limit: Int = 50) async throws -> [KnowledgeChunk] {
+        try await reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+    }
+
+    /// Art references for a scene description.
+    public func artSuggest(_ description: String, filter: SearchFilter, k: Int = 5) async throws -> [SearchHit] {
+        var art = filter
+        art.domains = [.art]
+        return try await search(description, filter: art, k: k)
+    }
+
+    /// An NPC found by source id, name or alias, with all its chunks merged.
+    public func npcProfile(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
+        var npcs = filter
+        npcs.domains = [.npc]
+        let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
+        var chunks = try await reading { try await $0.chunks(sourceIDs: [trimmed], filter: npcs) }
+        if chunks.isEmpty {
+            let named = try await reading { try await $0.chunks(named: trimmed, filter: npcs) }
+            // Prefer the campaign's own NPC over a global one of the same name.
+            guard let source = (named.first { $0.campaignID != nil } ?? named.first)?.sourceID else { return nil }
+            chunks = try await reading { try await $0.chunks(sourceIDs: [source], filter: npcs) }
+        }
+        if let campaign = chunks.first(where: { $0.campaignID != nil })?.campaignID {
+            chunks = chunks.filter { $0.campaignID == campaign }
+        }
+        guard let first = chunks.first else { return nil }
+        return NPCProfile(
+            id: first.sourceID, name: first.title, aliases: first.aliases, campaignID: first.campaignID,
+            visibility: chunks.contains { $0.visibility == .gm } ? .gm : .players,
+            fields: first.metadata, text: chunks.map(\.text).joined(separator: "\n\n"), chunkIDs: chunks.map(\.id)
+        )
+    }
+
+    /// Checks a claim against the knowledge (see ``LoreAssertion``).
+    public func loreAssert(_ claim: String, filter: SearchFilter) async throws -> LoreAssertion {
+        let hits = try await search(claim, filter: filter, k: 5)
+        return LoreAssertion.judge(claim: claim, evidence: hits)
+    }
+
+    public func counts() async throws -> (documents: Int, chunks: Int) {
+        try await reading { try await $0.counts() }
+    }
+
+    /// Redoes vectors made by another model than the configured embedder's, in batches.
+    public func reembed(batchSize: Int = 256) async throws -> Int {
+        var total = 0
+        while true {
+            let stale = try await primary.chunksToReembed(model: embedder.model, limit: batchSize)
+            guard !stale.isEmpty else { return total }
+            let vectors = try await embedder.embed(stale.map(\.indexedText))
+            try await primary.updateVectors(Dictionary(zip(stale.map(\.id), vectors), uniquingKeysWith: { first, _ in first }), model: embedder.model)
+            total += stale.count
+        }
+    }
+}
+
+/// An NPC's knowledge merged from its chunks.
+public struct NPCProfile: Sendable {
+    public let id: String
+    public let name: String
+    public let aliases: [String]
+    public let campaignID: String?
+    public let visibility: Visibility
+    /// The front-matter fields (role, faction, relations…).
+    public let fields: [String: JSONValue]
+    public let text: String
+    public let chunkIDs: [String]
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Synchronization
+
+/// Everything in process memory: tests, embedding, and the fallback when the configured
+/// store is unreachable. Lost at exit.
+public final class InMemoryKnowledgeStore: KnowledgeStore {
+    public let kind = "memory"
+    private struct State {
+        var documents: [String: StoredDocument] = [:]
+        var chunks: [String: KnowledgeChunk] = [:]
+        var chunkIDs: [String: [String]] = [:]
+        var models: [String: String] = [:]
+        var text = BM25Index()
+        var vectors: VectorIndex
+    }
+    private let state: Mutex<State>
+
+    public init(dimensions: Int) {
+        state = Mutex(State(vectors: VectorIndex(dimensions: dimensions)))
+    }
+
+    static func key(_ campaignID: String?, _ sourceID: String) -> String {
+        (campaignID ?? "") + "\u{0}" + sourceID
+    }
+
+    public func prepare() async throws {}
+
+    public func documents(campaignID: String?) async throws -> [StoredDocument] {
+        state.withLock { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
+    }
+
+    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
+        state.withLock { state in
+            let key = Self.key(document.campaignID, document.sourceID)
+            Self.removeDocument(key, from: &state)
+            state.documents[key] = document
+            state.chunkIDs[key] = chunks.map(\.chunk.id)
+            for embedded in chunks {
+                state.chunks[embedded.chunk.id] = embedded.chunk
+                state.models[embedded.chunk.id] = embedded.model
+                state.text.add(embedded.chunk)
+                state.vectors.upsert(embedded.chunk, vector: embedded.vector)
+            }
+        }
+    }
+
+    private static func removeDocument(_ key: String, from state: inout State) {
+        guard let ids = state.chunkIDs.removeValue(forKey: key) else { return }
+        state.documents[key] = nil
+        let removed = Set(ids)
+        for id in ids {
+            state.chunks[id] = nil
+            state.models[id] = nil
+        }
+        state.text.remove(removed)
+        state.vectors.remove(removed)
+    }
+
+    public func delete(campaignID: String?, sourceIDs: [String]) async throws {
+        state.withLock { state in
+            for sourceID in sourceIDs { Self.removeDocument(Self.key(campaignID, sourceID), from: &state) }
+        }
+    }
+
+    public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
+        state.withLock { state in
+            state.text.search(query, admits: { id in state.chunks[id].map(filter.admits) ?? false }, limit: limit)
+        }
+    }
+
+    public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
+        state.withLock { $0.vectors.search(vector, filter: filter, limit: limit) }
+    }
+
+    public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
+        state.withLock { state in ids.compactMap { state.chunks[$0] } }
+    }
+
+    public func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        let wanted = name.lowercased()
+        return state.withLock { state in
+            state.chunks.values.filter { chunk in
+                filter.admits(chunk) && (chunk.title.lowercased() == wanted || chunk.aliases.contains { $0.lowercased() == wanted })
+            }.sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
+        }
+    }
+
+    public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        let wanted = Set(sourceIDs)
+        return state.withLock { state in
+            state.chunks.values.filter { wanted.contains($0.sourceID) && filter.admits($0) }
+                .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
+        }
+    }
+
+    public func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] {
+        var episodeFilter = filter
+        episodeFilter.domains = [.episode]
+        return state.withLock { state in
+            Array(state.chunks.values.filter { chunk in
+                guard episodeFilter.admits(chunk), chunk.campaignID != nil || filter.campaignID == nil else { return false }
+                let session = chunk.sessionNumber ?? 0
+                return session >= (fromSession ?? Int.min) && session <= (toSession ?? Int.max)
+            }.sorted { ($0.sessionNumber ?? 0, $0.sourceID, $0.ordinal) < ($1.sessionNumber ?? 0, $1.sourceID, $1.ordinal) }.prefix(limit))
+        }
+    }
+
+    public func embeddingModels() async throws -> [String: Int] {
+        state.withLock { state in state.models.values.reduce(into: [:]) { $0[$1, default: 0] += 1 } }
+    }
+
+    public func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] {
+        state.withLock { state in
+            Array(state.models.filter { $0.value != model }.keys.sorted().prefix(limit).compactMap { state.chunks[$0] })
+        }
+    }
+
+    public func updateVectors(_ vectors: [String: [Float]], model: String) async throws {
+        state.withLock { state in
+            for (id, vector) in vectors where state.chunks[id] != nil {
+                state.vectors.updateVector(id: id, vector: vector)
+                state.models[id] = model
+            }
+        }
+    }
+
+    public func counts() async throws -> (documents: Int, chunks: Int) {
+        state.withLock { ($0.documents.count, $0.chunks.count) }
+    }
+}

@@ -1,0 +1,94 @@
+public import Persistence
+
+/// The tables of Memory37.
+public enum KnowledgeMigrations {
+    public static let all: [Migration] = [
+        Migration(
+            id: "memory37.001_chunks",
+            sqlite: [
+                """
+                CREATE TABLE knowledge_documents (
+                    scope TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (scope, source_id)
+                ) WITHOUT ROWID
+                """,
+                """
+                CREATE TABLE knowledge_chunks (
+                    rowid INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    scope TEXT NOT NULL,
+                    campaign_id TEXT,
+                    domain TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    ordinal INTEGER NOT NULL,
+                    title TEXT NOT NULL,
+                    heading_path TEXT NOT NULL,
+                    aliases TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    visibility TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL,
+                    session_number INTEGER,
+                    embedding BLOB NOT NULL,
+                    embedding_model TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX knowledge_chunks_source ON knowledge_chunks (scope, source_id, ordinal)",
+                "CREATE INDEX knowledge_chunks_episodes ON knowledge_chunks (campaign_id, domain, session_number)",
+                "CREATE TABLE knowledge_names (name TEXT NOT NULL, chunk_rowid INTEGER NOT NULL)",
+                "CREATE INDEX knowledge_names_name ON knowledge_names (name)",
+                "CREATE INDEX knowledge_names_chunk ON knowledge_names (chunk_rowid)",
+                "CREATE VIRTUAL TABLE knowledge_fts USING fts5(title, aliases, text, tokenize = 'porter unicode61')",
+            ],
+            postgres: [
+                "CREATE EXTENSION IF NOT EXISTS vector",
+                """
+                CREATE TABLE knowledge_documents (
+                    scope TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    updated_at DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (scope, source_id)
+                )
+                """,
+                """
+                CREATE TABLE knowledge_chunks (
+                    id TEXT PRIMARY KEY,
+                    scope TEXT NOT NULL,
+                    campaign_id TEXT,
+                    domain TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    ordinal INTEGER NOT NULL,
+                    title TEXT NOT NULL,
+                    heading_path TEXT NOT NULL,
+                    aliases TEXT NOT NULL,
+                    names TEXT[] NOT NULL,
+                    text TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    visibility TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    expires_at DOUBLE PRECISION,
+                    session_number INTEGER,
+                    search tsvector NOT NULL,
+                    embedding vector NOT NULL,
+                    embedding_model TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX knowledge_chunks_source ON knowledge_chunks (scope, source_id, ordinal)",
+                "CREATE INDEX knowledge_chunks_episodes ON knowledge_chunks (campaign_id, domain, session_number)",
+                "CREATE INDEX knowledge_chunks_search ON knowledge_chunks USING gin (search)",
+                "CREATE INDEX knowledge_chunks_names ON knowledge_chunks USING gin (names)",
+            ]
+        ),
+    ]
+}
