@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// A knowledge request body, read field by field so that every bad value gets its own JSON
+/// Pointer in the 422.
+struct KnowledgeRequest {
+    let fields: [String: JSONValue]
+    let limits: KnowledgeLimits
+
+    static func read(_ request: Request, context: AppRequestContext, limits: KnowledgeLimits) async throws -> KnowledgeRequest {
+        let value = try await request.decodeJSON(as: JSONValue.self, context: context)
+        guard case .object(let fields) = value else {
+            throw APIError.validation([.init(pointer: "", detail: "the body must be a JSON object")])
+        }
+        return KnowledgeRequest(fields: fields, limits: limits)
+    }
+
+    func text(_ name: String) throws -> String {
+        guard case .string(let text)? = fields[name] else {
+            throw APIError.validation([.init(pointer: "/\(name)", detail: "is required and must be a string")])
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw APIError.validation([.init(pointer: "/\(name)", detail: "must not be empty")]) }
+        guard trimmed.count <= limits.maxQueryLength else {
+            throw APIError.validation([.init(pointer: "/\(name)", detail: "must be at most \(limits.maxQueryLength) characters")])
+        }
+        return trimmed
+    }
+
+    func k(default value: Int = 8) throws -> Int {
+        try integer("k", range: 1...limits.maxK) ?? value
+    }
+
+    func integer(_ name: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let value = fields[name], value != .null else { return nil }
+        guard let number = value.numberValue, number == number.rounded(), range.contains(Int(number)) else {
+            throw APIError.validation([.init(pointer: "/\(name)", detail: "must be an integer \(range.lowerBound)–\(range.upperBound)")])
+        }
+        return Int(number)
+    }
+
+    func domains() throws -> Set<KnowledgeDomain> {
+        guard let value = fields["domains"], value != .null else { return [] }
+        guard case .array(let names) = value else {
+            throw APIError.validation([.init(pointer: "/domains", detail: "must be an array of \(KnowledgeDomain.acceptedList)")])
+        }
+        var domains = Set<KnowledgeDomain>()
+        for (index, name) in names.enumerated() {
+            guard let text = name.stringValue, let domain = KnowledgeDomain(rawValue: text) else {
+                throw APIError.validation([.init(pointer: "/domains/\(index)", detail: "must be one of \(KnowledgeDomain.acceptedList)")])
+            }
+            domains.insert(domain)
+        }
+        return domains
+    }
+
+    func mode() throws -> SearchMode {
+        guard let value = fields["mode"], value != .null else { return .hybrid }
+        guard let text = value.stringValue, let mode = SearchMode(rawValue: text) else {
+            throw APIError.validation([.init(pointer: "/mode", detail: "must be hybrid, bm25 or vector")])
+        }
+        return mode
+    }
+
+    func campaignID() throws -> String? {
+        guard let value = fields["campaign_id"], value != .null else { return nil }
+        guard let id = value.stringValue, PathIdentifier.isValid(id) else {
+            throw APIError.validation([.init(pointer: "/campaign_id", detail: "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")])
+        }
+        return id
+    }
+
+    /// The caller's view: the requested campaign (which the token must cover), else the
+    /// token's own campaign; `gm` chunks for gm and service tokens only.
+    func filter(context: AppRequestContext, domains: Set<KnowledgeDomain> = []) throws -> SearchFilter {
+        let caller = try context.requireIdentity()
+        var campaign = try campaignID()
+        if let requested = campaign, caller.campaign != "*", caller.campaign != requested {
+            throw APIError(.forbidden, code: "forbidden_campaign", detail: "The token is for campaign \(caller.campaign), not \(requested).")
+        }
+        if campaign == nil, caller.campaign != "*" { campaign = caller.campaign }
+        return SearchFilter(campaignID: campaign, domains: domains, includeGM: caller.role != .player)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Hummingbird
+import NIOCore
+public import ServiceKit
+
+/// `/v1/knowledge/*`: search, the read API and ingestion over HTTP.
+///
+/// Any valid token may read; what it sees is its campaign's knowledge plus the global one,
+/// and `gm` chunks only for the `gm` and `service` roles. Ingestion needs `gm` or `service`.
+public struct KnowledgeRoutes: Sendable {
+    let service: KnowledgeService
+    let tokens: TokenAuthority
+    let limits: KnowledgeLimits
+
+    public init(service: KnowledgeService, tokens: TokenAuthority, limits: KnowledgeLimits = KnowledgeLimits()) {
+        self.service = service
+        self.tokens = tokens
+        self.limits = limits
+    }
+
+    public func register(on router: CatalogedRouter<AppRequestContext>) {
+        let readers = router.group("v1/knowledge").add(middleware: AuthorizationMiddleware(authority: tokens))
+        let service = self.service
+        let limits = self.limits
+        readers.post("search") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let filter = try body.filter(context: context, domains: try body.domains())
+            let hits = try await service.search(try body.text("query"), filter: filter, k: try body.k(), mode: try body.mode())
+            return Self.json(["hits": .array(hits.map(Self.encode)), "store": .string(service.isDegraded ? "memory" : service.primary.kind), "degraded": .bool(service.isDegraded)])
+        }
+        readers.post("lore_search") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let hits = try await service.loreSearch(try body.text("query"), filter: try body.filter(context: context, domains: try body.domains()), k: try body.k())
+            return Self.json(["hits": .array(hits.map(Self.encode))])
+        }
+        readers.post("rules_lookup") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let hits = try await service.rulesLookup(try body.text("query"), filter: try body.filter(context: context), k: try body.k(default: 5))
+            return Self.json(["hits": .array(hits.map(Self.encode))])
+        }
+        readers.post("art_suggest") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let hits = try await service.artSuggest(try body.text("description"), filter: try body.filter(context: context), k: try body.k(default: 5))
+            return Self.json(["hits": .array(hits.map(Self.encode))])
+        }
+        readers.post("session_fetch") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let filter = try body.filter(context: context)
+            guard filter.campaignID != nil else {
+                throw APIError.validation([.init(pointer: "/campaign_id", detail: "is required (episodes belong to a campaign)")])
+            }
+            let episodes = try await service.sessionFetch(
+                filter: filter, fromSession: try body.integer("from_session", range: 0...100_000),
+                toSession: try body.integer("to_session", range: 0...100_000), limit: try body.integer("limit", range: 1...500) ?? 50
+            )
+            return Self.json(["episodes": .array(episodes.map { chunk in
+                .object([
+                    "id": .string(chunk.id), "source_id": .string(chunk.sourceID), "title": .string(chunk.title),
+                    "session": chunk.sessionNumber.map { .number(Double($0)) } ?? .null, "text": .string(chunk.text),
+                    "metadata": .object(chunk.metadata),
+                ])
+            })])
+        }
+        readers.post("npc_profile") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let reference = try body.text("npc")
+            guard let profile = try await service.npcProfile(reference, filter: try body.filter(context: context)) else {
+                throw APIError.notFound("No NPC with the id, name or alias '\(reference)' is visible here.", code: "npc_not_found")
+            }
+            return Self.json([
+                "id": .string(profile.id), "name": .string(profile.name), "aliases": .array(profile.aliases.map { .string($0) }),
+                "campaign_id": profile.campaignID.map { .string($0) } ?? .null, "visibility": .string(profile.visibility.rawValue),
+                "fields": .object(profile.fields), "text": .string(profile.text), "chunk_ids": .array(profile.chunkIDs.map { .string($0) }),
+            ])
+        }
+        readers.post("lore_assert") { request, context in
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let assertion = try await service.loreAssert(try body.text("claim"), filter: try body.filter(context: context))
+            return Self.json([
+                "verdict": .string(assertion.verdict.rawValue), "deciding_sentence": assertion.deciding.map { .string($0) } ?? .null,
+                "evidence": .array(assertion.evidence.map(Self.encode)),
+            ])
+        }
+        router.group("v1/knowledge")
+            .add(middleware: AuthorizationMiddleware(authority: tokens, roles: [.gm, .service]))
+            .post("ingest") { request, context in
+                try await Self.ingest(request: request, context: context, service: service, limits: limits)
+            }
+    }
+
+    static func ingest(request: Request, context: AppRequestContext, service: KnowledgeService, limits: KnowledgeLimits) async throws -> Response {
+        let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+        let caller = try context.requireIdentity()
+        let campaign = try body.campaignID()
+        if campaign == nil, caller.campaign != "*" {
+            throw APIError(.forbidden, code: "forbidden_campaign", detail: "Global knowledge (no campaign_id) needs a token for every campaign (*).")
+        }
+        if let campaign, caller.campaign != "*", caller.campaign != campaign {
+            throw APIError(.forbidden, code: "forbidden_campaign", detail: "The token is for campaign \(caller.campaign), not \(campaign).")
+        }
+        guard case .array(let items)? = body.fields["documents"], !items.isEmpty else {
+            throw APIError.validation([.init(pointer: "/documents", detail: "must be a non-empty array of documents")])
+        }
+        guard items.count <= limits.maxDocumentsPerIngest else {
+            throw APIError.validation([.init(pointer: "/documents", detail: "at most \(limits.maxDocumentsPerIngest) documents per request")])
+        }
+        let prune = body.fields["prune"]?.boolValue ?? false
+        let loader = DocumentLoader(defaultDomain: .lore, defaultCampaign: campaign)
+        var documents: [KnowledgeDocument] = []
+        var errors: [ProblemDetails.FieldError] = []
+        for (index, item) in items.enumerated() {
+            guard case .object(var fields) = item else {
+                errors.append(.init(pointer: "/documents/\(index)", detail: "must be an object"))
+                continue
+            }
+            // A document may not move itself into another campaign than the request's.
+            fields["campaign"] = campaign.map { .string($0) } ?? .null
+            let text = fields.removeValue(forKey: "text")?.stringValue ?? ""
+            guard fields["id"]?.stringValue != nil else {
+                errors.append(.init(pointer: "/documents/\(index)/id", detail: "is required"))
+                continue
+            }
+            do {
+                documents.append(try loader.document(fields, body: text, defaultID: "", path: "/documents/\(index)"))
+            } catch {
+                errors.append(.init(pointer: "/documents/\(index)", detail: error.reason))
+            }
+        }
+        guard errors.isEmpty else { throw APIError.validation(errors, detail: "No document was stored: fix these and send again.") }
+        let report = try await service.ingest(documents, prune: prune, pruneScope: .some(campaign))
+        return json([
+            "added": .array(report.added.map { .string($0) }), "updated": .array(report.updated.map { .string($0) }),
+            "unchanged": .array(report.unchanged.map { .string($0) }), "removed": .array(report.removed.map { .string($0) }),
+            "failed": .array(report.failed.map { .object(["document": .string($0.path), "reason": .string($0.reason)]) }),
+            "chunks_written": .number(Double(report.chunksWritten)),
+        ])
+    }
+
+    public static func encode(_ hit: SearchHit) -> JSONValue {
+        var why: [String: JSONValue] = ["alias_hit": .bool(hit.aliasHit)]
+        why["bm25_rank"] = hit.bm25Rank.map { .number(Double($0)) } ?? .null
+        why["vector_rank"] = hit.vectorRank.map { .number(Double($0)) } ?? .null
+        return .object([
+            "id": .string(hit.chunk.id), "domain": .string(hit.chunk.domain.rawValue), "title": .string(hit.chunk.title),
+            "snippet": .string(hit.snippet), "score": .number((hit.score * 10000).rounded() / 10000), "source_id": .string(hit.chunk.sourceID),
+            "campaign_id": hit.chunk.campaignID.map { .string($0) } ?? .null, "why": .object(why),
+        ])
+    }
+
+    static func json(_ members: [String: JSONValue]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(members).canonicalText)))
+    }
+}
+
+/// Bounds on knowledge requests; each is a setting.
+public struct KnowledgeLimits: Sendable {
+    public var maxQueryLength = 1000
+    public var maxK = 50
+    public var maxDocumentsPerIngest = 500
+
+    public init() {}
+}
+
+extension DocumentLoader.Failure {
+    var reasonText: String { reason }
+}
+
+extension JSONValue {
+    var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+}

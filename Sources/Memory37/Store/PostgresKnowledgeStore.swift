@@ -1,0 +1,231 @@
+import Foundation
+import Logging
+public import PostgresNIO
+import ServiceKit
+
+/// The scale-out store: chunks in PostgreSQL, text through a weighted `tsvector` with a GIN
+/// index (title and aliases weight A, text D), vectors through pgvector with an HNSW index
+/// (cosine). Filtered vector queries use pgvector's iterative index scans, so a query limited
+/// to one campaign and domain still returns k results.
+public struct PostgresKnowledgeStore: KnowledgeStore {
+    public let kind = "postgres"
+    let client: PostgresClient
+    let dimensions: Int
+    let logger: Logger
+
+    public init(client: PostgresClient, dimensions: Int, logger: Logger) {
+        self.client = client
+        self.dimensions = dimensions
+        self.logger = logger
+    }
+
+    var indexName: String { "knowledge_chunks_embedding_\(dimensions)" }
+
+    /// The HNSW index covers the vectors of the configured length (a partial expression index:
+    /// the column itself holds any length, so a model change never breaks a write).
+    public func prepare() async throws {
+        try await client.query(PostgresQuery(unsafeSQL: """
+            CREATE INDEX IF NOT EXISTS \(indexName) ON knowledge_chunks
+            USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops) WHERE vector_dims(embedding) = \(dimensions)
+            """), logger: logger)
+    }
+
+    public func documents(campaignID: String?) async throws -> [StoredDocument] {
+        var documents: [StoredDocument] = []
+        let rows = try await client.query("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") ORDER BY source_id", logger: logger)
+        for try await (source, domain, title, hash) in rows.decode((String, String, String, String).self) {
+            documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash))
+        }
+        return documents
+    }
+
+    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
+        let scope = document.campaignID ?? ""
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = \(document.sourceID)", logger: logger)
+            try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = \(document.sourceID)", logger: logger)
+            try await connection.query("""
+                INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at)
+                VALUES (\(scope), \(document.sourceID), \(document.domain.rawValue), \(document.title), \(document.contentHash), \(Date().timeIntervalSince1970))
+                """, logger: logger)
+            for embedded in chunks {
+                let chunk = embedded.chunk
+                let names = Array(Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }.filter { !$0.isEmpty })).sorted()
+                let headings = JSONValue.array(chunk.headingPath.map { .string($0) }).canonicalText
+                let aliases = JSONValue.array(chunk.aliases.map { .string($0) }).canonicalText
+                let weighted = ([chunk.title] + chunk.aliases).joined(separator: " ")
+                let body = (chunk.headingPath + [chunk.text]).joined(separator: "\n")
+                try await connection.query("""
+                    INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, names, text,
+                        content_hash, metadata, visibility, created_at, expires_at, session_number, search, embedding, embedding_model)
+                    VALUES (\(chunk.id), \(scope), \(chunk.campaignID), \(chunk.domain.rawValue), \(chunk.sourceID), \(chunk.ordinal), \(chunk.title),
+                        \(headings), \(aliases), \(names), \(chunk.text), \(chunk.contentHash), \(JSONValue.object(chunk.metadata).canonicalText),
+                        \(chunk.visibility.rawValue), \(chunk.createdAt.timeIntervalSince1970), \(chunk.expiresAt?.timeIntervalSince1970), \(chunk.sessionNumber),
+                        setweight(to_tsvector('english', \(weighted)), 'A') || setweight(to_tsvector('english', \(body)), 'D'),
+                        \(Self.vectorLiteral(embedded.vector))::vector, \(embedded.model))
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func delete(campaignID: String?, sourceIDs: [String]) async throws {
+        let scope = campaignID ?? ""
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
+            try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
+        }
+    }
+
+    /// The filter as SQL, its values bound through `bindings`.
+    static func whereClause(_ filter: SearchFilter, _ bindings: inout PostgresBindings) -> String {
+        var sql = "(campaign_id IS NULL OR campaign_id = $\(bindings.count + 1)) AND (expires_at IS NULL OR expires_at > $\(bindings.count + 2))"
+        bindings.append(filter.campaignID)
+        bindings.append(filter.now.timeIntervalSince1970)
+        if !filter.includeGM { sql += " AND visibility = 'players'" }
+        if !filter.domains.isEmpty {
+            sql += " AND domain = ANY($\(bindings.count + 1))"
+            bindings.append(filter.domains.map(\.rawValue).sorted())
+        }
+        return sql
+    }
+
+    public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
+        let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) }
+        guard !words.isEmpty else { return [] }
+        var bindings = PostgresBindings()
+        bindings.append(Array(Set(words)).sorted().prefix(32).joined(separator: " | "))
+        let clause = Self.whereClause(filter, &bindings)
+        bindings.append(limit)
+        let sql = """
+            SELECT id FROM knowledge_chunks, to_tsquery('english', $1) AS q
+            WHERE search @@ q AND \(clause)
+            ORDER BY ts_rank(search, q) DESC, id LIMIT $\(bindings.count)
+            """
+        return try await ids(PostgresQuery(unsafeSQL: sql, binds: bindings))
+    }
+
+    public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
+        guard vector.count == dimensions else { return [] }
+        var bindings = PostgresBindings()
+        bindings.append(Self.vectorLiteral(vector))
+        let clause = Self.whereClause(filter, &bindings)
+        bindings.append(limit)
+        let sql = """
+            SELECT id FROM (
+                SELECT id, embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions)) AS distance FROM knowledge_chunks
+                WHERE vector_dims(embedding) = \(dimensions) AND \(clause)
+                ORDER BY embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions)) LIMIT $\(bindings.count)
+            ) AS nearest ORDER BY distance, id
+            """
+        return try await client.withTransaction(logger: logger) { connection in
+            // Keep scanning the graph until enough rows pass the filter (pgvector 0.8).
+            try await connection.query("SET LOCAL hnsw.iterative_scan = relaxed_order", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(max(40, min(1000, limit * 2)))"), logger: logger)
+            var result: [String] = []
+            for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
+                result.append(id)
+            }
+            return result
+        }
+    }
+
+    static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
+
+    public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
+        guard !ids.isEmpty else { return [] }
+        var bindings = PostgresBindings()
+        bindings.append(ids)
+        let found = try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE id = ANY($1)", binds: bindings))
+        let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return ids.compactMap { byID[$0] }
+    }
+
+    public func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        var bindings = PostgresBindings()
+        bindings.append([name.lowercased()])
+        let clause = Self.whereClause(filter, &bindings)
+        return try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE names @> $1 AND \(clause) ORDER BY source_id, ordinal", binds: bindings))
+    }
+
+    public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        var bindings = PostgresBindings()
+        bindings.append(sourceIDs)
+        let clause = Self.whereClause(filter, &bindings)
+        return try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE source_id = ANY($1) AND \(clause) ORDER BY source_id, ordinal", binds: bindings))
+    }
+
+    public func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] {
+        var episodeFilter = filter
+        episodeFilter.domains = [.episode]
+        var bindings = PostgresBindings()
+        let clause = Self.whereClause(episodeFilter, &bindings)
+        bindings.append(fromSession ?? Int(Int32.min))
+        bindings.append(toSession ?? Int(Int32.max))
+        bindings.append(limit)
+        let count = bindings.count
+        return try await chunks(PostgresQuery(unsafeSQL: """
+            SELECT \(Self.columns) FROM knowledge_chunks WHERE \(clause) AND COALESCE(session_number, 0) BETWEEN $\(count - 2) AND $\(count - 1)
+            ORDER BY COALESCE(session_number, 0), source_id, ordinal LIMIT $\(count)
+            """, binds: bindings))
+    }
+
+    public func embeddingModels() async throws -> [String: Int] {
+        var models: [String: Int] = [:]
+        for try await (model, count) in try await client.query("SELECT embedding_model, COUNT(*)::bigint FROM knowledge_chunks GROUP BY embedding_model", logger: logger).decode((String, Int64).self) {
+            models[model] = Int(count)
+        }
+        return models
+    }
+
+    public func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] {
+        var bindings = PostgresBindings()
+        bindings.append(model)
+        bindings.append(limit)
+        return try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE embedding_model <> $1 ORDER BY id LIMIT $2", binds: bindings))
+    }
+
+    public func updateVectors(_ vectors: [String: [Float]], model: String) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            for (id, vector) in vectors {
+                try await connection.query("UPDATE knowledge_chunks SET embedding = \(Self.vectorLiteral(vector))::vector, embedding_model = \(model) WHERE id = \(id)", logger: logger)
+            }
+        }
+    }
+
+    public func counts() async throws -> (documents: Int, chunks: Int) {
+        var result = (0, 0)
+        for try await (documents, chunks) in try await client.query("SELECT (SELECT COUNT(*) FROM knowledge_documents)::bigint, (SELECT COUNT(*) FROM knowledge_chunks)::bigint", logger: logger).decode((Int64, Int64).self) {
+            result = (Int(documents), Int(chunks))
+        }
+        return result
+    }
+
+    // MARK: - Rows
+
+    private func ids(_ query: PostgresQuery) async throws -> [String] {
+        var result: [String] = []
+        for try await id in try await client.query(query, logger: logger).decode(String.self) { result.append(id) }
+        return result
+    }
+
+    private func chunks(_ query: PostgresQuery) async throws -> [KnowledgeChunk] {
+        var result: [KnowledgeChunk] = []
+        let rows = try await client.query(query, logger: logger)
+        for try await (id, campaign, domain, source, ordinal, title, headings, aliases, text, hash, metadata, visibility, created, expires, session)
+            in rows.decode((String, String?, String, String, Int, String, String, String, String, String, String, String, Double, Double?, Int?).self) {
+            result.append(KnowledgeChunk(
+                id: id, campaignID: campaign, domain: KnowledgeDomain(rawValue: domain) ?? .lore, sourceID: source, title: title,
+                headingPath: SQLiteKnowledgeStore.strings(headings), aliases: SQLiteKnowledgeStore.strings(aliases), text: text, contentHash: hash,
+                metadata: (try? JSONValue.parse(metadata))?.objectValue ?? [:], visibility: Visibility(rawValue: visibility) ?? .gm,
+                createdAt: Date(timeIntervalSince1970: created), expiresAt: expires.map { Date(timeIntervalSince1970: $0) },
+                sessionNumber: session, ordinal: ordinal
+            ))
+        }
+        return result
+    }
+
+    /// pgvector's text form: `[0.1,0.2,…]`.
+    static func vectorLiteral(_ vector: [Float]) -> String {
+        "[" + vector.map { $0.isFinite ? "\($0)" : "0" }.joined(separator: ",") + "]"
+    }
+}
