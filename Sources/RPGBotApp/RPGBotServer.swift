@@ -2,6 +2,7 @@ public import Hummingbird
 import HummingbirdWebSocket
 public import PartySync
 public import Genlayers
+public import Memory37
 public import Observability
 public import Persistence
 public import ServiceKit
@@ -27,6 +28,8 @@ public struct RPGBotServer: Sendable {
     public let partySync: PartySyncService?
     /// The generation engine, when `--services` includes the gateway.
     public let generation: GenerationEngine?
+    /// The knowledge layer, when the gateway runs with Memory37 enabled.
+    public let knowledge: KnowledgeService?
 
     /// Prepares everything that can fail before the server binds: data folder, database,
     /// token secret. Nothing is listening yet.
@@ -55,6 +58,18 @@ public struct RPGBotServer: Sendable {
                 logger: telemetry.makeLogger("rpgbot.genlayers")
             )
         }
+        var knowledge: KnowledgeService?
+        if configuration.services.contains(Self.gatewayName), configuration.knowledge.enabled {
+            migrations.register(KnowledgeMigrations.all)
+            let embedder = configuration.knowledge.makeEmbedder()
+            let logger = telemetry.makeLogger("rpgbot.memory37")
+            let store: any KnowledgeStore =
+                switch database.backend {
+                case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
+                case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger)
+                }
+            knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, metrics: telemetry.metrics, logger: logger)
+        }
         return RPGBotServer(
             configuration: configuration,
             telemetry: telemetry,
@@ -63,8 +78,33 @@ public struct RPGBotServer: Sendable {
             tokens: tokens,
             routes: RouteCatalog(),
             partySync: partySync,
-            generation: generation
+            generation: generation,
+            knowledge: knowledge
         )
+    }
+
+    /// Ingests the content folder (unchanged documents cost nothing), reporting each bad file.
+    static func ingestContent(_ configuration: KnowledgeConfiguration, into knowledge: KnowledgeService, logger: Logger) async {
+        guard let folder = configuration.contentDirectory else { return }
+        guard FileManager.default.fileExists(atPath: folder.path) else {
+            if configuration.contentDirectoryGiven {
+                logger.warning("knowledge content folder not found", metadata: ["path": "\(folder.path)"])
+            }
+            return
+        }
+        let loaded = DocumentLoader(defaultDomain: .lore, defaultCampaign: configuration.contentCampaign).load(folder)
+        for failure in loaded.failures {
+            logger.warning("knowledge document not ingested", metadata: ["file": "\(failure.path)", "line": "\(failure.line.map(String.init) ?? "-")", "reason": "\(failure.reason)"])
+        }
+        do {
+            let report = try await knowledge.ingest(loaded.documents)
+            logger.info("knowledge content ingested", metadata: [
+                "path": "\(folder.path)", "added": "\(report.added.count)", "updated": "\(report.updated.count)",
+                "unchanged": "\(report.unchanged.count)", "failed": "\(report.failed.count + loaded.failures.count)",
+            ])
+        } catch {
+            logger.error("knowledge content ingestion failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The `--services` name of the knowledge and generation HTTP API.
@@ -101,6 +141,9 @@ public struct RPGBotServer: Sendable {
         let api = CatalogedRouter(router: router, catalog: routes)
         SystemRoutes(server: self).register(on: api)
         partySync?.routes.registerHTTP(on: api)
+        if let knowledge {
+            KnowledgeRoutes(service: knowledge, tokens: tokens, limits: configuration.knowledge.limits).register(on: api)
+        }
         if let generation {
             GenerationRoutes(engine: generation, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
         }
@@ -130,12 +173,20 @@ public struct RPGBotServer: Sendable {
         if let partySync {
             application.addServices(partySync)
         }
+        if let knowledge {
+            application.addServices(KnowledgeProbeService(knowledge: knowledge))
+        }
         let database = self.database
         let migrations = self.migrations
         let logger = telemetry.logger
         let configuration = self.configuration
+        let knowledge = self.knowledge
         application.beforeServerStarts {
             let report = try await migrations.apply(to: database)
+            if let knowledge {
+                await knowledge.prepare()
+                await Self.ingestContent(configuration.knowledge, into: knowledge, logger: logger)
+            }
             logger.info(
                 "rpgbot ready to serve",
                 metadata: [

@@ -5,6 +5,7 @@ import NIOCore
 import Observability
 import Persistence
 import ServiceKit
+import Memory37
 
 import Foundation
 
@@ -20,6 +21,8 @@ struct SystemRoutes {
         let status: String
         let database: String
         let migrations: Int
+        /// `ok`, or `degraded` while knowledge reads are served by the in-memory fallback.
+        let knowledge: String?
     }
 
     struct Version: ResponseEncodable {
@@ -36,6 +39,7 @@ struct SystemRoutes {
 
         let database = server.database
         let migrations = server.migrations
+        let knowledge = server.knowledge
         router.get("ready") { _, context -> Readiness in
             guard migrations.isComplete else {
                 throw APIError(.serviceUnavailable, code: "not_ready", detail: "Database migrations have not been applied yet.", headers: [.retryAfter: "1"])
@@ -46,7 +50,11 @@ struct SystemRoutes {
                 context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
                 throw APIError(.serviceUnavailable, code: "not_ready", detail: "The database (\(database.url.kind)) is not reachable.", headers: [.retryAfter: "1"])
             }
-            return Readiness(status: "ready", database: database.url.kind, migrations: migrations.migrations.count)
+            let degraded = knowledge?.isDegraded ?? false
+            return Readiness(
+                status: degraded ? "degraded" : "ready", database: database.url.kind, migrations: migrations.migrations.count,
+                knowledge: knowledge.map { $0.isDegraded ? "degraded" : "ok" }
+            )
         }
 
         let services = server.configuration.services

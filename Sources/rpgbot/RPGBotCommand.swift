@@ -13,7 +13,7 @@ struct RPGBotCommand: AsyncParsableCommand {
         commandName: "rpgbot",
         abstract: "The RPGBot backend: an AI game master for party-based tabletop RPG campaigns.",
         version: RPGBotVersion.current,
-        subcommands: [ServeCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, IngestCommand.self, SearchCommand.self, ReembedCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, BenchCommand.self]
     )
 
     /// Exit status for a bad setting or bad arguments, as documented in the README.

@@ -21,7 +21,7 @@ public struct FiveEDatabaseImporter: Sendable {
                 continue
             }
             for (index, record) in records.enumerated() {
-                guard case .object(let fields) = record, let url = fields["url"]?.stringValue, let name = fields["name"]?.stringValue else {
+                guard case .object(let fields) = record, let url = fields["url"]?.stringValue, let name = Self.title(fields) else {
                     failures.append(DocumentLoader.Failure(path: file.path, line: nil, reason: "record \(index + 1) has no url or name"))
                     continue
                 }
@@ -35,6 +35,16 @@ public struct FiveEDatabaseImporter: Sendable {
             }
         }
         return (documents, failures)
+    }
+
+    /// The record's name; class level tables have none and are named "Bard level 3".
+    static func title(_ fields: [String: JSONValue]) -> String? {
+        if let name = fields["name"]?.stringValue { return name }
+        if let level = fields["level"]?.numberValue {
+            let owner = name(fields["subclass"]) ?? name(fields["class"]) ?? "Character"
+            return "\(owner) level \(Int(level))"
+        }
+        return nil
     }
 
     static func files(in folder: URL) -> [URL] {

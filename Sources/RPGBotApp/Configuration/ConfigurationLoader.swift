@@ -2,7 +2,9 @@ import Observability
 import Persistence
 import PartySync
 import Genlayers
+import Memory37
 import Logging
+import ServiceKit
 
 public import Foundation
 
@@ -49,6 +51,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.observability = try observability()
         configuration.partySync = try partySync()
         configuration.generation = try generation()
+        configuration.knowledge = try knowledge()
         return configuration
     }
 
@@ -164,6 +167,51 @@ public struct ConfigurationLoader: Sendable {
         settings.retentionEvents = try positiveInteger(.retentionEvents) ?? settings.retentionEvents
         settings.retentionAge = try duration(.retentionAge) ?? settings.retentionAge
         return settings
+    }
+
+    /// The knowledge settings alone: what `rpgbot ingest` and `rpgbot search` need.
+    public func knowledge() throws(ConfigurationError) -> KnowledgeConfiguration {
+        var configuration = KnowledgeConfiguration()
+        configuration.enabled = try boolean(.memory37Enabled) ?? true
+        if let path = try string(.contentDirectory) {
+            configuration.contentDirectory = URL(fileURLWithPath: path)
+            configuration.contentDirectoryGiven = true
+        }
+        if let campaign = try string(.contentCampaign) {
+            if campaign == "global" {
+                configuration.contentCampaign = nil
+            } else {
+                guard PathIdentifier.isValid(campaign) else { throw ConfigurationError(setting: .contentCampaign, value: campaign) }
+                configuration.contentCampaign = campaign
+            }
+        }
+        if let text = raw(.embedder) {
+            guard let kind = KnowledgeConfiguration.EmbedderKind(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .embedder, value: text) }
+            configuration.embedder = kind
+        }
+        if let text = raw(.embeddingBaseURL) {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                throw ConfigurationError(setting: .embeddingBaseURL, value: text)
+            }
+            configuration.openAI.baseURL = text
+        }
+        if let key = environment[Setting.embeddingAPIKey.environment], !key.isEmpty {
+            configuration.openAI.apiKey = key
+        } else if let key = environment["OPENAI_API_KEY"], !key.isEmpty {
+            configuration.openAI.apiKey = key
+        }
+        configuration.openAI.model = try string(.embeddingModel) ?? configuration.openAI.model
+        configuration.openAI.dimensions = try integer(.embeddingDimensions, 16...4096) ?? configuration.openAI.dimensions
+        let tokens = try integer(.chunkTokens, 32...4000) ?? 300
+        let overlap = try integer(.chunkOverlap, 0...1000) ?? 40
+        configuration.chunker = Chunker(maxTokens: tokens, overlapTokens: overlap)
+        return configuration
+    }
+
+    func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let text = raw(setting) else { return nil }
+        guard let value = Int(text), range.contains(value) else { throw ConfigurationError(setting: setting, value: text) }
+        return value
     }
 
     /// The generation settings alone: what `rpgbot generate` needs.

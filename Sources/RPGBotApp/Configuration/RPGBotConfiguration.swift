@@ -3,6 +3,7 @@ public import Persistence
 import Logging
 public import PartySync
 public import Genlayers
+public import Memory37
 
 public import Foundation
 
@@ -23,6 +24,7 @@ public struct RPGBotConfiguration: Sendable {
     public var observability: ObservabilitySettings
     public var partySync: PartySyncSettings
     public var generation: GenerationConfiguration
+    public var knowledge: KnowledgeConfiguration
 
     /// The defaults, with `dataDirectory` as the base of the default database path.
     public init(
@@ -36,7 +38,8 @@ public struct RPGBotConfiguration: Sendable {
         shutdownTimeout: Duration = .seconds(30),
         observability: ObservabilitySettings = ObservabilitySettings(),
         partySync: PartySyncSettings = PartySyncSettings(),
-        generation: GenerationConfiguration = GenerationConfiguration()
+        generation: GenerationConfiguration = GenerationConfiguration(),
+        knowledge: KnowledgeConfiguration = KnowledgeConfiguration()
     ) {
         self.host = host
         self.port = port
@@ -49,6 +52,33 @@ public struct RPGBotConfiguration: Sendable {
         self.observability = observability
         self.partySync = partySync
         self.generation = generation
+        self.knowledge = knowledge
+    }
+}
+
+/// The knowledge layer's configuration.
+public struct KnowledgeConfiguration: Sendable {
+    public enum EmbedderKind: String, Sendable { case hashing, openai }
+
+    public var enabled = true
+    public var contentDirectory: URL? = URL(fileURLWithPath: "content/demo")
+    /// Whether the folder was given: a given folder must exist, the default may be absent.
+    public var contentDirectoryGiven = false
+    /// nil: global.
+    public var contentCampaign: String? = "demo"
+    public var embedder = EmbedderKind.hashing
+    public var openAI = OpenAIEmbedder.Settings()
+    public var chunker = Chunker()
+    public var limits = KnowledgeLimits()
+
+    public init() {}
+
+    /// The configured embedder.
+    public func makeEmbedder() -> any Embedder {
+        switch embedder {
+        case .hashing: HashingEmbedder(dimensions: openAI.dimensions)
+        case .openai: OpenAIEmbedder(settings: openAI)
+        }
     }
 }
 

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Memory37
+import RPGBotApp
+import ServiceKit
+
+/// Where the knowledge lives: the same settings as `rpgbot serve` (flags here, the rest from
+/// the environment: embedder, chunking).
+struct KnowledgeLocation: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.dataDirectory.helpText, valueName: "path"))
+    var dataDirectory: String?
+
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(Setting.databaseURL.helpText, valueName: "url"))
+    var databaseURL: String?
+
+    func configuration() throws -> RPGBotConfiguration {
+        var flags: [String: String] = [:]
+        if let dataDirectory { flags["data-dir"] = dataDirectory }
+        if let databaseURL { flags["database-url"] = databaseURL }
+        do {
+            return try ConfigurationLoader(flags: flags).load()
+        } catch {
+            throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
+        }
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "rpgbot.memory37")
+        logger.logLevel = .error
+        return logger
+    }
+}
+
+/// `rpgbot ingest`: knowledge documents from files into the store, incrementally.
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Ingest knowledge documents (Markdown, YAML, JSON, or the 5e-database layout).",
+        discussion: """
+            Unchanged documents are skipped, changed ones replaced (each in one transaction), and
+            with --prune the scope's documents that were not given are deleted. A malformed file
+            is reported and the others are still ingested. Prints a summary; exit status 1 if any
+            file failed, 2 for bad arguments. See docs/knowledge-content.md.
+            """
+    )
+
+    @Argument(help: "A file or folder (read recursively).")
+    var path: String
+
+    @Option(help: ArgumentHelp("Campaign of documents that do not name one (default: global).", valueName: "id"))
+    var campaign: String?
+
+    @Option(help: ArgumentHelp("Domain of documents that do not name one: \(KnowledgeDomain.acceptedList) (default lore).", valueName: "domain"))
+    var domain: String?
+
+    @Option(help: ArgumentHelp("markdown (files with front matter, YAML, JSON) or 5e-database (the 5e-database repository layout).", valueName: "format"))
+    var format: String = "markdown"
+
+    @Flag(help: "Delete the scope's documents (of --domain, when given) that are not in PATH.")
+    var prune = false
+
+    @OptionGroup var location: KnowledgeLocation
+
+    func run() async throws {
+        if let campaign, !PathIdentifier.isValid(campaign) {
+            throw StartupError(message: "--campaign must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", exitCode: RPGBotCommand.usageExitCode)
+        }
+        var defaultDomain = KnowledgeDomain.lore
+        if let domain {
+            guard let parsed = KnowledgeDomain(rawValue: domain) else {
+                throw StartupError(message: "--domain must be one of \(KnowledgeDomain.acceptedList)", exitCode: RPGBotCommand.usageExitCode)
+            }
+            defaultDomain = parsed
+        }
+        let url = URL(fileURLWithPath: path)
+        let loaded: (documents: [KnowledgeDocument], failures: [DocumentLoader.Failure])
+        switch format {
+        case "markdown": loaded = DocumentLoader(defaultDomain: defaultDomain, defaultCampaign: campaign).load(url)
+        case "5e-database":
+            var imported = FiveEDatabaseImporter().load(url)
+            if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
+            loaded = imported
+        default: throw StartupError(message: "--format must be markdown or 5e-database", exitCode: RPGBotCommand.usageExitCode)
+        }
+        if loaded.documents.isEmpty && !loaded.failures.isEmpty && !FileManager.default.fileExists(atPath: url.path) {
+            throw StartupError(message: "\(path): no such file or folder", exitCode: RPGBotCommand.usageExitCode)
+        }
+        let configuration = try location.configuration()
+        let prune = self.prune
+        let campaign = self.campaign
+        let pruneDomains: Set<KnowledgeDomain>? = domain == nil ? (format == "5e-database" ? [.srd] : nil) : [defaultDomain]
+        let start = ContinuousClock.now
+        let report = try await KnowledgeToolbox.withKnowledge(configuration, logger: KnowledgeLocation.quietLogger) { service in
+            try await service.ingest(loaded.documents, prune: prune, pruneScope: .some(campaign), pruneDomains: pruneDomains)
+        }
+        let elapsed = ContinuousClock.now - start
+        let failures = loaded.failures + report.failed
+        for failure in failures {
+            writeStandardError("rpgbot: \(failure)\n")
+        }
+        var summary = report
+        summary.failed = failures
+        print("ingested \(path): \(summary.summary); \(report.chunksWritten) chunks written in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated)))")
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `rpgbot search`: a hybrid search from the command line.
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "search", abstract: "Search the knowledge (hybrid BM25 + vectors) and print the hits as JSON.")
+
+    @Argument(help: "The query.")
+    var query: String
+
+    @Option(help: ArgumentHelp("The campaign asking (its knowledge plus the global one).", valueName: "id"))
+    var campaign: String?
+
+    @Option(help: ArgumentHelp("Comma-separated domains: \(KnowledgeDomain.acceptedList).", valueName: "list"))
+    var domains: String?
+
+    @Option(help: "How many hits.")
+    var k: Int = 5
+
+    @Option(help: "hybrid, bm25 or vector.")
+    var mode: String = "hybrid"
+
+    @Flag(help: "Include gm-only knowledge.")
+    var gm = false
+
+    @OptionGroup var location: KnowledgeLocation
+
+    func run() async throws {
+        guard let searchMode = SearchMode(rawValue: mode) else { throw StartupError(message: "--mode must be hybrid, bm25 or vector", exitCode: RPGBotCommand.usageExitCode) }
+        guard (1...100).contains(k) else { throw StartupError(message: "--k must be 1–100", exitCode: RPGBotCommand.usageExitCode) }
+        var domainSet = Set<KnowledgeDomain>()
+        for name in (domains ?? "").split(separator: ",") {
+            guard let domain = KnowledgeDomain(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw StartupError(message: "--domains: unknown domain '\(name)'", exitCode: RPGBotCommand.usageExitCode)
+            }
+            domainSet.insert(domain)
+        }
+        let filter = SearchFilter(campaignID: campaign, domains: domainSet, includeGM: gm)
+        let query = self.query
+        let k = self.k
+        let hits = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { service in
+            try await service.search(query, filter: filter, k: k, mode: searchMode)
+        }
+        print(GenerateCommand.pretty(.object(["hits": .array(hits.map(KnowledgeRoutes.encode))])))
+    }
+}
+
+/// `rpgbot reembed`: redoes the vectors made by another embedding model than the configured one.
+struct ReembedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reembed", abstract: "Recompute chunk vectors made by another embedding model than the configured one.")
+
+    @OptionGroup var location: KnowledgeLocation
+
+    func run() async throws {
+        let (before, count, model) = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { service in
+            let before = try await service.primary.embeddingModels()
+            return (before, try await service.reembed(), service.embedder.model)
+        }
+        print("chunks by model before: \(before.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); re-embedded \(count) with \(model)")
+    }
+}
