@@ -257,6 +257,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "Memory37Tests",
+            dependencies: [
+                "Memory37", "ServiceKit", "Persistence", "TestSupport", "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "PartySyncTests",
             dependencies: [
                 "PartySync", "TestSupport", "RPGBotApp", "ServiceKit", "Persistence", "Observability",

@@ -45,7 +45,7 @@ public final class ScriptedProviderServer: Sendable {
     /// Runs `body` with the server's base URL (`http://127.0.0.1:PORT/v1`).
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
-        for path in ["v1/responses", "v1/chat/completions"] {
+        for path in ["v1/responses", "v1/chat/completions", "v1/embeddings"] {
             router.post(RouterPath(path)) { request, context -> Response in
                 let buffer = try await request.body.collect(upTo: 1 << 22)
                 let text = String(buffer: buffer)

@@ -32,9 +32,10 @@ public struct LoreAssertion: Sendable {
         guard !content.isEmpty else { return LoreAssertion(verdict: .unknown, deciding: nil, evidence: evidence) }
         var best: (coverage: Double, sentence: String, negated: Bool)?
         for hit in evidence {
+            let subject = Set(TextTokenizer.words(([hit.chunk.title] + hit.chunk.aliases).joined(separator: " ")))
             for sentence in hit.chunk.text.split(whereSeparator: { ".!?\n".contains($0) }) {
                 let words = TextTokenizer.words(String(sentence))
-                let present = Set(words)
+                let present = Set(words).union(subject)
                 let coverage = Double(content.filter(present.contains).count) / Double(content.count)
                 let negated = words.contains(where: negations.contains)
                 // A different number where the rest matches: "the bridge has 3 arches" vs 5.

@@ -1,0 +1,123 @@
+import Foundation
+import Memory37
+import ServiceKit
+import TestSupport
+import Testing
+
+/// One suite, every store: in memory, SQLite, PostgreSQL + pgvector.
+@Suite("Knowledge stores")
+struct KnowledgeStoreTests {
+    @Test("ingest, search and every read function", arguments: StoreKind.available)
+    func ingestAndRead(kind: StoreKind) async throws {
+        try await StoreFixture.withService(kind) { service in
+            let report = try await service.ingest(StoreFixture.demoDocuments())
+            #expect(report.added.count == 15)
+            #expect(report.failed.isEmpty)
+
+            let tavern = try await service.search("who runs the tavern by the harbour", filter: StoreFixture.player(), k: 5)
+            #expect(tavern.contains { $0.chunk.sourceID == "npc.old-tom" })
+            let top = try #require(tavern.first)
+            #expect(top.bm25Rank != nil || top.vectorRank != nil)
+            #expect(!top.snippet.isEmpty)
+
+            let lore = try await service.loreSearch("smugglers gull coin", filter: StoreFixture.player(), k: 3)
+            #expect(lore.first?.chunk.sourceID == "lore.factions")
+            #expect(lore.allSatisfy { $0.chunk.domain == .lore })
+
+            let rules = try await service.rulesLookup("house rules", filter: StoreFixture.player())
+            #expect(rules.first?.chunk.sourceID == "rules.house-rules")
+            #expect(rules.first?.aliasHit == true)
+
+            let episodes = try await service.sessionFetch(filter: StoreFixture.player())
+            #expect(episodes.map(\.sourceID) == ["episode.session-01"])
+            #expect(episodes.first?.sessionNumber == 1)
+
+            let npc = try #require(try await service.npcProfile("Old Tom", filter: StoreFixture.player()))
+            #expect(npc.id == "npc.old-tom")
+            #expect(npc.fields["role"] == .string("innkeeper of The Rusty Anchor"))
+            #expect(npc.text.contains("wooden leg"))
+            #expect(try await service.npcProfile("npc.maren", filter: StoreFixture.player())?.name == "Sister Maren Holt")
+            #expect(try await service.npcProfile("Nobody At All", filter: StoreFixture.player()) == nil)
+
+            let art = try await service.artSuggest("a flooded chapel with candles and a priestess", filter: StoreFixture.player(), k: 2)
+            #expect(art.first?.chunk.sourceID == "art.tide-chapel")
+            #expect(art.allSatisfy { $0.chunk.domain == .art })
+
+            let supported = try await service.loreAssert("Old Tom has a wooden leg", filter: StoreFixture.player())
+            #expect(supported.verdict == .supported)
+            let contradicted = try await service.loreAssert("Captain Ilse Varrow offers 80 gold pieces to investigate the Drowned Bell", filter: StoreFixture.player())
+            #expect(contradicted.verdict == .contradicted)
+            let unknown = try await service.loreAssert("Dragons rule the northern mountains", filter: StoreFixture.player())
+            #expect(unknown.verdict == .unknown)
+        }
+    }
+
+    @Test("re-ingest: unchanged writes nothing, changed is replaced, removed goes with prune", arguments: StoreKind.available)
+    func incremental(kind: StoreKind) async throws {
+        try await StoreFixture.withService(kind) { service in
+            var documents = StoreFixture.demoDocuments()
+            _ = try await service.ingest(documents)
+            let before = try await service.counts()
+            let again = try await service.ingest(documents)
+            #expect(again.unchanged.count == documents.count)
+            #expect(again.added.isEmpty && again.updated.isEmpty && again.chunksWritten == 0)
+
+            let index = try #require(documents.firstIndex { $0.sourceID == "npc.old-tom" })
+            documents[index].body += "\n\nHe keeps a pet gull named Admiral."
+            let removed = documents.remove(at: documents.firstIndex { $0.sourceID == "npc.vessa-crane" }!)
+            let changed = try await service.ingest(documents, prune: true, pruneScope: .some("demo"))
+            #expect(changed.updated == ["npc.old-tom"])
+            #expect(changed.removed == [removed.sourceID])
+            #expect(try await service.counts().documents == before.documents - 1)
+            let gull = try await service.search("pet gull Admiral", filter: StoreFixture.player(), k: 1)
+            #expect(gull.first?.chunk.sourceID == "npc.old-tom")
+            #expect(try await service.npcProfile("Vessa", filter: StoreFixture.gm()) == nil)
+        }
+    }
+
+    @Test("players never see gm knowledge or another campaign's; global knowledge is shared", arguments: StoreKind.available)
+    func isolation(kind: StoreKind) async throws {
+        try await StoreFixture.withService(kind) { service in
+            _ = try await service.ingest([
+                KnowledgeDocument(sourceID: "secret", campaignID: "alpha", domain: .lore, title: "The vault code", visibility: .gm, body: "The vault under the mill opens with the word marigold."),
+                KnowledgeDocument(sourceID: "open", campaignID: "alpha", domain: .lore, title: "The mill", body: "The old mill stands by the river; its vault is sealed."),
+                KnowledgeDocument(sourceID: "other", campaignID: "beta", domain: .lore, title: "Beta's vault", body: "In beta the vault under the mill holds marigold seeds."),
+                KnowledgeDocument(sourceID: "rules.vaults", campaignID: nil, domain: .srd, title: "Vaults", body: "Opening a sealed vault takes a DC 15 check."),
+                KnowledgeDocument(sourceID: "old", campaignID: "alpha", domain: .lore, title: "Expired rumour", body: "A rumour about the vault and marigold.", expiresAt: Date(timeIntervalSinceNow: -60)),
+            ])
+            for mode in SearchMode.allCases {
+                let player = try await service.search("vault mill marigold", filter: StoreFixture.player("alpha"), k: 10, mode: mode)
+                #expect(Set(player.map(\.chunk.sourceID)).isSubset(of: ["open", "rules.vaults"]), "\(mode): \(player.map(\.chunk.sourceID))")
+                let gm = try await service.search("vault mill marigold", filter: StoreFixture.gm("alpha"), k: 10, mode: mode)
+                #expect(!gm.contains { $0.chunk.sourceID == "other" || $0.chunk.sourceID == "old" })
+                #expect(gm.contains { $0.chunk.sourceID == "secret" }, "\(mode)")
+            }
+            #expect(try await service.loreAssert("The vault opens with the word marigold", filter: StoreFixture.player("alpha")).verdict != .supported)
+            #expect(try await service.loreAssert("The vault opens with the word marigold", filter: StoreFixture.gm("alpha")).verdict == .supported)
+        }
+    }
+
+    @Test("a changed embedding model is detected and reembed redoes the vectors", arguments: [StoreKind.sqlite, .memory])
+    func reembed(kind: StoreKind) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await StoreFixture.withService(kind, embedder: HashingEmbedder(dimensions: 256)) { service in
+            _ = try await service.ingest(Array(StoreFixture.demoDocuments().prefix(3)))
+            #expect(try await service.primary.embeddingModels().keys.sorted() == ["hashing-v1-256"])
+            #expect(try await service.reembed() == 0)
+            // Another model of the same length takes over: every vector is stale.
+            let other = KnowledgeService(store: service.primary, embedder: RenamedEmbedder(base: HashingEmbedder(dimensions: 256)), logger: StoreFixture.quiet)
+            let chunks = try await service.counts().chunks
+            #expect(try await other.reembed() == chunks)
+            #expect(try await other.primary.embeddingModels() == ["renamed-256": chunks])
+        }
+    }
+}
+
+/// A hashing embedder under another model name, to change the model without changing vectors' length.
+struct RenamedEmbedder: Embedder {
+    let base: HashingEmbedder
+    var model: String { "renamed-\(base.dimensions)" }
+    var dimensions: Int { base.dimensions }
+    func embed(_ texts: [String]) async throws -> [[Float]] { try await base.embed(texts.map { $0.uppercased() }) }
+}
