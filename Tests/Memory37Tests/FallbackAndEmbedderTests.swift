@@ -1,0 +1,101 @@
+import Foundation
+import HTTPTypes
+import Memory37
+import ServiceKit
+import TestSupport
+import Testing
+
+@Suite("Fallback store and the OpenAI embedder")
+struct FallbackAndEmbedderTests {
+    @Test("when the configured store fails, reads come from the in-memory copy and the service says so")
+    func fallback() async throws {
+        let failing = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let service = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+        await service.prepare()
+        _ = try await service.ingest(StoreFixture.demoDocuments())
+        #expect(!service.isDegraded)
+        failing.failing = true
+        let hits = try await service.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3)
+        #expect(hits.first?.chunk.sourceID == "npc.old-tom")
+        #expect(service.isDegraded)
+        failing.failing = false
+        await service.probePrimary()
+        #expect(!service.isDegraded)
+    }
+
+    @Test("the OpenAI embedder speaks /v1/embeddings: batches, order by index, retries a 429")
+    func openAIEmbedder() async throws {
+        func reply(_ vectors: [[Float]], reversed: Bool = false) -> ScriptedProviderServer.Reply {
+            var items = vectors.enumerated().map { #"{"object":"embedding","index":\#($0.offset),"embedding":[\#($0.element.map { "\($0)" }.joined(separator: ","))]}"# }
+            if reversed { items.reverse() }
+            return .init(body: #"{"object":"list","data":[\#(items.joined(separator: ","))],"model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}}"#)
+        }
+        let server = ScriptedProviderServer([
+            Wire.error(.tooManyRequests, "slow down", headers: [.retryAfter: "0"]),
+            reply([[3, 4, 0, 0], [0, 0, 1, 0]], reversed: true),
+            reply([[0, 1, 0, 0]]),
+        ])
+        let vectors = try await server.run { base in
+            var settings = OpenAIEmbedder.Settings()
+            settings.baseURL = base
+            settings.apiKey = "sk-embed"
+            settings.dimensions = 4
+            settings.batchSize = 2
+            return try await OpenAIEmbedder(settings: settings).embed(["one", "two", "three"])
+        }
+        #expect(vectors == [[0.6, 0.8, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]])
+        #expect(server.requests.count == 3)
+        let first = try #require(server.requests.last?.body)
+        #expect(first["model"] as? String == "text-embedding-3-small")
+        #expect(first["dimensions"] as? Int == 4)
+        #expect(first["input"] as? [String] == ["three"])
+        #expect(server.requests[1].body["input"] as? [String] == ["one", "two"])
+        #expect(server.requests[1].headers[.authorization] == "Bearer sk-embed")
+    }
+
+    @Test("a wrong vector length is an error, not a silent mismatch")
+    func wrongLength() async throws {
+        let server = ScriptedProviderServer([.init(body: #"{"data":[{"index":0,"embedding":[1,2,3]}]}"#)])
+        await #expect(throws: EmbedderError.self) {
+            try await server.run { base in
+                var settings = OpenAIEmbedder.Settings()
+                settings.baseURL = base
+                settings.dimensions = 4
+                return try await OpenAIEmbedder(settings: settings).embed(["x"])
+            }
+        }
+    }
+}
+
+import Synchronization
+
+/// A store that can be made to fail, standing in for a database that went away.
+final class FailingStore: KnowledgeStore, @unchecked Sendable {
+    let base: InMemoryKnowledgeStore
+    private let flag = Atomic<Bool>(false)
+    var failing: Bool {
+        get { flag.load(ordering: .relaxed) }
+        set { flag.store(newValue, ordering: .relaxed) }
+    }
+    var kind: String { "failing" }
+
+    init(base: InMemoryKnowledgeStore) { self.base = base }
+
+    struct Down: Error {}
+    func check() throws { if failing { throw Down() } }
+
+    func prepare() async throws { try check() }
+    func documents(campaignID: String?) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID) }
+    func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws { try check(); try await base.replace(document, chunks: chunks) }
+    func delete(campaignID: String?, sourceIDs: [String]) async throws { try check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
+    func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.textSearch(query, filter: filter, limit: limit) }
+    func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }
+    func chunks(ids: [String]) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(ids: ids) }
+    func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(named: name, filter: filter) }
+    func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(sourceIDs: sourceIDs, filter: filter) }
+    func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] { try check(); return try await base.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+    func embeddingModels() async throws -> [String: Int] { try check(); return try await base.embeddingModels() }
+    func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] { try check(); return try await base.chunksToReembed(model: model, limit: limit) }
+    func updateVectors(_ vectors: [String: [Float]], model: String) async throws { try check(); try await base.updateVectors(vectors, model: model) }
+    func counts() async throws -> (documents: Int, chunks: Int) { try check(); return try await base.counts() }
+}
