@@ -129,6 +129,33 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("generation-burst"), help: ArgumentHelp(Setting.generationBurst.helpText, valueName: "number"))
     var generationBurst: String?
 
+    @Option(name: .customLong("memory37"), help: ArgumentHelp(Setting.memory37Enabled.helpText, valueName: "bool"))
+    var memory37Enabled: String?
+
+    @Option(name: .customLong("content-dir"), help: ArgumentHelp(Setting.contentDirectory.helpText, valueName: "path"))
+    var contentDirectory: String?
+
+    @Option(name: .customLong("content-campaign"), help: ArgumentHelp(Setting.contentCampaign.helpText, valueName: "id"))
+    var contentCampaign: String?
+
+    @Option(name: .customLong("embedder"), help: ArgumentHelp(Setting.embedder.helpText, valueName: "name"))
+    var embedder: String?
+
+    @Option(name: .customLong("embedding-base-url"), help: ArgumentHelp(Setting.embeddingBaseURL.helpText, valueName: "url"))
+    var embeddingBaseURL: String?
+
+    @Option(name: .customLong("embedding-model"), help: ArgumentHelp(Setting.embeddingModel.helpText, valueName: "name"))
+    var embeddingModel: String?
+
+    @Option(name: .customLong("embedding-dimensions"), help: ArgumentHelp(Setting.embeddingDimensions.helpText, valueName: "count"))
+    var embeddingDimensions: String?
+
+    @Option(name: .customLong("chunk-tokens"), help: ArgumentHelp(Setting.chunkTokens.helpText, valueName: "count"))
+    var chunkTokens: String?
+
+    @Option(name: .customLong("chunk-overlap"), help: ArgumentHelp(Setting.chunkOverlap.helpText, valueName: "count"))
+    var chunkOverlap: String?
+
     /// The flags given, keyed by setting flag name, for ``ConfigurationLoader``.
     var givenFlags: [String: String] {
         let pairs: [(Setting, String?)] = [
@@ -143,6 +170,9 @@ struct ServeCommand: AsyncParsableCommand {
             (.profiles, profiles), (.llmProvider, llmProvider), (.llmBaseURL, llmBaseURL), (.llmModel, llmModel),
             (.llmTimeout, llmTimeout), (.llmHeaders, llmHeaders), (.llmChatDialect, llmChatDialect), (.llmRetries, llmRetries),
             (.generationRate, generationRate), (.generationBurst, generationBurst),
+            (.memory37Enabled, memory37Enabled), (.contentDirectory, contentDirectory), (.contentCampaign, contentCampaign),
+            (.embedder, embedder), (.embeddingBaseURL, embeddingBaseURL), (.embeddingModel, embeddingModel),
+            (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap),
         ]
         var flags: [String: String] = [:]
         for (setting, value) in pairs {

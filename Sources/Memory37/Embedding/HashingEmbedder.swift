@@ -1,14 +1,19 @@
-/// The offline embedder: feature hashing of words, word pairs and character trigrams into a
+/// The offline embedder: feature hashing of words and character trigrams into a
 /// fixed number of dimensions. No model and no network; deterministic. It captures spelling
-/// overlap (plurals, compounds, typos) and word order, not meaning: a stand-in that keeps the
+/// overlap (plurals, compounds, typos), not meaning: a stand-in that keeps the
 /// vector half of hybrid search working until a model-backed embedder is configured.
 public struct HashingEmbedder: Embedder {
     public let dimensions: Int
-    public var model: String { "hashing-v1-\(dimensions)" }
+    public var model: String { "hashing-v2-\(dimensions)" }
 
     public init(dimensions: Int = 256) {
         self.dimensions = max(16, dimensions)
     }
+
+    /// Weights measured on eval/knowledge-queries.json: word pairs made results worse and were
+    /// dropped; trigrams carry most of what words alone miss.
+    static let wordWeight: Float = 1.0
+    static let trigramWeight: Float = 1.5
 
     public func embed(_ texts: [String]) async throws -> [[Float]] {
         texts.map(vector)
@@ -17,15 +22,14 @@ public struct HashingEmbedder: Embedder {
     public func vector(_ text: String) -> [Float] {
         var vector = [Float](repeating: 0, count: dimensions)
         let words = TextTokenizer.words(text)
-        var previous: String?
         for word in words {
             let isStopword = TextTokenizer.stopwords.contains(word)
             if !isStopword {
-                add(word, weight: 1.0, to: &vector)
+                add(word, weight: Self.wordWeight, to: &vector)
                 // Trigrams of the padded word: "fireball" shares most of them with "fire ball".
                 let scalars = Array("#\(word)#".unicodeScalars)
                 if scalars.count > 3 {
-                    let weight = 0.6 / Float(scalars.count - 2).squareRoot()
+                    let weight = Self.trigramWeight / Float(scalars.count - 2).squareRoot()
                     for start in 0...(scalars.count - 3) {
                         var gram = String.UnicodeScalarView()
                         gram.append(contentsOf: scalars[start..<start + 3])
@@ -33,10 +37,6 @@ public struct HashingEmbedder: Embedder {
                     }
                 }
             }
-            if let previous, !(isStopword && TextTokenizer.stopwords.contains(previous)) {
-                add("2:\(previous) \(word)", weight: 0.5, to: &vector)
-            }
-            previous = word
         }
         // Sublinear term frequency: repeated words do not drown the rest.
         for index in vector.indices where vector[index] != 0 {

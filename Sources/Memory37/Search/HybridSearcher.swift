@@ -57,22 +57,9 @@ struct HybridSearcher: Sendable {
             scores[chunk.id, default: 0] += 1
         }
         let ranked = scores.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-        var top = Array(ranked.prefix(k * 3))
+        let top = Array(ranked.prefix(k))
         let chunks = try await store.chunks(ids: top.map(\.key))
         let byID = Dictionary(chunks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        if mode == .hybrid {
-            // A chunk whose name the query mentions gets one more first-place vote.
-            let lowered = " " + TextTokenizer.words(query).joined(separator: " ") + " "
-            top = top.map { entry in
-                guard let chunk = byID[entry.key], !aliasHits.contains(entry.key) else { return entry }
-                let names = ([chunk.title] + chunk.aliases).map { " " + TextTokenizer.words($0).joined(separator: " ") + " " }
-                if names.contains(where: { $0.count > 3 && lowered.contains($0) }) {
-                    aliasHits.insert(entry.key)
-                    return (entry.key, entry.value + 1 / (Self.rrfK + 1))
-                }
-                return entry
-            }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-        }
         return top.prefix(k).compactMap { entry in
             guard let chunk = byID[entry.key] else { return nil }
             return SearchHit(

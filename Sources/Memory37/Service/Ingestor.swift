@@ -21,6 +21,8 @@ public struct IngestReport: Sendable {
 struct Ingestor: Sendable {
     let embedder: any Embedder
     let chunker: Chunker
+    /// Chunks embedded per call.
+    static let embeddingBatch = 128
 
     func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
         var report = IngestReport()
@@ -30,6 +32,24 @@ struct Ingestor: Sendable {
             storedByScope[scope] = Dictionary(try await store.documents(campaignID: scope).map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
         }
         var seen: [String?: Set<String>] = [:]
+        // Changed documents are embedded together, so a model-backed embedder gets full
+        // batches; each document is still written in its own transaction.
+        var pending: [(document: KnowledgeDocument, hash: String, chunks: [KnowledgeChunk], isNew: Bool)] = []
+        var pendingChunks = 0
+        func flush() async throws {
+            guard !pending.isEmpty else { return }
+            let vectors = try await embedder.embed(pending.flatMap { $0.chunks.map(\.indexedText) })
+            var offset = 0
+            for item in pending {
+                let embedded = zip(item.chunks, vectors[offset..<offset + item.chunks.count]).map { EmbeddedChunk(chunk: $0, vector: $1, model: embedder.model) }
+                offset += item.chunks.count
+                try await store.replace(StoredDocument(sourceID: item.document.sourceID, campaignID: item.document.campaignID, domain: item.document.domain, title: item.document.title, contentHash: item.hash), chunks: embedded)
+                report.chunksWritten += embedded.count
+                if item.isNew { report.added.append(item.document.sourceID) } else { report.updated.append(item.document.sourceID) }
+            }
+            pending = []
+            pendingChunks = 0
+        }
         for document in documents {
             let key = document.sourceID
             if seen[document.campaignID, default: []].contains(key) {
@@ -43,11 +63,12 @@ struct Ingestor: Sendable {
                 report.unchanged.append(key)
                 continue
             }
-            let chunks = try await embed(chunks(of: document, hash: hash))
-            try await store.replace(StoredDocument(sourceID: key, campaignID: document.campaignID, domain: document.domain, title: document.title, contentHash: hash), chunks: chunks)
-            report.chunksWritten += chunks.count
-            if existing == nil { report.added.append(key) } else { report.updated.append(key) }
+            let chunks = chunks(of: document, hash: hash)
+            pending.append((document, hash, chunks, existing == nil))
+            pendingChunks += chunks.count
+            if pendingChunks >= Self.embeddingBatch { try await flush() }
         }
+        try await flush()
         if let pruneScopes {
             for (scope, domains) in pruneScopes {
                 let stale = (storedByScope[scope] ?? [:]).values.filter { document in
@@ -89,10 +110,5 @@ struct Ingestor: Sendable {
                 sessionNumber: document.sessionNumber, ordinal: ordinal
             )
         }
-    }
-
-    func embed(_ chunks: [KnowledgeChunk]) async throws -> [EmbeddedChunk] {
-        let vectors = try await embedder.embed(chunks.map(\.indexedText))
-        return zip(chunks, vectors).map { EmbeddedChunk(chunk: $0, vector: $1, model: embedder.model) }
     }
 }

@@ -1,0 +1,245 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Memory37
+import Persistence
+import PostgresNIO
+import ServiceLifecycle
+import RPGBotApp
+import ServiceKit
+
+/// `rpgbot bench knowledge`: retrieval quality on a query set (`--eval`), or ingest throughput
+/// and search latency at generated scales, per store.
+struct KnowledgeBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "knowledge",
+        abstract: "Measure Memory37: retrieval quality (--eval FILE) or ingest throughput and search latency per store.",
+        discussion: """
+            With --eval, the demo content (campaign demo) and the 5e-database SRD import (global)
+            are ingested into a fresh SQLite store and every query runs in three modes (BM25 only,
+            vectors only, hybrid); a query scores when a hit's source id is one of its expected ids.
+            Without --eval, generated documents are ingested at each scale into each store and
+            timed, then random queries are timed.
+            """
+    )
+
+    @Option(help: ArgumentHelp("A query set (eval/knowledge-queries.json) to score.", valueName: "file"))
+    var eval: String?
+
+    @Option(help: ArgumentHelp("The 5e-database repository for --eval.", valueName: "dir"))
+    var srd: String = "../shared/data/5e-database"
+
+    @Option(help: ArgumentHelp("Demo content for --eval.", valueName: "dir"))
+    var content: String = "content/demo"
+
+    @Option(help: ArgumentHelp("Comma-separated chunk counts.", valueName: "list"))
+    var chunks: String = "10000,100000"
+
+    @Option(help: ArgumentHelp("Comma-separated stores: memory, sqlite, postgres.", valueName: "list"))
+    var stores: String = "sqlite,memory"
+
+    @Option(help: ArgumentHelp("PostgreSQL (with pgvector) for the postgres store; each run uses a fresh database created there.", valueName: "url"))
+    var postgresURL: String?
+
+    @Option(help: "Queries timed per scale and store.")
+    var queries: Int = 300
+
+    @Flag(help: "With --eval, print each query's outcome and top hits.")
+    var verbose = false
+
+    func run() async throws {
+        if let eval {
+            try await evaluate(eval)
+        } else {
+            try await scale()
+        }
+    }
+
+    // MARK: - Retrieval quality
+
+    struct Query: Decodable {
+        let query: String
+        let expected: [String]
+        let campaign: String?
+        let domains: [String]?
+        let kind: String?
+    }
+
+    struct QuerySet: Decodable {
+        let queries: [Query]
+    }
+
+    func evaluate(_ path: String) async throws {
+        guard let data = FileManager.default.contents(atPath: path), let set = try? JSONDecoder().decode(QuerySet.self, from: data) else {
+            throw StartupError(message: "cannot read \(path) as a query set", exitCode: RPGBotCommand.usageExitCode)
+        }
+        let demo = DocumentLoader(defaultDomain: .lore, defaultCampaign: "demo").load(URL(fileURLWithPath: content))
+        let srdDocuments = FiveEDatabaseImporter().load(URL(fileURLWithPath: srd))
+        guard demo.failures.isEmpty, srdDocuments.failures.isEmpty, !srdDocuments.documents.isEmpty else {
+            throw StartupError(message: "cannot load the content: \((demo.failures + srdDocuments.failures).prefix(3).map(\.description).joined(separator: "; "))", exitCode: 1)
+        }
+        try await withStore("sqlite") { service in
+            _ = try await service.ingest(demo.documents + srdDocuments.documents)
+            let counts = try await service.counts()
+            print("knowledge evaluation: \(set.queries.count) queries over \(counts.documents) documents, \(counts.chunks) chunks (demo + 5e-database SRD), SQLite, embedder \(service.embedder.model)")
+            print("  mode     Hit@1   Recall@5  MRR@10   (names: Hit@1 / paraphrases: Hit@1)")
+            for mode in [SearchMode.bm25, .vector, .hybrid] {
+                var hit1 = 0.0, recall5 = 0.0, mrr = 0.0
+                var nameHits = (0, 0), paraphraseHits = (0, 0)
+                for query in set.queries {
+                    let domains = Set((query.domains ?? []).compactMap(KnowledgeDomain.init(rawValue:)))
+                    let hits = try await service.search(query.query, filter: SearchFilter(campaignID: query.campaign, domains: domains, includeGM: true), k: 30, mode: mode)
+                    var sources: [String] = []
+                    for hit in hits where !sources.contains(hit.chunk.sourceID) { sources.append(hit.chunk.sourceID) }
+                    let expected = Set(query.expected)
+                    let first = sources.first.map(expected.contains) ?? false
+                    hit1 += first ? 1 : 0
+                    recall5 += Double(expected.intersection(sources.prefix(5)).count) / Double(expected.count)
+                    if let rank = sources.prefix(10).firstIndex(where: expected.contains) { mrr += 1 / Double(rank + 1) }
+                    if verbose {
+                        print("    [\(mode.rawValue)] \(first ? "ok " : "MISS") \(query.query) -> \(sources.prefix(3).joined(separator: ", "))")
+                    }
+                    if query.kind == "name" { nameHits = (nameHits.0 + (first ? 1 : 0), nameHits.1 + 1) } else { paraphraseHits = (paraphraseHits.0 + (first ? 1 : 0), paraphraseHits.1 + 1) }
+                }
+                let n = Double(set.queries.count)
+                print(String(format: "  %-7@  %.3f   %.3f     %.3f    (%d/%d / %d/%d)", mode.rawValue, hit1 / n, recall5 / n, mrr / n, nameHits.0, nameHits.1, paraphraseHits.0, paraphraseHits.1))
+            }
+        }
+    }
+
+    // MARK: - Scale
+
+    func scale() async throws {
+        let counts = try chunks.split(separator: ",").map { text -> Int in
+            guard let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0 else { throw StartupError(message: "--chunks: bad count '\(text)'", exitCode: RPGBotCommand.usageExitCode) }
+            return count
+        }
+        let kinds = stores.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for kind in kinds where !["memory", "sqlite", "postgres"].contains(kind) {
+            throw StartupError(message: "--stores: unknown store '\(kind)'", exitCode: RPGBotCommand.usageExitCode)
+        }
+        if kinds.contains("postgres"), postgresURL == nil {
+            throw StartupError(message: "--stores postgres needs --postgres-url", exitCode: RPGBotCommand.usageExitCode)
+        }
+        print("knowledge benchmark: generated documents of ~120 words (one chunk each), hashing embedder, \(queries) hybrid queries (k = 8) per run, one task")
+        for count in counts {
+            let corpus = SyntheticCorpus(documents: count)
+            for kind in kinds {
+                try await withStore(kind) { service in
+                    var ingested = 0
+                    let start = ContinuousClock.now
+                    for batch in stride(from: 0, to: count, by: 500) {
+                        ingested += try await service.ingest(corpus.documents(batch..<min(count, batch + 500))).chunksWritten
+                    }
+                    let seconds = Self.seconds(ContinuousClock.now - start)
+                    var latencies: [Duration] = []
+                    for index in 0..<queries {
+                        let query = corpus.query(index)
+                        let started = ContinuousClock.now
+                        _ = try await service.search(query, filter: SearchFilter(campaignID: "bench"), k: 8)
+                        latencies.append(ContinuousClock.now - started)
+                    }
+                    latencies.sort()
+                    print(String(format: "  %-8@ %7d chunks: ingest %.1f s = %.0f chunks/s; hybrid search p50 %.2f ms, p99 %.2f ms", kind, ingested, seconds, Double(ingested) / seconds,
+                                 Self.seconds(latencies[latencies.count / 2]) * 1000, Self.seconds(latencies[latencies.count * 99 / 100]) * 1000))
+                }
+            }
+        }
+    }
+
+    /// A fresh store of `kind` for one measurement.
+    func withStore(_ kind: String, _ body: @Sendable (KnowledgeService) async throws -> Void) async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        // The embedder and chunking come from the environment, as for `rpgbot serve`.
+        let knowledge: KnowledgeConfiguration
+        do {
+            knowledge = try ConfigurationLoader().knowledge()
+        } catch {
+            throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
+        }
+        if kind == "memory" {
+            let embedder = knowledge.makeEmbedder()
+            let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, chunker: knowledge.chunker, logger: logger)
+            try await body(service)
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpgbot-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = RPGBotConfiguration(dataDirectory: directory)
+        configuration.knowledge = knowledge
+        if kind == "postgres", let postgresURL {
+            configuration.databaseURL = try await Self.freshPostgresDatabase(postgresURL, logger: logger)
+        }
+        try await KnowledgeToolbox.withKnowledge(configuration, logger: logger) { service in
+            try await body(service)
+        }
+    }
+
+    static func freshPostgresDatabase(_ admin: String, logger: Logger) async throws -> DatabaseURL {
+        guard case .postgres(var location) = try DatabaseURL(parsing: admin) else { throw StartupError(message: "--postgres-url is not a postgres URL", exitCode: RPGBotCommand.usageExitCode) }
+        let name = "bench_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+        let handle = try DatabaseHandle.open(.postgres(location), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await handle.service.run() }
+            defer { group.cancelAll() }
+            guard case .postgres(let client) = handle.backend else { return }
+            try await client.query(.init(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        location.database = name
+        return .postgres(location)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Deterministic generated documents: words drawn from a vocabulary of pseudo-words with a
+/// Zipf-like skew, so that text search has common and rare terms as real text does.
+struct SyntheticCorpus {
+    let count: Int
+    let vocabulary: [String]
+
+    init(documents: Int) {
+        count = documents
+        let syllables = ["ka", "lo", "mir", "than", "dor", "el", "quo", "ris", "van", "tel", "sha", "gor", "bri", "nu", "wen", "zal", "or", "pim", "ast", "ley"]
+        var words: [String] = []
+        for a in syllables { for b in syllables { for c in ["", "n", "s", "th", "a"] { words.append(a + b + c) } } }
+        vocabulary = words
+    }
+
+    func random(_ seed: inout UInt64) -> UInt64 {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return seed >> 33
+    }
+
+    /// Word of rank ~ 1/u: a few are very common, most are rare.
+    func word(_ seed: inout UInt64) -> String {
+        let u = Double(random(&seed) % 1_000_000 + 1) / 1_000_000
+        return vocabulary[min(vocabulary.count - 1, Int(pow(u, 2.2) * Double(vocabulary.count)))]
+    }
+
+    func text(_ index: Int, words: Int) -> String {
+        var seed = UInt64(index) &* 2_654_435_761 &+ 12345
+        return (0..<words).map { _ in word(&seed) }.joined(separator: " ")
+    }
+
+    func documents(_ range: Range<Int>) -> [KnowledgeDocument] {
+        range.map { index in
+            KnowledgeDocument(
+                sourceID: "doc-\(index)", campaignID: index % 2 == 0 ? "bench" : nil, domain: [.lore, .srd, .npc, .episode][index % 4],
+                title: text(index &+ 7_000_000, words: 3), body: text(index, words: 120)
+            )
+        }
+    }
+
+    /// Four words of a random document.
+    func query(_ index: Int) -> String {
+        var seed = UInt64(index) &* 97 &+ 3
+        let document = Int(random(&seed) % UInt64(count))
+        let words = text(document, words: 120).split(separator: " ")
+        let start = Int(random(&seed) % UInt64(words.count - 4))
+        return words[start..<start + 4].joined(separator: " ")
+    }
+}
