@@ -86,7 +86,7 @@ final class FailingStore: KnowledgeStore, @unchecked Sendable {
 
     func prepare() async throws { try check() }
     func documents(campaignID: String?) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID) }
-    func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws { try check(); try await base.replace(document, chunks: chunks) }
+    func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try check(); try await base.replace(documents) }
     func delete(campaignID: String?, sourceIDs: [String]) async throws { try check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
     func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.textSearch(query, filter: filter, limit: limit) }
     func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }

@@ -15,7 +15,8 @@ struct KnowledgeStoreTests {
             #expect(report.failed.isEmpty)
 
             let tavern = try await service.search("who runs the tavern by the harbour", filter: StoreFixture.player(), k: 5)
-            #expect(tavern.contains { $0.chunk.sourceID == "npc.old-tom" })
+            // Old Tom's own profile, or the town page that says he runs The Rusty Anchor.
+            #expect(tavern.prefix(2).contains { $0.chunk.title.contains("Old Tom") || $0.chunk.text.contains("run by Old Tom") }, "\(tavern.map(\.chunk.id))")
             let top = try #require(tavern.first)
             #expect(top.bm25Rank != nil || top.vectorRank != nil)
             #expect(!top.snippet.isEmpty)
@@ -103,7 +104,7 @@ struct KnowledgeStoreTests {
         defer { directory.remove() }
         try await StoreFixture.withService(kind, embedder: HashingEmbedder(dimensions: 256)) { service in
             _ = try await service.ingest(Array(StoreFixture.demoDocuments().prefix(3)))
-            #expect(try await service.primary.embeddingModels().keys.sorted() == ["hashing-v2-256"])
+            #expect(try await service.primary.embeddingModels().keys.sorted() == ["hashing-v3-256"])
             #expect(try await service.reembed() == 0)
             // Another model of the same length takes over: every vector is stale.
             let other = KnowledgeService(store: service.primary, embedder: RenamedEmbedder(base: HashingEmbedder(dimensions: 256)), logger: StoreFixture.quiet)

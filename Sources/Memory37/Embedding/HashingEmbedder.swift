@@ -4,7 +4,7 @@
 /// vector half of hybrid search working until a model-backed embedder is configured.
 public struct HashingEmbedder: Embedder {
     public let dimensions: Int
-    public var model: String { "hashing-v2-\(dimensions)" }
+    public var model: String { "hashing-v3-\(dimensions)" }
 
     public init(dimensions: Int = 256) {
         self.dimensions = max(16, dimensions)
@@ -21,21 +21,23 @@ public struct HashingEmbedder: Embedder {
 
     public func vector(_ text: String) -> [Float] {
         var vector = [Float](repeating: 0, count: dimensions)
-        let words = TextTokenizer.words(text)
-        for word in words {
-            let isStopword = TextTokenizer.stopwords.contains(word)
-            if !isStopword {
-                add(word, weight: Self.wordWeight, to: &vector)
-                // Trigrams of the padded word: "fireball" shares most of them with "fire ball".
-                let scalars = Array("#\(word)#".unicodeScalars)
-                if scalars.count > 3 {
-                    let weight = Self.trigramWeight / Float(scalars.count - 2).squareRoot()
-                    for start in 0...(scalars.count - 3) {
-                        var gram = String.UnicodeScalarView()
-                        gram.append(contentsOf: scalars[start..<start + 3])
-                        add("3:" + String(gram), weight: weight, to: &vector)
-                    }
+        var scalars: [UInt32] = []
+        for word in TextTokenizer.words(text) where !TextTokenizer.stopwords.contains(word) {
+            add(FNV1a.hash(word), weight: Self.wordWeight, to: &vector)
+            // Trigrams of the padded word ("#fireball#"): "fireball" shares most of them with
+            // "fire ball". Hashed straight from the scalar values, without building strings.
+            scalars.removeAll(keepingCapacity: true)
+            scalars.append(0x23)
+            for scalar in word.unicodeScalars { scalars.append(scalar.value) }
+            scalars.append(0x23)
+            guard scalars.count > 3 else { continue }
+            let weight = Self.trigramWeight / Float(scalars.count - 2).squareRoot()
+            for start in 0...(scalars.count - 3) {
+                var hash = FNV1a.trigramSeed
+                for value in scalars[start..<start + 3] {
+                    hash = (hash ^ UInt64(value)) &* FNV1a.prime
                 }
+                add(hash, weight: weight, to: &vector)
             }
         }
         // Sublinear term frequency: repeated words do not drown the rest.
@@ -48,8 +50,7 @@ public struct HashingEmbedder: Embedder {
     }
 
     /// Signed feature hashing: the sign bit keeps collisions from only ever adding up.
-    private func add(_ feature: String, weight: Float, to vector: inout [Float]) {
-        let hash = FNV1a.hash(feature)
+    private func add(_ hash: UInt64, weight: Float, to vector: inout [Float]) {
         let index = Int(hash % UInt64(dimensions))
         vector[index] += (hash >> 63) == 0 ? weight : -weight
     }
@@ -57,10 +58,15 @@ public struct HashingEmbedder: Embedder {
 
 /// 64-bit FNV-1a over UTF-8: stable across runs and platforms (unlike `Hasher`).
 enum FNV1a {
+    static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let prime: UInt64 = 0x0000_0100_0000_01b3
+    /// Starts trigram hashes apart from word hashes.
+    static let trigramSeed = (offset ^ 0x33) &* prime
+
     static func hash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = offset
         for byte in text.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            hash = (hash ^ UInt64(byte)) &* prime
         }
         return hash
     }

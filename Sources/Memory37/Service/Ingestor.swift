@@ -33,18 +33,23 @@ struct Ingestor: Sendable {
         }
         var seen: [String?: Set<String>] = [:]
         // Changed documents are embedded together, so a model-backed embedder gets full
-        // batches; each document is still written in its own transaction.
+        // batches, and written together in one transaction, so no document is ever half stored.
         var pending: [(document: KnowledgeDocument, hash: String, chunks: [KnowledgeChunk], isNew: Bool)] = []
         var pendingChunks = 0
         func flush() async throws {
             guard !pending.isEmpty else { return }
             let vectors = try await embedder.embed(pending.flatMap { $0.chunks.map(\.indexedText) })
             var offset = 0
+            var batch: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
             for item in pending {
                 let embedded = zip(item.chunks, vectors[offset..<offset + item.chunks.count]).map { EmbeddedChunk(chunk: $0, vector: $1, model: embedder.model) }
                 offset += item.chunks.count
-                try await store.replace(StoredDocument(sourceID: item.document.sourceID, campaignID: item.document.campaignID, domain: item.document.domain, title: item.document.title, contentHash: item.hash), chunks: embedded)
-                report.chunksWritten += embedded.count
+                batch.append((StoredDocument(sourceID: item.document.sourceID, campaignID: item.document.campaignID, domain: item.document.domain, title: item.document.title, contentHash: item.hash), embedded))
+            }
+            // One transaction for the batch: all of these documents are stored, or none.
+            try await store.replace(batch)
+            for item in pending {
+                report.chunksWritten += item.chunks.count
                 if item.isNew { report.added.append(item.document.sourceID) } else { report.updated.append(item.document.sourceID) }
             }
             pending = []

@@ -10,6 +10,8 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var chunks: [String: KnowledgeChunk] = [:]
         var chunkIDs: [String: [String]] = [:]
         var models: [String: String] = [:]
+        /// Lower-cased titles and aliases to chunk ids.
+        var names: [String: Set<String>] = [:]
         var text = BM25Index()
         var vectors: VectorIndex
     }
@@ -29,19 +31,26 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         state.withLock { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
     }
 
-    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
+    public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         state.withLock { state in
-            let key = Self.key(document.campaignID, document.sourceID)
-            Self.removeDocument(key, from: &state)
-            state.documents[key] = document
-            state.chunkIDs[key] = chunks.map(\.chunk.id)
-            for embedded in chunks {
-                state.chunks[embedded.chunk.id] = embedded.chunk
-                state.models[embedded.chunk.id] = embedded.model
-                state.text.add(embedded.chunk)
-                state.vectors.upsert(embedded.chunk, vector: embedded.vector)
+            for (document, chunks) in documents {
+                let key = Self.key(document.campaignID, document.sourceID)
+                Self.removeDocument(key, from: &state)
+                state.documents[key] = document
+                state.chunkIDs[key] = chunks.map(\.chunk.id)
+                for embedded in chunks {
+                    state.chunks[embedded.chunk.id] = embedded.chunk
+                    state.models[embedded.chunk.id] = embedded.model
+                    state.text.add(embedded.chunk)
+                    state.vectors.upsert(embedded.chunk, vector: embedded.vector)
+                    for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
+                }
             }
         }
+    }
+
+    static func names(_ chunk: KnowledgeChunk) -> Set<String> {
+        Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }.filter { !$0.isEmpty })
     }
 
     private static func removeDocument(_ key: String, from state: inout State) {
@@ -49,7 +58,12 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         state.documents[key] = nil
         let removed = Set(ids)
         for id in ids {
-            state.chunks[id] = nil
+            if let chunk = state.chunks.removeValue(forKey: id) {
+                for name in names(chunk) {
+                    state.names[name]?.remove(id)
+                    if state.names[name]?.isEmpty == true { state.names[name] = nil }
+                }
+            }
             state.models[id] = nil
         }
         state.text.remove(removed)
@@ -79,9 +93,8 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     public func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] {
         let wanted = name.lowercased()
         return state.withLock { state in
-            state.chunks.values.filter { chunk in
-                filter.admits(chunk) && (chunk.title.lowercased() == wanted || chunk.aliases.contains { $0.lowercased() == wanted })
-            }.sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
+            (state.names[wanted] ?? []).compactMap { state.chunks[$0] }.filter(filter.admits)
+                .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
         }
     }
 

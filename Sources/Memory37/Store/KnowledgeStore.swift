@@ -57,6 +57,8 @@ public protocol KnowledgeStore: Sendable {
     func documents(campaignID: String?) async throws -> [StoredDocument]
     /// Replaces the document's chunks with `chunks` (all of one document), atomically.
     func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws
+    /// Replaces several documents in one transaction: all of them, or none.
+    func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws
     func delete(campaignID: String?, sourceIDs: [String]) async throws
     /// Chunk ids by text relevance (BM25 or its equivalent), best first.
     func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String]
@@ -75,4 +77,10 @@ public protocol KnowledgeStore: Sendable {
     func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk]
     func updateVectors(_ vectors: [String: [Float]], model: String) async throws
     func counts() async throws -> (documents: Int, chunks: Int)
+}
+
+extension KnowledgeStore {
+    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
+        try await replace([(document, chunks)])
+    }
 }

@@ -39,32 +39,57 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         return documents
     }
 
-    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
-        let scope = document.campaignID ?? ""
+    /// One transaction; the chunks of all documents go in with one multi-row INSERT from
+    /// arrays (`unnest`), so a batch costs a handful of round trips, not one per chunk.
+    public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
+        guard !documents.isEmpty else { return }
+        let scopes = documents.map { $0.document.campaignID ?? "" }
+        let sources = documents.map(\.document.sourceID)
+        let chunks = documents.flatMap(\.chunks)
+        func column<T>(_ value: (EmbeddedChunk) -> T) -> [T] { chunks.map(value) }
+        let now = Date().timeIntervalSince1970
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = \(document.sourceID)", logger: logger)
-            try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = \(document.sourceID)", logger: logger)
+            try await connection.query("""
+                DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
+                WHERE c.scope = d.scope AND c.source_id = d.source_id
+                """, logger: logger)
+            try await connection.query("""
+                DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
+                WHERE k.scope = d.scope AND k.source_id = d.source_id
+                """, logger: logger)
             try await connection.query("""
                 INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at)
-                VALUES (\(scope), \(document.sourceID), \(document.domain.rawValue), \(document.title), \(document.contentHash), \(Date().timeIntervalSince1970))
+                SELECT scope, source_id, domain, title, content_hash, \(now)
+                FROM unnest(\(scopes)::text[], \(sources)::text[], \(documents.map(\.document.domain.rawValue))::text[],
+                            \(documents.map(\.document.title))::text[], \(documents.map(\.document.contentHash))::text[])
+                     AS d(scope, source_id, domain, title, content_hash)
                 """, logger: logger)
-            for embedded in chunks {
-                let chunk = embedded.chunk
-                let names = Array(Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }.filter { !$0.isEmpty })).sorted()
-                let headings = JSONValue.array(chunk.headingPath.map { .string($0) }).canonicalText
-                let aliases = JSONValue.array(chunk.aliases.map { .string($0) }).canonicalText
-                let weighted = ([chunk.title] + chunk.aliases).joined(separator: " ")
-                let body = (chunk.headingPath + [chunk.text]).joined(separator: "\n")
-                try await connection.query("""
-                    INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, names, text,
-                        content_hash, metadata, visibility, created_at, expires_at, session_number, search, embedding, embedding_model)
-                    VALUES (\(chunk.id), \(scope), \(chunk.campaignID), \(chunk.domain.rawValue), \(chunk.sourceID), \(chunk.ordinal), \(chunk.title),
-                        \(headings), \(aliases), \(names), \(chunk.text), \(chunk.contentHash), \(JSONValue.object(chunk.metadata).canonicalText),
-                        \(chunk.visibility.rawValue), \(chunk.createdAt.timeIntervalSince1970), \(chunk.expiresAt?.timeIntervalSince1970), \(chunk.sessionNumber),
-                        setweight(to_tsvector('english', \(weighted)), 'A') || setweight(to_tsvector('english', \(body)), 'D'),
-                        \(Self.vectorLiteral(embedded.vector))::vector, \(embedded.model))
-                    """, logger: logger)
-            }
+            guard !chunks.isEmpty else { return }
+            // Arrays cannot hold NULL here: '' , -1 and Int32.min stand for "none" and are mapped back.
+            try await connection.query("""
+                INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, names, text,
+                    content_hash, metadata, visibility, created_at, expires_at, session_number, search, embedding, embedding_model)
+                SELECT id, scope, NULLIF(scope, ''), domain, source_id, ordinal, title, heading_path, aliases,
+                    string_to_array(names, E'\\n'), text, content_hash, metadata, visibility, created_at, NULLIF(expires_at, -1),
+                    NULLIF(session_number, -2147483648),
+                    setweight(to_tsvector('english', weighted), 'A') || setweight(to_tsvector('english', body), 'D'),
+                    embedding::vector, embedding_model
+                FROM unnest(
+                    \(column { $0.chunk.id })::text[], \(column { $0.chunk.campaignID ?? "" })::text[], \(column { $0.chunk.domain.rawValue })::text[],
+                    \(column { $0.chunk.sourceID })::text[], \(column { $0.chunk.ordinal })::int[], \(column { $0.chunk.title })::text[],
+                    \(column { JSONValue.array($0.chunk.headingPath.map { .string($0) }).canonicalText })::text[],
+                    \(column { JSONValue.array($0.chunk.aliases.map { .string($0) }).canonicalText })::text[],
+                    \(column { Array(Set(([$0.chunk.title] + $0.chunk.aliases).map { $0.lowercased() }.filter { !$0.isEmpty })).sorted().joined(separator: "\n") })::text[],
+                    \(column { $0.chunk.text })::text[], \(column { $0.chunk.contentHash })::text[],
+                    \(column { JSONValue.object($0.chunk.metadata).canonicalText })::text[], \(column { $0.chunk.visibility.rawValue })::text[],
+                    \(column { $0.chunk.createdAt.timeIntervalSince1970 })::float8[], \(column { $0.chunk.expiresAt?.timeIntervalSince1970 ?? -1 })::float8[],
+                    \(column { $0.chunk.sessionNumber ?? Int(Int32.min) })::int[],
+                    \(column { ([$0.chunk.title] + $0.chunk.aliases).joined(separator: " ") })::text[],
+                    \(column { ($0.chunk.headingPath + [$0.chunk.text]).joined(separator: "\n") })::text[],
+                    \(column { Self.vectorLiteral($0.vector) })::text[], \(column { $0.model })::text[]
+                ) AS c(id, scope, domain, source_id, ordinal, title, heading_path, aliases, names, text, content_hash, metadata,
+                       visibility, created_at, expires_at, session_number, weighted, body, embedding, embedding_model)
+                """, logger: logger)
         }
     }
 

@@ -42,46 +42,54 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         }
     }
 
-    public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
+    public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         let removed = try await pool.write { db -> [String] in
-            let removed = try Self.deleteDocument(scope: document.campaignID ?? "", sourceID: document.sourceID, db: db)
-            try db.execute(
-                sql: "INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [document.campaignID ?? "", document.sourceID, document.domain.rawValue, document.title, document.contentHash, Date().timeIntervalSince1970]
-            )
-            for embedded in chunks {
-                let chunk = embedded.chunk
-                try db.execute(
-                    sql: """
-                        INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text,
-                            content_hash, metadata, visibility, created_at, expires_at, session_number, embedding, embedding_model)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        chunk.id, chunk.campaignID ?? "", chunk.campaignID, chunk.domain.rawValue, chunk.sourceID, chunk.ordinal, chunk.title,
-                        JSONValue.array(chunk.headingPath.map { .string($0) }).canonicalText, JSONValue.array(chunk.aliases.map { .string($0) }).canonicalText,
-                        chunk.text, chunk.contentHash, JSONValue.object(chunk.metadata).canonicalText, chunk.visibility.rawValue,
-                        chunk.createdAt.timeIntervalSince1970, chunk.expiresAt?.timeIntervalSince1970, chunk.sessionNumber,
-                        Self.blob(embedded.vector), embedded.model,
-                    ]
-                )
-                let rowid = db.lastInsertedRowID
-                try db.execute(
-                    sql: "INSERT INTO knowledge_fts (rowid, title, aliases, text) VALUES (?, ?, ?, ?)",
-                    arguments: [rowid, chunk.title, chunk.aliases.joined(separator: "\n"), (chunk.headingPath + [chunk.text]).joined(separator: "\n")]
-                )
-                for name in Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }) where !name.isEmpty {
-                    try db.execute(sql: "INSERT INTO knowledge_names (name, chunk_rowid) VALUES (?, ?)", arguments: [name, rowid])
-                }
+            var removed: [String] = []
+            for (document, chunks) in documents {
+                removed += try Self.write(document, chunks: chunks, db: db)
             }
             return removed
         }
         vectors.withLock { index in
             index.remove(Set(removed))
-            for embedded in chunks where embedded.vector.count == index.dimensions {
-                index.upsert(embedded.chunk, vector: embedded.vector)
+            for (_, chunks) in documents {
+                for embedded in chunks where embedded.vector.count == index.dimensions {
+                    index.upsert(embedded.chunk, vector: embedded.vector)
+                }
             }
         }
+    }
+
+    /// Replaces one document's rows in the caller's transaction; returns the chunk ids removed.
+    static func write(_ document: StoredDocument, chunks: [EmbeddedChunk], db: GRDB.Database) throws -> [String] {
+        let removed = try deleteDocument(scope: document.campaignID ?? "", sourceID: document.sourceID, db: db)
+        try db.execute(
+            sql: "INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [document.campaignID ?? "", document.sourceID, document.domain.rawValue, document.title, document.contentHash, Date().timeIntervalSince1970]
+        )
+        let insertChunk = try db.cachedStatement(sql: """
+            INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text,
+                content_hash, metadata, visibility, created_at, expires_at, session_number, embedding, embedding_model)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertText = try db.cachedStatement(sql: "INSERT INTO knowledge_fts (rowid, title, aliases, text) VALUES (?, ?, ?, ?)")
+        let insertName = try db.cachedStatement(sql: "INSERT INTO knowledge_names (name, chunk_rowid) VALUES (?, ?)")
+        for embedded in chunks {
+            let chunk = embedded.chunk
+            try insertChunk.execute(arguments: [
+                chunk.id, chunk.campaignID ?? "", chunk.campaignID, chunk.domain.rawValue, chunk.sourceID, chunk.ordinal, chunk.title,
+                JSONValue.array(chunk.headingPath.map { .string($0) }).canonicalText, JSONValue.array(chunk.aliases.map { .string($0) }).canonicalText,
+                chunk.text, chunk.contentHash, JSONValue.object(chunk.metadata).canonicalText, chunk.visibility.rawValue,
+                chunk.createdAt.timeIntervalSince1970, chunk.expiresAt?.timeIntervalSince1970, chunk.sessionNumber,
+                blob(embedded.vector), embedded.model,
+            ])
+            let rowid = db.lastInsertedRowID
+            try insertText.execute(arguments: [rowid, chunk.title, chunk.aliases.joined(separator: "\n"), (chunk.headingPath + [chunk.text]).joined(separator: "\n")])
+            for name in Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }) where !name.isEmpty {
+                try insertName.execute(arguments: [name, rowid])
+            }
+        }
+        return removed
     }
 
     /// Deletes a document's rows in the caller's transaction; returns the chunk ids removed.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Unit vectors in one contiguous matrix with the metadata filters need, scanned exactly with
 /// SIMD dot products. The in-memory store keeps its vectors here, and the SQLite store mirrors
 /// its float32 blobs here at start-up (a scan of 100,000 × 256 floats takes a few milliseconds,
@@ -9,8 +11,13 @@ struct VectorIndex {
     private(set) var matrix: [Float] = []
     private(set) var ids: [String] = []
     private(set) var rows: [String: Int] = [:]
-    /// The chunk's filter fields, by row.
-    private(set) var meta: [KnowledgeChunk] = []
+    // The filter fields, by row, kept compact so the scan touches little memory.
+    private var campaigns: [Int32] = []
+    private var domains: [UInt8] = []
+    private var gmOnly: [Bool] = []
+    private var expires: [Double] = []
+    /// Campaign ids by number; -1 is global.
+    private var campaignNumbers: [String: Int32] = [:]
 
     init(dimensions: Int) {
         self.dimensions = dimensions
@@ -20,14 +27,31 @@ struct VectorIndex {
 
     mutating func upsert(_ chunk: KnowledgeChunk, vector: [Float]) {
         precondition(vector.count == dimensions, "vector length \(vector.count) ≠ \(dimensions)")
+        var campaign: Int32 = -1
+        if let id = chunk.campaignID {
+            if let number = campaignNumbers[id] {
+                campaign = number
+            } else {
+                campaign = Int32(campaignNumbers.count)
+                campaignNumbers[id] = campaign
+            }
+        }
+        let domain = UInt8(KnowledgeDomain.allCases.firstIndex(of: chunk.domain) ?? 0)
+        let expiry = chunk.expiresAt?.timeIntervalSince1970 ?? .infinity
         if let row = rows[chunk.id] {
             matrix.replaceSubrange(row * dimensions..<(row + 1) * dimensions, with: vector)
-            meta[row] = Self.slim(chunk)
+            campaigns[row] = campaign
+            domains[row] = domain
+            gmOnly[row] = chunk.visibility == .gm
+            expires[row] = expiry
             return
         }
         rows[chunk.id] = ids.count
         ids.append(chunk.id)
-        meta.append(Self.slim(chunk))
+        campaigns.append(campaign)
+        domains.append(domain)
+        gmOnly.append(chunk.visibility == .gm)
+        expires.append(expiry)
         matrix.append(contentsOf: vector)
     }
 
@@ -44,12 +68,18 @@ struct VectorIndex {
             if row != last {
                 let lastID = ids[last]
                 ids[row] = lastID
-                meta[row] = meta[last]
+                campaigns[row] = campaigns[last]
+                domains[row] = domains[last]
+                gmOnly[row] = gmOnly[last]
+                expires[row] = expires[last]
                 rows[lastID] = row
                 for column in 0..<dimensions { matrix[row * dimensions + column] = matrix[last * dimensions + column] }
             }
             ids.removeLast()
-            meta.removeLast()
+            campaigns.removeLast()
+            domains.removeLast()
+            gmOnly.removeLast()
+            expires.removeLast()
             matrix.removeLast(dimensions)
         }
     }
@@ -60,9 +90,18 @@ struct VectorIndex {
         var best: [(score: Float, row: Int)] = []
         best.reserveCapacity(limit + 1)
         var threshold = -Float.infinity
+        // A campaign never seen matches only global rows.
+        let campaign = filter.campaignID.map { campaignNumbers[$0] ?? -2 } ?? -2
+        var domainMask: UInt32 = 0
+        for domain in filter.domains { domainMask |= 1 << UInt32(KnowledgeDomain.allCases.firstIndex(of: domain) ?? 0) }
+        let now = filter.now.timeIntervalSince1970
+        let includeGM = filter.includeGM
         matrix.withUnsafeBufferPointer { matrix in
             query.withUnsafeBufferPointer { query in
-                for row in 0..<ids.count where filter.admits(meta[row]) {
+                for row in 0..<ids.count {
+                    guard campaigns[row] == -1 || campaigns[row] == campaign else { continue }
+                    guard domainMask == 0 || domainMask & (1 << UInt32(domains[row])) != 0 else { continue }
+                    guard includeGM || !gmOnly[row], expires[row] > now else { continue }
                     let score = Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions)
                     guard best.count < limit || score > threshold else { continue }
                     let position = best.firstIndex { $0.score < score } ?? best.count
@@ -90,15 +129,5 @@ struct VectorIndex {
             index += 1
         }
         return total
-    }
-
-    /// The filter fields only: the text stays in the store.
-    static func slim(_ chunk: KnowledgeChunk) -> KnowledgeChunk {
-        var slim = chunk
-        slim.text = ""
-        slim.metadata = [:]
-        slim.headingPath = []
-        slim.aliases = []
-        return slim
     }
 }
