@@ -27,9 +27,13 @@ struct Ingestor: Sendable {
     func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
         var report = IngestReport()
         var storedByScope: [String?: [String: StoredDocument]] = [:]
-        let scopes = Set(documents.map(\.campaignID)).union(pruneScopes.map { Set($0.keys) } ?? [])
-        for scope in scopes {
-            storedByScope[scope] = Dictionary(try await store.documents(campaignID: scope).map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
+        // Pruning compares with the whole scope; otherwise only the given documents are looked up.
+        let byScope = Dictionary(grouping: documents, by: \.campaignID)
+        for scope in Set(byScope.keys).union(pruneScopes.map { Set($0.keys) } ?? []) {
+            let stored = pruneScopes?.keys.contains(scope) == true
+                ? try await store.documents(campaignID: scope)
+                : try await store.documents(campaignID: scope, sourceIDs: (byScope[scope] ?? []).map(\.sourceID))
+            storedByScope[scope] = Dictionary(stored.map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
         }
         var seen: [String?: Set<String>] = [:]
         // Changed documents are embedded together, so a model-backed embedder gets full

@@ -34,7 +34,9 @@ struct BM25Index {
         let count = Double(max(1, lengths.count))
         let average = Double(max(1, totalLength)) / count
         var scores: [String: Double] = [:]
-        for word in Set(TextTokenizer.words(query)) where !TextTokenizer.stopwords.contains(word) {
+        let words = Set(TextTokenizer.words(query)).filter { !TextTokenizer.stopwords.contains($0) && postings[$0] != nil }
+        let selected = CommonTermPolicy.select(words.map { ($0, postings[$0]!.count) }, total: lengths.count)
+        for word in selected {
             guard let list = postings[word] else { continue }
             let idf = log(1 + (count - Double(list.count) + 0.5) / (Double(list.count) + 0.5))
             for (id, frequency) in list {

@@ -31,6 +31,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         state.withLock { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
     }
 
+    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        state.withLock { state in sourceIDs.compactMap { state.documents[Self.key(campaignID, $0)] } }
+    }
+
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         state.withLock { state in
             for (document, chunks) in documents {

@@ -45,7 +45,10 @@ public enum KnowledgeMigrations {
                 "CREATE TABLE knowledge_names (name TEXT NOT NULL, chunk_rowid INTEGER NOT NULL)",
                 "CREATE INDEX knowledge_names_name ON knowledge_names (name)",
                 "CREATE INDEX knowledge_names_chunk ON knowledge_names (chunk_rowid)",
-                "CREATE VIRTUAL TABLE knowledge_fts USING fts5(title, aliases, text, tokenize = 'porter unicode61')",
+                // Text goes in already normalised by the project's tokenizer (lower case, plural
+                // folding), so that query terms and the vocabulary's document counts line up.
+                "CREATE VIRTUAL TABLE knowledge_fts USING fts5(title, aliases, text, tokenize = 'unicode61')",
+                "CREATE VIRTUAL TABLE knowledge_fts_vocabulary USING fts5vocab(knowledge_fts, 'row')",
             ],
             postgres: [
                 "CREATE EXTENSION IF NOT EXISTS vector",

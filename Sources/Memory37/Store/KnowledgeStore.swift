@@ -55,6 +55,8 @@ public protocol KnowledgeStore: Sendable {
     func prepare() async throws
     /// Documents of one scope (a campaign, or nil for the global ones).
     func documents(campaignID: String?) async throws -> [StoredDocument]
+    /// The named documents of one scope that exist.
+    func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument]
     /// Replaces the document's chunks with `chunks` (all of one document), atomically.
     func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws
     /// Replaces several documents in one transaction: all of them, or none.
@@ -77,6 +79,23 @@ public protocol KnowledgeStore: Sendable {
     func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk]
     func updateVectors(_ vectors: [String: [Float]], model: String) async throws
     func counts() async throws -> (documents: Int, chunks: Int)
+}
+
+/// Text search cost grows with the documents a term matches; a term in a large share of the
+/// chunks says little about any of them (its BM25 weight is near zero), so when a query has
+/// rarer terms, the very common ones are left out.
+enum CommonTermPolicy {
+    /// Terms in more than this share of the chunks are dropped…
+    static let maximumShare = 0.05
+    /// …as long as this many rarer terms remain; else the rarest are kept.
+    static let keep = 2
+
+    static func select(_ frequencies: [(term: String, documents: Int)], total: Int) -> [String] {
+        let limit = Int(Double(max(total, 1)) * maximumShare)
+        let rare = frequencies.filter { $0.documents <= limit }.map(\.term)
+        if rare.count >= keep || rare.count == frequencies.count { return rare }
+        return frequencies.sorted { $0.documents < $1.documents }.prefix(keep).map(\.term)
+    }
 }
 
 extension KnowledgeStore {

@@ -41,6 +41,15 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
 
     /// One transaction; the chunks of all documents go in with one multi-row INSERT from
     /// arrays (`unnest`), so a batch costs a handful of round trips, not one per chunk.
+    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        var documents: [StoredDocument] = []
+        let rows = try await client.query("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") AND source_id = ANY(\(sourceIDs))", logger: logger)
+        for try await (source, domain, title, hash) in rows.decode((String, String, String, String).self) {
+            documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash))
+        }
+        return documents
+    }
+
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         guard !documents.isEmpty else { return }
         let scopes = documents.map { $0.document.campaignID ?? "" }

@@ -42,6 +42,17 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         }
     }
 
+    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        guard !sourceIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            var arguments: StatementArguments = [campaignID ?? ""]
+            arguments += StatementArguments(sourceIDs)
+            return try Row.fetchAll(db, sql: "SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = ? AND source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ",")))", arguments: arguments).map { row in
+                StoredDocument(sourceID: row["source_id"], campaignID: campaignID, domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, title: row["title"], contentHash: row["content_hash"])
+            }
+        }
+    }
+
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         let removed = try await pool.write { db -> [String] in
             var removed: [String] = []
@@ -84,7 +95,9 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
                 blob(embedded.vector), embedded.model,
             ])
             let rowid = db.lastInsertedRowID
-            try insertText.execute(arguments: [rowid, chunk.title, chunk.aliases.joined(separator: "\n"), (chunk.headingPath + [chunk.text]).joined(separator: "\n")])
+            try insertText.execute(arguments: [
+                rowid, normalized(chunk.title), normalized(chunk.aliases.joined(separator: " ")), normalized((chunk.headingPath + [chunk.text]).joined(separator: " ")),
+            ])
             for name in Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }) where !name.isEmpty {
                 try insertName.execute(arguments: [name, rowid])
             }
@@ -124,19 +137,28 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         return (sql, arguments)
     }
 
+    static func normalized(_ text: String) -> String {
+        TextTokenizer.words(text).joined(separator: " ")
+    }
+
     /// The query's words, each quoted, any of them: FTS5 syntax characters in user text are
-    /// never interpreted.
-    static func matchExpression(_ query: String) -> String? {
-        let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) }
-        guard !words.isEmpty else { return nil }
+    /// never interpreted. Very common words are left out (``CommonTermPolicy``).
+    static func matchExpression(_ query: String, total: Int, db: GRDB.Database) throws -> String? {
         var seen = Set<String>()
-        return words.filter { seen.insert($0).inserted }.prefix(32).map { "\"\($0)\"" }.joined(separator: " OR ")
+        let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) && seen.insert($0).inserted }.prefix(32)
+        guard !words.isEmpty else { return nil }
+        let counts = try Row.fetchAll(db, sql: "SELECT term, doc FROM knowledge_fts_vocabulary WHERE term IN (\(words.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(Array(words)))
+        let frequencies = counts.map { (term: $0["term"] as String, documents: $0["doc"] as Int) }
+        guard !frequencies.isEmpty else { return nil }
+        return CommonTermPolicy.select(frequencies, total: total).map { "\"\($0)\"" }.joined(separator: " OR ")
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
-        guard let expression = Self.matchExpression(query) else { return [] }
         let (clause, filterArguments) = Self.whereClause(filter)
+        // The mirrored matrix holds a row per chunk: its size is the corpus size, for free.
+        let total = vectors.withLock { $0.count }
         return try await pool.read { db in
+            guard let expression = try Self.matchExpression(query, total: total, db: db) else { return [] }
             var arguments: StatementArguments = [expression]
             arguments += filterArguments
             arguments += [limit]

@@ -121,15 +121,16 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         if kinds.contains("postgres"), postgresURL == nil {
             throw StartupError(message: "--stores postgres needs --postgres-url", exitCode: RPGBotCommand.usageExitCode)
         }
-        print("knowledge benchmark: generated documents of ~120 words (one chunk each), hashing embedder, \(queries) hybrid queries (k = 8) per run, one task")
+        print("knowledge benchmark: generated documents of 120 words from a Zipf vocabulary of 8,000 (one chunk each), half in one campaign and half global, hashing embedder; ingest in batches of 500 documents; \(queries) hybrid queries (4 words of a random document, k = 8) per run, one task")
         for count in counts {
             let corpus = SyntheticCorpus(documents: count)
             for kind in kinds {
                 try await withStore(kind) { service in
                     var ingested = 0
+                    let batches = stride(from: 0, to: count, by: 500).map { corpus.documents($0..<min(count, $0 + 500)) }
                     let start = ContinuousClock.now
-                    for batch in stride(from: 0, to: count, by: 500) {
-                        ingested += try await service.ingest(corpus.documents(batch..<min(count, batch + 500))).chunksWritten
+                    for batch in batches {
+                        ingested += try await service.ingest(batch).chunksWritten
                     }
                     let seconds = Self.seconds(ContinuousClock.now - start)
                     var latencies: [Duration] = []
@@ -195,8 +196,8 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
     }
 }
 
-/// Deterministic generated documents: words drawn from a vocabulary of pseudo-words with a
-/// Zipf-like skew, so that text search has common and rare terms as real text does.
+/// Deterministic generated documents: words drawn from 8,000 pseudo-words with Zipf's law
+/// (the r-th most common word has frequency ∝ 1/r), as content words in real text are.
 struct SyntheticCorpus {
     let count: Int
     let vocabulary: [String]
@@ -205,7 +206,7 @@ struct SyntheticCorpus {
         count = documents
         let syllables = ["ka", "lo", "mir", "than", "dor", "el", "quo", "ris", "van", "tel", "sha", "gor", "bri", "nu", "wen", "zal", "or", "pim", "ast", "ley"]
         var words: [String] = []
-        for a in syllables { for b in syllables { for c in ["", "n", "s", "th", "a"] { words.append(a + b + c) } } }
+        for a in syllables { for b in syllables { for c in ["", "n", "s", "th", "a", "el", "or", "is", "um", "ek", "ar", "ul", "id", "om", "ax", "yn", "ev", "ot", "ip", "ga"] { words.append(a + b + c) } } }
         vocabulary = words
     }
 
@@ -214,10 +215,10 @@ struct SyntheticCorpus {
         return seed >> 33
     }
 
-    /// Word of rank ~ 1/u: a few are very common, most are rare.
+    /// A log-uniform rank gives P(rank r) ∝ 1/r.
     func word(_ seed: inout UInt64) -> String {
-        let u = Double(random(&seed) % 1_000_000 + 1) / 1_000_000
-        return vocabulary[min(vocabulary.count - 1, Int(pow(u, 2.2) * Double(vocabulary.count)))]
+        let u = Double(random(&seed) % 1_000_000) / 1_000_000
+        return vocabulary[min(vocabulary.count - 1, Int(pow(Double(vocabulary.count), u)) - 1)]
     }
 
     func text(_ index: Int, words: Int) -> String {
