@@ -1,5 +1,5 @@
 import Foundation
-import Memory37
+@testable import Memory37
 import ServiceKit
 import TestSupport
 import Testing
@@ -72,5 +72,19 @@ struct ContentTests {
             let fire = try await service.rulesLookup("bright streak of fire blossoms into an explosion of flame", filter: SearchFilter(campaignID: "demo"), k: 10)
             #expect(fire.contains { $0.chunk.sourceID == "/api/2014/spells/fireball" })
         }
+    }
+}
+
+@Suite("Porter stemmer")
+struct PorterStemmerTests {
+    @Test("the published examples", arguments: [
+        ("caresses", "caress"), ("ponies", "poni"), ("cats", "cat"), ("agreed", "agre"), ("plastered", "plaster"),
+        ("motoring", "motor"), ("sing", "sing"), ("hopping", "hop"), ("falling", "fall"), ("happy", "happi"),
+        ("relational", "relat"), ("conditional", "condit"), ("rational", "ration"), ("generalizations", "gener"),
+        ("oscillators", "oscil"), ("running", "run"), ("explosion", "explos"), ("abilities", "abil"), ("sky", "sky"),
+        ("hopefulness", "hope"), ("adjustment", "adjust"), ("electrical", "electr"), ("Ærin", "ærin"),
+    ])
+    func stems(word: String, stem: String) {
+        #expect(TextTokenizer.terms(word) == [stem])
     }
 }

@@ -104,7 +104,7 @@ struct KnowledgeStoreTests {
         defer { directory.remove() }
         try await StoreFixture.withService(kind, embedder: HashingEmbedder(dimensions: 256)) { service in
             _ = try await service.ingest(Array(StoreFixture.demoDocuments().prefix(3)))
-            #expect(try await service.primary.embeddingModels().keys.sorted() == ["hashing-v3-256"])
+            #expect(try await service.primary.embeddingModels().keys.sorted() == ["hashing-v4-256"])
             #expect(try await service.reembed() == 0)
             // Another model of the same length takes over: every vector is stale.
             let other = KnowledgeService(store: service.primary, embedder: RenamedEmbedder(base: HashingEmbedder(dimensions: 256)), logger: StoreFixture.quiet)

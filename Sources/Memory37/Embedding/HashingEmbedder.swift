@@ -4,7 +4,7 @@
 /// vector half of hybrid search working until a model-backed embedder is configured.
 public struct HashingEmbedder: Embedder {
     public let dimensions: Int
-    public var model: String { "hashing-v3-\(dimensions)" }
+    public var model: String { "hashing-v4-\(dimensions)" }
 
     public init(dimensions: Int = 256) {
         self.dimensions = max(16, dimensions)
@@ -15,14 +15,26 @@ public struct HashingEmbedder: Embedder {
     static let wordWeight: Float = 1.0
     static let trigramWeight: Float = 1.5
 
+    /// Large batches are split across the cores: each vector is independent of the others.
     public func embed(_ texts: [String]) async throws -> [[Float]] {
-        texts.map(vector)
+        let parts = min(max(1, texts.count / 64), ProcessInfo.processInfo.activeProcessorCount)
+        guard parts > 1 else { return texts.map(vector) }
+        let size = (texts.count + parts - 1) / parts
+        return await withTaskGroup(of: (Int, [[Float]]).self) { group in
+            for part in 0..<parts {
+                let slice = Array(texts[min(texts.count, part * size)..<min(texts.count, (part + 1) * size)])
+                group.addTask { (part, slice.map(vector)) }
+            }
+            var results = [[[Float]]](repeating: [], count: parts)
+            for await (part, vectors) in group { results[part] = vectors }
+            return results.flatMap { $0 }
+        }
     }
 
     public func vector(_ text: String) -> [Float] {
         var vector = [Float](repeating: 0, count: dimensions)
         var scalars: [UInt32] = []
-        for word in TextTokenizer.words(text) where !TextTokenizer.stopwords.contains(word) {
+        for word in TextTokenizer.terms(text) {
             add(FNV1a.hash(word), weight: Self.wordWeight, to: &vector)
             // Trigrams of the padded word ("#fireball#"): "fireball" shares most of them with
             // "fire ball". Hashed straight from the scalar values, without building strings.

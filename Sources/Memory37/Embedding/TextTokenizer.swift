@@ -1,12 +1,18 @@
-/// Words as the in-memory index and the hashing embedder see them: lower-cased runs of letters
-/// and digits (any script), with a light English plural folding.
+/// How text is cut into words (lower-cased runs of letters and digits, any script) and into
+/// search terms (words that are not stop words, Porter-stemmed): what the in-memory index, the
+/// SQLite index, the hashing embedder and the snippets all use.
 enum TextTokenizer {
+    /// Search terms: `The spells exploded` → `spell`, `explod`.
+    static func terms(_ text: String) -> [String] {
+        words(text).filter { !stopwords.contains($0) }.map(PorterStemmer.stem)
+    }
+
     static func words(_ text: String) -> [String] {
         var words: [String] = []
         var current = String.UnicodeScalarView()
         func flush() {
             if !current.isEmpty {
-                words.append(fold(String(current)))
+                words.append(String(current))
                 current = String.UnicodeScalarView()
             }
         }
@@ -21,13 +27,6 @@ enum TextTokenizer {
         }
         flush()
         return words
-    }
-
-    /// `spells` → `spell`, `abilities` → `ability`; short words and `-ss` stay.
-    static func fold(_ word: String) -> String {
-        guard word.count > 3, word.hasSuffix("s"), !word.hasSuffix("ss"), !word.hasSuffix("us"), !word.hasSuffix("is") else { return word }
-        if word.hasSuffix("ies") && word.count > 4 { return String(word.dropLast(3)) + "y" }
-        return String(word.dropLast())
     }
 
     static let stopwords: Set<String> = [

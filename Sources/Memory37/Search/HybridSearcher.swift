@@ -75,12 +75,12 @@ enum Snippet {
     static let length = 240
 
     static func make(_ text: String, query: String) -> String {
-        let words = Set(TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) })
+        let words = Set(TextTokenizer.terms(query))
         let sentences = text.replacingOccurrences(of: "\n", with: " ").split(separator: ".", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
         var best = sentences.first ?? ""
         var bestScore = -1
         for sentence in sentences {
-            let score = TextTokenizer.words(sentence).filter { words.contains($0) }.count
+            let score = TextTokenizer.terms(sentence).filter { words.contains($0) }.count
             if score > bestScore {
                 best = sentence
                 bestScore = score

@@ -26,16 +26,16 @@ public struct LoreAssertion: Sendable {
 
     static func judge(claim: String, evidence: [SearchHit]) -> LoreAssertion {
         let claimWords = TextTokenizer.words(claim)
-        let content = Set(claimWords.filter { !TextTokenizer.stopwords.contains($0) && !negations.contains($0) })
+        let content = Set(TextTokenizer.terms(claim).filter { !negations.contains($0) })
         let claimNegated = claimWords.contains(where: negations.contains)
         let claimNumbers = Set(claimWords.filter { Int($0) != nil })
         guard !content.isEmpty else { return LoreAssertion(verdict: .unknown, deciding: nil, evidence: evidence) }
         var best: (coverage: Double, sentence: String, negated: Bool)?
         for hit in evidence {
-            let subject = Set(TextTokenizer.words(([hit.chunk.title] + hit.chunk.aliases).joined(separator: " ")))
+            let subject = Set(TextTokenizer.terms(([hit.chunk.title] + hit.chunk.aliases).joined(separator: " ")))
             for sentence in hit.chunk.text.split(whereSeparator: { ".!?\n".contains($0) }) {
                 let words = TextTokenizer.words(String(sentence))
-                let present = Set(words).union(subject)
+                let present = Set(TextTokenizer.terms(String(sentence))).union(subject)
                 let coverage = Double(content.filter(present.contains).count) / Double(content.count)
                 let negated = words.contains(where: negations.contains)
                 // A different number where the rest matches: "the bridge has 3 arches" vs 5.

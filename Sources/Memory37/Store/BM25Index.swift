@@ -9,9 +9,9 @@ struct BM25Index {
     mutating func add(_ chunk: KnowledgeChunk) {
         remove([chunk.id])
         var counts: [String: Int] = [:]
-        let heading = TextTokenizer.words(([chunk.title] + chunk.aliases).joined(separator: " "))
+        let heading = TextTokenizer.terms(([chunk.title] + chunk.aliases).joined(separator: " "))
         for word in heading { counts[word, default: 0] += 5 }
-        for word in TextTokenizer.words((chunk.headingPath + [chunk.text]).joined(separator: " ")) { counts[word, default: 0] += 1 }
+        for word in TextTokenizer.terms((chunk.headingPath + [chunk.text]).joined(separator: " ")) { counts[word, default: 0] += 1 }
         let length = counts.values.reduce(0, +)
         for (word, count) in counts { postings[word, default: [:]][chunk.id] = count }
         lengths[chunk.id] = length
@@ -34,12 +34,18 @@ struct BM25Index {
         let count = Double(max(1, lengths.count))
         let average = Double(max(1, totalLength)) / count
         var scores: [String: Double] = [:]
-        let words = Set(TextTokenizer.words(query)).filter { !TextTokenizer.stopwords.contains($0) && postings[$0] != nil }
-        let selected = CommonTermPolicy.select(words.map { ($0, postings[$0]!.count) }, total: lengths.count)
-        for word in selected {
+        let words = Set(TextTokenizer.terms(query)).filter { postings[$0] != nil }
+        let selection = CommonTermPolicy.select(words.map { ($0, postings[$0]!.count) }, total: lengths.count)
+        var required: Set<String>?
+        if selection.conjunctive {
+            // Documents holding every selected term, found from the shortest list.
+            let lists = selection.terms.compactMap { postings[$0] }.sorted { $0.count < $1.count }
+            required = Set(lists.first?.keys.filter { id in lists.dropFirst().allSatisfy { $0[id] != nil } } ?? [])
+        }
+        for word in selection.terms {
             guard let list = postings[word] else { continue }
             let idf = log(1 + (count - Double(list.count) + 0.5) / (Double(list.count) + 0.5))
-            for (id, frequency) in list {
+            for (id, frequency) in list where required?.contains(id) ?? true {
                 let tf = Double(frequency)
                 let length = Double(lengths[id] ?? 1)
                 scores[id, default: 0] += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / average))

@@ -138,19 +138,20 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     }
 
     static func normalized(_ text: String) -> String {
-        TextTokenizer.words(text).joined(separator: " ")
+        TextTokenizer.terms(text).joined(separator: " ")
     }
 
     /// The query's words, each quoted, any of them: FTS5 syntax characters in user text are
     /// never interpreted. Very common words are left out (``CommonTermPolicy``).
     static func matchExpression(_ query: String, total: Int, db: GRDB.Database) throws -> String? {
         var seen = Set<String>()
-        let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) && seen.insert($0).inserted }.prefix(32)
+        let words = TextTokenizer.terms(query).filter { seen.insert($0).inserted }.prefix(32)
         guard !words.isEmpty else { return nil }
         let counts = try Row.fetchAll(db, sql: "SELECT term, doc FROM knowledge_fts_vocabulary WHERE term IN (\(words.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(Array(words)))
         let frequencies = counts.map { (term: $0["term"] as String, documents: $0["doc"] as Int) }
         guard !frequencies.isEmpty else { return nil }
-        return CommonTermPolicy.select(frequencies, total: total).map { "\"\($0)\"" }.joined(separator: " OR ")
+        let selection = CommonTermPolicy.select(frequencies, total: total)
+        return selection.terms.map { "\"\($0)\"" }.joined(separator: selection.conjunctive ? " AND " : " OR ")
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
