@@ -56,19 +56,29 @@ enum PorterStemmer {
             && last != 119 && last != 120 && last != 121
     }
 
-    private static func ends(_ w: [UInt8], _ suffix: String) -> Bool {
-        let s = Array(suffix.utf8)
-        return w.count >= s.count && Array(w[(w.count - s.count)...]) == s
+    /// Compares in place: this runs for every word of every chunk, so nothing is allocated.
+    private static func ends(_ w: [UInt8], _ suffix: StaticString) -> Bool {
+        let count = suffix.utf8CodeUnitCount
+        guard w.count >= count else { return false }
+        return suffix.withUTF8Buffer { bytes in
+            var index = 0
+            let start = w.count - count
+            while index < count {
+                if w[start + index] != bytes[index] { return false }
+                index += 1
+            }
+            return true
+        }
     }
 
     /// Replaces `suffix` with `replacement` when the stem before it has measure > `minimum`.
     @discardableResult
-    private static func replace(_ w: inout [UInt8], _ suffix: String, _ replacement: String, minimum: Int = 0) -> Bool {
+    private static func replace(_ w: inout [UInt8], _ suffix: StaticString, _ replacement: StaticString, minimum: Int = 0) -> Bool {
         guard ends(w, suffix) else { return false }
-        let stem = w.count - suffix.utf8.count
+        let stem = w.count - suffix.utf8CodeUnitCount
         if measure(w, stem) > minimum {
-            w.removeLast(suffix.utf8.count)
-            w.append(contentsOf: Array(replacement.utf8))
+            w.removeLast(suffix.utf8CodeUnitCount)
+            replacement.withUTF8Buffer { w.append(contentsOf: $0) }
         }
         return true
     }
@@ -109,7 +119,7 @@ enum PorterStemmer {
         if ends(w, "y"), hasVowel(w, w.count - 1) { w[w.count - 1] = 105 }
     }
 
-    private static let step2Rules: [(String, String)] = [
+    private static let step2Rules: [(StaticString, StaticString)] = [
         ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"), ("abli", "able"),
         ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"), ("ization", "ize"), ("ation", "ate"),
         ("ator", "ate"), ("alism", "al"), ("iveness", "ive"), ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"),
@@ -120,7 +130,7 @@ enum PorterStemmer {
         for (suffix, replacement) in step2Rules where replace(&w, suffix, replacement) { return }
     }
 
-    private static let step3Rules: [(String, String)] = [
+    private static let step3Rules: [(StaticString, StaticString)] = [
         ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", ""),
     ]
 
@@ -128,19 +138,19 @@ enum PorterStemmer {
         for (suffix, replacement) in step3Rules where replace(&w, suffix, replacement) { return }
     }
 
-    private static let step4Suffixes = [
-        "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou", "ism", "ate",
-        "iti", "ous", "ive", "ize",
+    /// Longest first: "ement" before "ment" before "ent".
+    private static let step4Suffixes: [StaticString] = [
+        "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ion", "ism", "ate", "iti", "ous", "ive", "ize",
+        "al", "er", "ic", "ou",
     ]
 
     private static func step4(_ w: inout [UInt8]) {
-        // Longest match first: "ement" before "ment" before "ent".
-        for suffix in step4Suffixes.sorted(by: { $0.utf8.count > $1.utf8.count }) where ends(w, suffix) {
-            let stem = w.count - suffix.utf8.count
-            if suffix == "ion" {
+        for suffix in step4Suffixes where ends(w, suffix) {
+            let stem = w.count - suffix.utf8CodeUnitCount
+            if suffix.utf8CodeUnitCount == 3 && ends(w, "ion") {
                 guard stem > 0, w[stem - 1] == 115 || w[stem - 1] == 116 else { return }
             }
-            if measure(w, stem) > 1 { w.removeLast(suffix.utf8.count) }
+            if measure(w, stem) > 1 { w.removeLast(suffix.utf8CodeUnitCount) }
             return
         }
     }

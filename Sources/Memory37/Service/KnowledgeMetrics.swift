@@ -24,6 +24,12 @@ struct KnowledgeMetrics: Sendable {
         registry?.durationHistogram("memory37_search_seconds", help: "Latency of a hybrid search, by store.", labels: [("store", store)]).record(duration)
     }
 
+    func embedded(count: Int, duration: Duration) {
+        guard let registry, count > 0 else { return }
+        registry.durationHistogram("memory37_embedder_seconds", help: "Latency of one embedder call (a batch of texts).").record(duration)
+        registry.counter("memory37_texts_embedded_total", help: "Texts turned into vectors.").increment(by: Int64(count))
+    }
+
     func fallback(_ active: Bool) {
         registry?.gauge("memory37_fallback_active", help: "1 while reads are served by the in-memory fallback store.").set(Double(active ? 1 : 0))
     }

@@ -20,9 +20,11 @@ public final class KnowledgeService: Sendable {
     public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
         self.primary = store
         self.fallback = InMemoryKnowledgeStore(dimensions: embedder.dimensions)
-        self.embedder = embedder
-        self.ingestor = Ingestor(embedder: embedder, chunker: chunker)
-        self.metrics = KnowledgeMetrics(registry: metrics)
+        let metrics = KnowledgeMetrics(registry: metrics)
+        let measured = MeasuredEmbedder(base: embedder, metrics: metrics)
+        self.embedder = measured
+        self.ingestor = Ingestor(embedder: measured, chunker: chunker)
+        self.metrics = metrics
         self.logger = logger
     }
 
