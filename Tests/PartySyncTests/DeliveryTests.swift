@@ -128,7 +128,9 @@ import Testing
             }
             stop.withLock { $0 = true }
             let published = try await publisher.value
-            #expect(published > 20)
+            // At least the first round of 20 went out while the readers reconnected (how many
+            // more depends on the machine's load, so it is not asserted).
+            #expect(published >= 20)
         }
     }
 
