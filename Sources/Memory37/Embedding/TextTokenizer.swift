@@ -16,11 +16,20 @@ enum TextTokenizer {
                 current = String.UnicodeScalarView()
             }
         }
-        for scalar in text.lowercased().unicodeScalars {
-            if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
-                current.append(scalar)
-            } else if scalar == "'" || scalar == "’" {
+        for scalar in text.unicodeScalars {
+            // ASCII without Unicode property lookups: most text is ASCII, and this loop runs
+            // over every character ingested or searched.
+            if scalar.isASCII {
+                switch scalar.value {
+                case 0x61...0x7A, 0x30...0x39: current.append(scalar)
+                case 0x41...0x5A: current.append(Unicode.Scalar(scalar.value + 0x20)!)
+                case 0x27: continue
+                default: flush()
+                }
+            } else if scalar == "’" {
                 continue
+            } else if scalar.properties.isAlphabetic {
+                current.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
             } else {
                 flush()
             }
