@@ -161,10 +161,6 @@ public struct KnowledgeLimits: Sendable {
     public init() {}
 }
 
-extension DocumentLoader.Failure {
-    var reasonText: String { reason }
-}
-
 extension JSONValue {
     var boolValue: Bool? {
         if case .bool(let value) = self { return value }
