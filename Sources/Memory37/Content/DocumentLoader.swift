@@ -1,5 +1,5 @@
 public import Foundation
-public import ServiceKit
+import ServiceKit
 import Yams
 
 /// Reads knowledge documents from files: Markdown with YAML front matter, YAML and JSON (one
