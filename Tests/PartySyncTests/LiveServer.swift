@@ -74,29 +74,10 @@ struct LiveServer: Sendable {
         configuration.observability.logLevel = .warning
         let telemetry = try Observability.bootstrap(service: "rpgbot-test", settings: configuration.observability, installGlobally: false)
         let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
-        let port = Mutex<Int?>(nil)
-        let application = server.makeApplication(onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        let group = ServiceGroup(configuration: .init(services: [application], logger: testLogger))
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            var bound: Int?
-            for _ in 0..<1000 where bound == nil {
-                bound = port.withLock { $0 }
-                if bound == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            guard let bound else { throw TestSetupError("server did not start") }
-            let result: T
-            do {
-                result = try await body(LiveServer(port: bound, server: server, shutdown: { await group.triggerGracefulShutdown() }))
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            return result
+        return try await withRunningServer(logger: testLogger, { onServerRunning in
+            server.makeApplication(onServerRunning: onServerRunning)
+        }) { port, shutdown in
+            try await body(LiveServer(port: port, server: server, shutdown: shutdown))
         }
     }
 }

@@ -3,7 +3,6 @@ public import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 
 /// A local HTTP server that answers `POST /v1/responses` and `POST /v1/chat/completions`
@@ -59,38 +58,19 @@ public final class ScriptedProviderServer: Sendable {
                 return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
             }
         }
-        let port = Mutex<Int?>(nil)
-        let application = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
-            logger: quietLogger
-        )
-        let group = ServiceGroup(configuration: .init(services: [application], logger: quietLogger))
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            var bound: Int?
-            for _ in 0..<1000 where bound == nil {
-                bound = port.withLock { $0 }
-                if bound == nil { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            guard let bound else { throw TestSetupError("scripted provider did not start") }
-            do {
-                let result = try await body("http://127.0.0.1:\(bound)/v1")
-                await group.triggerGracefulShutdown()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
+        return try await withRunningServer(logger: quietLogger, { onServerRunning in
+            Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: onServerRunning,
+                logger: quietLogger
+            )
+        }) { port, _ in
+            try await body("http://127.0.0.1:\(port)/v1")
         }
     }
 }
 
-/// Response bodies as OpenAI sends them.
 /// Hummingbird reports keep-alive connections cut at shutdown as errors; they are expected here.
 private let quietLogger: Logger = {
     var logger = Logger(label: "rpgbot.tests.provider")
@@ -98,6 +78,7 @@ private let quietLogger: Logger = {
     return logger
 }()
 
+/// Response bodies as OpenAI sends them.
 public enum Wire {
     public static func responses(text: String, status: String = "completed", input: Int = 100, output: Int = 50, cached: Int = 0, incompleteReason: String? = nil) -> ScriptedProviderServer.Reply {
         let incomplete = incompleteReason.map { #"{"reason":"\#($0)"}"# } ?? "null"

@@ -25,7 +25,7 @@ public struct GenerationRoutes: Sendable {
         let group = router.group("v1/generation").add(middleware: AuthorizationMiddleware(authority: tokens))
         let engine = self.engine
         group.get("profiles") { _, _ in
-            Self.json(.object(["profiles": .array(engine.catalog.sorted.map(Self.describe))]))
+            Response.json(.object(["profiles": .array(engine.catalog.sorted.map(Self.describe))]))
         }
         group.post("{profile}") { request, context in
             try await generate(request: request, context: context)
@@ -54,7 +54,7 @@ public struct GenerationRoutes: Sendable {
         let generation = GenerationRequest(profile: name, input: body.input ?? .object([:]), context: body.context ?? .object([:]))
         do {
             let result = try await engine.generate(generation)
-            return Self.json(Self.encode(result))
+            return Response.json(Self.encode(result))
         } catch let failure as GenerationFailure {
             throw Self.problem(for: failure)
         }
@@ -120,9 +120,5 @@ public struct GenerationRoutes: Sendable {
         if let provider = profile.provider { object["provider"] = .string(provider) }
         if let model = profile.model { object["model"] = .string(model) }
         return .object(object)
-    }
-
-    static func json(_ value: JSONValue) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.canonicalText)))
     }
 }

@@ -26,22 +26,22 @@ public struct KnowledgeRoutes: Sendable {
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
             let filter = try body.filter(context: context, domains: try body.domains())
             let hits = try await service.search(try body.text("query"), filter: filter, k: try body.k(), mode: try body.mode())
-            return Self.json(["hits": .array(hits.map(Self.encode)), "store": .string(service.isDegraded ? "memory" : service.primary.kind), "degraded": .bool(service.isDegraded)])
+            return Response.json(.object(["hits": .array(hits.map(Self.encode)), "store": .string(service.isDegraded ? "memory" : service.primary.kind), "degraded": .bool(service.isDegraded)]))
         }
         readers.post("lore_search") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
             let hits = try await service.loreSearch(try body.text("query"), filter: try body.filter(context: context, domains: try body.domains()), k: try body.k())
-            return Self.json(["hits": .array(hits.map(Self.encode))])
+            return Response.json(.object(["hits": .array(hits.map(Self.encode))]))
         }
         readers.post("rules_lookup") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
             let hits = try await service.rulesLookup(try body.text("query"), filter: try body.filter(context: context), k: try body.k(default: 5))
-            return Self.json(["hits": .array(hits.map(Self.encode))])
+            return Response.json(.object(["hits": .array(hits.map(Self.encode))]))
         }
         readers.post("art_suggest") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
             let hits = try await service.artSuggest(try body.text("description"), filter: try body.filter(context: context), k: try body.k(default: 5))
-            return Self.json(["hits": .array(hits.map(Self.encode))])
+            return Response.json(.object(["hits": .array(hits.map(Self.encode))]))
         }
         readers.post("session_fetch") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
@@ -53,13 +53,13 @@ public struct KnowledgeRoutes: Sendable {
                 filter: filter, fromSession: try body.integer("from_session", range: 0...100_000),
                 toSession: try body.integer("to_session", range: 0...100_000), limit: try body.integer("limit", range: 1...500) ?? 50
             )
-            return Self.json(["episodes": .array(episodes.map { chunk in
+            return Response.json(.object(["episodes": .array(episodes.map { chunk in
                 .object([
                     "id": .string(chunk.id), "source_id": .string(chunk.sourceID), "title": .string(chunk.title),
                     "session": chunk.sessionNumber.map { .number(Double($0)) } ?? .null, "text": .string(chunk.text),
                     "metadata": .object(chunk.metadata),
                 ])
-            })])
+            })]))
         }
         readers.post("npc_profile") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
@@ -67,19 +67,19 @@ public struct KnowledgeRoutes: Sendable {
             guard let profile = try await service.npcProfile(reference, filter: try body.filter(context: context)) else {
                 throw APIError.notFound("No NPC with the id, name or alias '\(reference)' is visible here.", code: "npc_not_found")
             }
-            return Self.json([
+            return Response.json(.object([
                 "id": .string(profile.id), "name": .string(profile.name), "aliases": .array(profile.aliases.map { .string($0) }),
                 "campaign_id": profile.campaignID.map { .string($0) } ?? .null, "visibility": .string(profile.visibility.rawValue),
                 "fields": .object(profile.fields), "text": .string(profile.text), "chunk_ids": .array(profile.chunkIDs.map { .string($0) }),
-            ])
+            ]))
         }
         readers.post("lore_assert") { request, context in
             let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
             let assertion = try await service.loreAssert(try body.text("claim"), filter: try body.filter(context: context))
-            return Self.json([
+            return Response.json(.object([
                 "verdict": .string(assertion.verdict.rawValue), "deciding_sentence": assertion.deciding.map { .string($0) } ?? .null,
                 "evidence": .array(assertion.evidence.map(Self.encode)),
-            ])
+            ]))
         }
         router.group("v1/knowledge")
             .add(middleware: AuthorizationMiddleware(authority: tokens, roles: [.gm, .service]))
@@ -128,12 +128,12 @@ public struct KnowledgeRoutes: Sendable {
         }
         guard errors.isEmpty else { throw APIError.validation(errors, detail: "No document was stored: fix these and send again.") }
         let report = try await service.ingest(documents, prune: prune, pruneScope: .some(campaign))
-        return json([
+        return Response.json(.object([
             "added": .array(report.added.map { .string($0) }), "updated": .array(report.updated.map { .string($0) }),
             "unchanged": .array(report.unchanged.map { .string($0) }), "removed": .array(report.removed.map { .string($0) }),
             "failed": .array(report.failed.map { .object(["document": .string($0.path), "reason": .string($0.reason)]) }),
             "chunks_written": .number(Double(report.chunksWritten)),
-        ])
+        ]))
     }
 
     public static func encode(_ hit: SearchHit) -> JSONValue {
@@ -145,10 +145,6 @@ public struct KnowledgeRoutes: Sendable {
             "snippet": .string(hit.snippet), "score": .number((hit.score * 10000).rounded() / 10000), "source_id": .string(hit.chunk.sourceID),
             "campaign_id": hit.chunk.campaignID.map { .string($0) } ?? .null, "why": .object(why),
         ])
-    }
-
-    static func json(_ members: [String: JSONValue]) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(members).canonicalText)))
     }
 }
 

@@ -31,20 +31,18 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        var documents: [StoredDocument] = []
-        let rows = try await client.query("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") ORDER BY source_id", logger: logger)
-        for try await (source, domain, title, hash) in rows.decode((String, String, String, String).self) {
-            documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash))
-        }
-        return documents
+        try await documents("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") ORDER BY source_id", campaignID: campaignID)
     }
 
     /// One transaction; the chunks of all documents go in with one multi-row INSERT from
     /// arrays (`unnest`), so a batch costs a handful of round trips, not one per chunk.
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        try await documents("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") AND source_id = ANY(\(sourceIDs))", campaignID: campaignID)
+    }
+
+    private func documents(_ query: PostgresQuery, campaignID: String?) async throws -> [StoredDocument] {
         var documents: [StoredDocument] = []
-        let rows = try await client.query("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") AND source_id = ANY(\(sourceIDs))", logger: logger)
-        for try await (source, domain, title, hash) in rows.decode((String, String, String, String).self) {
+        for try await (source, domain, title, hash) in try await client.query(query, logger: logger).decode((String, String, String, String).self) {
             documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash))
         }
         return documents

@@ -35,19 +35,26 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     }
 
     public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = ? ORDER BY source_id", arguments: [campaignID ?? ""]).map { row in
-                StoredDocument(sourceID: row["source_id"], campaignID: campaignID, domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, title: row["title"], contentHash: row["content_hash"])
-            }
-        }
+        try await documents(campaignID: campaignID, only: nil)
     }
 
+
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        guard !sourceIDs.isEmpty else { return [] }
-        return try await pool.read { db in
-            var arguments: StatementArguments = [campaignID ?? ""]
+        sourceIDs.isEmpty ? [] : try await documents(campaignID: campaignID, only: sourceIDs)
+    }
+
+    /// The scope's documents, or only those named.
+    private func documents(campaignID: String?, only sourceIDs: [String]?) async throws -> [StoredDocument] {
+        var sql = "SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = ?"
+        var arguments: StatementArguments = [campaignID ?? ""]
+        if let sourceIDs {
+            sql += " AND source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ",")))"
             arguments += StatementArguments(sourceIDs)
-            return try Row.fetchAll(db, sql: "SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = ? AND source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ",")))", arguments: arguments).map { row in
+        }
+        let query = sql + " ORDER BY source_id"
+        let values = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: query, arguments: values).map { row in
                 StoredDocument(sourceID: row["source_id"], campaignID: campaignID, domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, title: row["title"], contentHash: row["content_hash"])
             }
         }
