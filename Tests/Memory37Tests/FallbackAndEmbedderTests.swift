@@ -23,6 +23,21 @@ struct FallbackAndEmbedderTests {
         #expect(!service.isDegraded)
     }
 
+    @Test("a service started over a store that already holds the documents still fills its fallback, without writing to the store")
+    func fallbackAfterRestart() async throws {
+        let failing = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        _ = try await KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet).ingest(StoreFixture.demoDocuments())
+        let restarted = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+        let report = try await restarted.ingest(StoreFixture.demoDocuments())
+        #expect(report.added.isEmpty && report.updated.isEmpty && report.chunksWritten == 0 && !report.unchanged.isEmpty)
+        let mirrored = try await restarted.fallback.counts()
+        let stored = try await failing.base.counts()
+        #expect(mirrored.documents == stored.documents && mirrored.chunks == stored.chunks && stored.chunks > 0)
+        failing.failing = true
+        let hits = try await restarted.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3)
+        #expect(hits.first?.chunk.sourceID == "npc.old-tom" && restarted.isDegraded)
+    }
+
     @Test("the OpenAI embedder speaks /v1/embeddings: batches, order by index, retries a 429")
     func openAIEmbedder() async throws {
         func reply(_ vectors: [[Float]], reversed: Bool = false) -> ScriptedProviderServer.Reply {

@@ -1,5 +1,6 @@
 import Foundation
 import Memory37
+import Persistence
 import ServiceKit
 import TestSupport
 import Testing
@@ -112,6 +113,37 @@ struct KnowledgeStoreTests {
             #expect(try await other.reembed() == chunks)
             #expect(try await other.primary.embeddingModels() == ["renamed-256": chunks])
         }
+    }
+}
+
+extension KnowledgeStoreTests {
+    @Test("the SQLite store rebuilds its in-process search indexes from the database: the same answers after a reopen")
+    func sqliteReopen() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let queries = ["Old Tom innkeeper", "the drowned bell", "what does the harbour smell like", "Saltmere"]
+        func answers(ingest: Bool) async throws -> [[String]] {
+            let database = try DatabaseHandle.open(.sqlite(path: directory.file("k.sqlite").path), logger: StoreFixture.quiet)
+            return try await withRunningDatabase(database) { database in
+                let migrations = MigrationRunner()
+                migrations.register(KnowledgeMigrations.all)
+                _ = try await migrations.apply(to: database)
+                guard case .sqlite(let pool) = database.backend else { return [] }
+                let service = KnowledgeService(store: SQLiteKnowledgeStore(pool: pool, dimensions: 256), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+                await service.prepare()
+                if ingest { _ = try await service.ingest(StoreFixture.demoDocuments()) }
+                var result: [[String]] = []
+                for query in queries {
+                    for mode in SearchMode.allCases {
+                        result.append(try await service.search(query, filter: StoreFixture.gm(), k: 5, mode: mode).map(\.chunk.id))
+                    }
+                }
+                return result
+            }
+        }
+        let before = try await answers(ingest: true)
+        #expect(before.allSatisfy { !$0.isEmpty })
+        #expect(try await answers(ingest: false) == before)
     }
 }
 

@@ -3,8 +3,16 @@ public protocol Embedder: Sendable {
     /// Recorded with every chunk: a different model means the vectors must be redone.
     var model: String { get }
     var dimensions: Int { get }
+    /// How much the vector ranking counts in hybrid search, next to BM25's 1: an embedder
+    /// that captures meaning earns 1; one that only captures spelling earns less, or it pulls
+    /// good text matches down.
+    var fusionWeight: Double { get }
     /// One unit-length vector per text, in order.
     func embed(_ texts: [String]) async throws -> [[Float]]
+}
+
+extension Embedder {
+    public var fusionWeight: Double { 1 }
 }
 
 /// Why an embedder produced no vectors.

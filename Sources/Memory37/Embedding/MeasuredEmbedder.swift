@@ -5,6 +5,7 @@ struct MeasuredEmbedder: Embedder {
 
     var model: String { base.model }
     var dimensions: Int { base.dimensions }
+    var fusionWeight: Double { base.fusionWeight }
 
     func embed(_ texts: [String]) async throws -> [[Float]] {
         let start = ContinuousClock.now

@@ -17,8 +17,8 @@ public enum SearchMode: String, Sendable, CaseIterable {
     case hybrid, bm25, vector
 }
 
-/// BM25 and vector candidates fused by reciprocal rank fusion (k = 60), with exact title and
-/// alias matches boosted.
+/// BM25 and vector candidates fused by weighted reciprocal rank fusion (k = 60; BM25 weighs 1,
+/// vectors the embedder's ``Embedder/fusionWeight``), with exact title and alias matches boosted.
 struct HybridSearcher: Sendable {
     let store: any KnowledgeStore
     let embedder: any Embedder
@@ -46,9 +46,10 @@ struct HybridSearcher: Sendable {
             bm25Ranks[id] = index + 1
             scores[id, default: 0] += 1 / (Self.rrfK + Double(index + 1))
         }
+        let vectorWeight = embedder.fusionWeight
         for (index, id) in vectorIDs.enumerated() {
             vectorRanks[id] = index + 1
-            scores[id, default: 0] += 1 / (Self.rrfK + Double(index + 1))
+            scores[id, default: 0] += vectorWeight / (Self.rrfK + Double(index + 1))
         }
         var aliasHits = Set<String>()
         for chunk in named {

@@ -24,35 +24,39 @@ struct Ingestor: Sendable {
     /// Chunks embedded per call.
     static let embeddingBatch = 128
 
-    func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
+    /// Ingests into `store`. A `mirror` (the in-memory fallback) receives every document it
+    /// does not hold in its current version, from the same chunks and vectors — nothing is
+    /// embedded twice — and its failures are ignored.
+    func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, mirror: (any KnowledgeStore)? = nil, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
         var report = IngestReport()
-        var storedByScope: [String?: [String: StoredDocument]] = [:]
-        // Pruning compares with the whole scope; otherwise only the given documents are looked up.
-        let byScope = Dictionary(grouping: documents, by: \.campaignID)
-        for scope in Set(byScope.keys).union(pruneScopes.map { Set($0.keys) } ?? []) {
-            let stored = pruneScopes?.keys.contains(scope) == true
-                ? try await store.documents(campaignID: scope)
-                : try await store.documents(campaignID: scope, sourceIDs: (byScope[scope] ?? []).map(\.sourceID))
-            storedByScope[scope] = Dictionary(stored.map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
+        let scopes = Set(documents.map(\.campaignID)).union(pruneScopes.map { Set($0.keys) } ?? [])
+        let storedByScope = try await storedDocuments(documents, in: store, scopes: scopes, pruneScopes: pruneScopes)
+        var mirroredByScope: [String?: [String: StoredDocument]] = [:]
+        if let mirror {
+            mirroredByScope = (try? await storedDocuments(documents, in: mirror, scopes: scopes, pruneScopes: pruneScopes)) ?? [:]
         }
         var seen: [String?: Set<String>] = [:]
         // Changed documents are embedded together, so a model-backed embedder gets full
         // batches, and written together in one transaction, so no document is ever half stored.
-        var pending: [(document: KnowledgeDocument, hash: String, chunks: [KnowledgeChunk], isNew: Bool)] = []
+        var pending: [PendingDocument] = []
         var pendingChunks = 0
         func flush() async throws {
             guard !pending.isEmpty else { return }
             let vectors = try await embedder.embed(pending.flatMap { $0.chunks.map(\.indexedText) })
             var offset = 0
             var batch: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
+            var mirrorBatch: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
             for item in pending {
                 let embedded = zip(item.chunks, vectors[offset..<offset + item.chunks.count]).map { EmbeddedChunk(chunk: $0, vector: $1, model: embedder.model) }
                 offset += item.chunks.count
-                batch.append((StoredDocument(sourceID: item.document.sourceID, campaignID: item.document.campaignID, domain: item.document.domain, title: item.document.title, contentHash: item.hash), embedded))
+                let stored = StoredDocument(sourceID: item.document.sourceID, campaignID: item.document.campaignID, domain: item.document.domain, title: item.document.title, contentHash: item.hash)
+                if item.toStore { batch.append((stored, embedded)) }
+                if item.toMirror { mirrorBatch.append((stored, embedded)) }
             }
             // One transaction for the batch: all of these documents are stored, or none.
-            try await store.replace(batch)
-            for item in pending {
+            if !batch.isEmpty { try await store.replace(batch) }
+            if let mirror, !mirrorBatch.isEmpty { try? await mirror.replace(mirrorBatch) }
+            for item in pending where item.toStore {
                 report.chunksWritten += item.chunks.count
                 if item.isNew { report.added.append(item.document.sourceID) } else { report.updated.append(item.document.sourceID) }
             }
@@ -68,28 +72,58 @@ struct Ingestor: Sendable {
             seen[document.campaignID, default: []].insert(key)
             let hash = document.contentHash
             let existing = storedByScope[document.campaignID]?[key]
-            if existing?.contentHash == hash {
-                report.unchanged.append(key)
-                continue
-            }
+            let toStore = existing?.contentHash != hash
+            let toMirror = mirror != nil && mirroredByScope[document.campaignID]?[key]?.contentHash != hash
+            if !toStore { report.unchanged.append(key) }
+            guard toStore || toMirror else { continue }
             let chunks = chunks(of: document, hash: hash)
-            pending.append((document, hash, chunks, existing == nil))
+            pending.append(PendingDocument(document: document, hash: hash, chunks: chunks, isNew: existing == nil, toStore: toStore, toMirror: toMirror))
             pendingChunks += chunks.count
             if pendingChunks >= Self.embeddingBatch { try await flush() }
         }
         try await flush()
         if let pruneScopes {
             for (scope, domains) in pruneScopes {
-                let stale = (storedByScope[scope] ?? [:]).values.filter { document in
-                    !(seen[scope]?.contains(document.sourceID) ?? false) && (domains.map { $0.contains(document.domain) } ?? true)
-                }.map(\.sourceID).sorted()
+                let stale = Self.stale(storedByScope[scope] ?? [:], seen: seen[scope] ?? [], domains: domains)
                 if !stale.isEmpty {
                     try await store.delete(campaignID: scope, sourceIDs: stale)
                     report.removed += stale
                 }
+                let staleMirrored = Self.stale(mirroredByScope[scope] ?? [:], seen: seen[scope] ?? [], domains: domains)
+                if let mirror, !staleMirrored.isEmpty { try? await mirror.delete(campaignID: scope, sourceIDs: staleMirrored) }
             }
         }
         return report
+    }
+
+    private struct PendingDocument {
+        var document: KnowledgeDocument
+        var hash: String
+        var chunks: [KnowledgeChunk]
+        var isNew: Bool
+        var toStore: Bool
+        var toMirror: Bool
+    }
+
+    /// What `store` holds of the documents' scopes: the whole scope when it is pruned, otherwise
+    /// only the documents given.
+    private func storedDocuments(_ documents: [KnowledgeDocument], in store: any KnowledgeStore, scopes: Set<String?>, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> [String?: [String: StoredDocument]] {
+        let byScope = Dictionary(grouping: documents, by: \.campaignID)
+        var result: [String?: [String: StoredDocument]] = [:]
+        for scope in scopes {
+            let stored = pruneScopes?.keys.contains(scope) == true
+                ? try await store.documents(campaignID: scope)
+                : try await store.documents(campaignID: scope, sourceIDs: (byScope[scope] ?? []).map(\.sourceID))
+            result[scope] = Dictionary(stored.map { ($0.sourceID, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        return result
+    }
+
+    /// Stored documents of the scope (and domains) that this ingestion did not name.
+    private static func stale(_ stored: [String: StoredDocument], seen: Set<String>, domains: Set<KnowledgeDomain>?) -> [String] {
+        stored.values.filter { document in
+            !seen.contains(document.sourceID) && (domains.map { $0.contains(document.domain) } ?? true)
+        }.map(\.sourceID).sorted()
     }
 
     /// The document's sections as chunks; the first carries the document's scalar fields as

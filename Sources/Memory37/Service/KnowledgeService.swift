@@ -93,9 +93,8 @@ public final class KnowledgeService: Sendable {
             if isDegraded {
                 report = try await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
             } else {
-                report = try await ingestor.ingest(documents, into: primary, pruneScopes: scopes)
                 // The fallback keeps a copy; its failure must not fail the ingestion.
-                _ = try? await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
+                report = try await ingestor.ingest(documents, into: primary, mirror: fallback, pruneScopes: scopes)
             }
             metrics.ingested(report, duration: ContinuousClock.now - start)
             return report

@@ -12,7 +12,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var models: [String: String] = [:]
         /// Lower-cased titles and aliases to chunk ids.
         var names: [String: Set<String>] = [:]
-        var text = BM25Index()
+        var text = TextIndex()
         var vectors: VectorIndex
     }
     private let state: Mutex<State>
@@ -45,7 +45,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
                 for embedded in chunks {
                     state.chunks[embedded.chunk.id] = embedded.chunk
                     state.models[embedded.chunk.id] = embedded.model
-                    state.text.add(embedded.chunk)
+                    state.text.upsert(embedded.chunk)
                     state.vectors.upsert(embedded.chunk, vector: embedded.vector)
                     for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
                 }
@@ -81,9 +81,8 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
-        state.withLock { state in
-            state.text.search(query, admits: { id in state.chunks[id].map(filter.admits) ?? false }, limit: limit)
-        }
+        let terms = TextTokenizer.terms(query)
+        return state.withLock { $0.text.search(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {

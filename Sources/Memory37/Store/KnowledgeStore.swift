@@ -81,32 +81,6 @@ public protocol KnowledgeStore: Sendable {
     func counts() async throws -> (documents: Int, chunks: Int)
 }
 
-/// Text search cost grows with the documents a term matches; a term in a large share of the
-/// chunks says little about any of them (its BM25 weight is near zero), so when a query has
-/// rarer terms, the very common ones are left out. When every term is common, the two rarest
-/// are required together (AND) rather than either (OR), which bounds the work.
-enum CommonTermPolicy {
-    /// Terms in more than this share of the chunks are common.
-    static let maximumShare = 0.05
-    /// Common terms kept when there are not this many rarer ones.
-    static let keep = 2
-
-    struct Selection: Equatable {
-        var terms: [String]
-        /// All terms must match (else any).
-        var conjunctive: Bool
-    }
-
-    static func select(_ frequencies: [(term: String, documents: Int)], total: Int) -> Selection {
-        let limit = Int(Double(max(total, 1)) * maximumShare)
-        let rare = frequencies.filter { $0.documents <= limit }.map(\.term)
-        if !rare.isEmpty || frequencies.count <= 1 {
-            return Selection(terms: rare.isEmpty ? frequencies.map(\.term) : rare, conjunctive: false)
-        }
-        return Selection(terms: frequencies.sorted { $0.documents < $1.documents }.prefix(keep).map(\.term), conjunctive: true)
-    }
-}
-
 extension KnowledgeStore {
     public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
         try await replace([(document, chunks)])

@@ -3,35 +3,58 @@ public import GRDB
 import ServiceKit
 import Synchronization
 
-/// The embedded default: chunks in SQLite, text through FTS5 with `bm25()` (title and aliases
-/// weighted 5, text 1, Porter stemming), vectors as float32 blobs mirrored into an in-process
-/// ``VectorIndex`` at start-up and kept in step with every write.
+/// The embedded default: chunks in SQLite with their search terms in an FTS5 table (the
+/// project's tokenizer's terms: stop words dropped, Porter-stemmed) and their vectors as float32
+/// blobs. Both are mirrored into process memory at start-up — terms into a ``TextIndex``,
+/// vectors into a ``VectorIndex`` — and kept in step with every write; queries are answered
+/// from the mirror, so a search never waits on disk and ranks by exact BM25 over every term.
 public final class SQLiteKnowledgeStore: KnowledgeStore {
     public let kind = "sqlite"
     let pool: DatabasePool
-    private let vectors: Mutex<VectorIndex>
+    private let mirror: Mutex<Mirror>
+
+    /// The in-process copy of what queries need.
+    struct Mirror {
+        var text = TextIndex()
+        var vectors: VectorIndex
+    }
 
     public init(pool: DatabasePool, dimensions: Int) {
         self.pool = pool
-        self.vectors = Mutex(VectorIndex(dimensions: dimensions))
+        self.mirror = Mutex(Mirror(vectors: VectorIndex(dimensions: dimensions)))
     }
 
     static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
 
     public func prepare() async throws {
-        let dimensions = vectors.withLock { $0.dimensions }
-        let index = try await pool.read { db in
-            var index = VectorIndex(dimensions: dimensions)
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.columns), embedding FROM knowledge_chunks")
+        let dimensions = mirror.withLock { $0.vectors.dimensions }
+        let loaded = try await pool.read { db in
+            var loaded = Mirror(vectors: VectorIndex(dimensions: dimensions))
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT c.id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.embedding, f.title, f.aliases, f.text
+                FROM knowledge_chunks c JOIN knowledge_fts f ON f.rowid = c.rowid
+                """)
             while let row = try rows.next() {
+                let id: String = row["id"]
+                let scope = FilterColumns.Scope(
+                    campaignID: row["campaign_id"], domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore,
+                    visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
+                    expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+                )
+                // The FTS5 columns hold the terms already: nothing is tokenised again.
+                let heading = Self.split(row["title"]) + Self.split(row["aliases"])
+                loaded.text.upsert(id: id, scope: scope, heading: heading, body: Self.split(row["text"]))
                 let vector = Self.floats(row["embedding"])
                 // Vectors of another length belong to another model: `rpgbot reembed` redoes them.
-                guard vector.count == dimensions else { continue }
-                index.upsert(try Self.chunk(row), vector: vector)
+                if vector.count == dimensions { loaded.vectors.upsert(id: id, scope: scope, vector: vector) }
             }
-            return index
+            return loaded
         }
-        vectors.withLock { $0 = index }
+        mirror.withLock { $0 = loaded }
+    }
+
+    static func split(_ terms: String) -> [String] {
+        terms.split(separator: " ").map(String.init)
     }
 
     public func documents(campaignID: String?) async throws -> [StoredDocument] {
@@ -60,26 +83,50 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         }
     }
 
+    /// A chunk with the terms its three FTS5 columns hold.
+    struct AnalyzedChunk {
+        var embedded: EmbeddedChunk
+        var title: [String]
+        var aliases: [String]
+        var body: [String]
+
+        init(_ embedded: EmbeddedChunk) {
+            let chunk = embedded.chunk
+            self.embedded = embedded
+            title = TextTokenizer.terms(chunk.title)
+            aliases = TextTokenizer.terms(chunk.aliases.joined(separator: " "))
+            body = TextTokenizer.terms((chunk.headingPath + [chunk.text]).joined(separator: " "))
+        }
+    }
+
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
+        // Tokenised before the write transaction, which then holds the lock only for SQL.
+        let analyzed = documents.map { ($0.document, $0.chunks.map(AnalyzedChunk.init)) }
         let removed = try await pool.write { db -> [String] in
             var removed: [String] = []
-            for (document, chunks) in documents {
+            for (document, chunks) in analyzed {
                 removed += try Self.write(document, chunks: chunks, db: db)
             }
             return removed
         }
-        vectors.withLock { index in
-            index.remove(Set(removed))
-            for (_, chunks) in documents {
-                for embedded in chunks where embedded.vector.count == index.dimensions {
-                    index.upsert(embedded.chunk, vector: embedded.vector)
+        mirror.withLock { mirror in
+            mirror.text.remove(Set(removed))
+            mirror.vectors.remove(Set(removed))
+            for (_, chunks) in analyzed {
+                for analyzed in chunks {
+                    let embedded = analyzed.embedded
+                    let scope = FilterColumns.Scope(embedded.chunk)
+                    mirror.text.upsert(id: embedded.chunk.id, scope: scope, heading: analyzed.title + analyzed.aliases, body: analyzed.body)
+                    if embedded.vector.count == mirror.vectors.dimensions {
+                        mirror.vectors.upsert(id: embedded.chunk.id, scope: scope, vector: embedded.vector)
+                    }
                 }
             }
         }
     }
 
     /// Replaces one document's rows in the caller's transaction; returns the chunk ids removed.
-    static func write(_ document: StoredDocument, chunks: [EmbeddedChunk], db: GRDB.Database) throws -> [String] {
+    static func write(_ document: StoredDocument, chunks: [AnalyzedChunk], db: GRDB.Database) throws -> [String] {
         let removed = try deleteDocument(scope: document.campaignID ?? "", sourceID: document.sourceID, db: db)
         try db.execute(
             sql: "INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -92,7 +139,8 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             """)
         let insertText = try db.cachedStatement(sql: "INSERT INTO knowledge_fts (rowid, title, aliases, text) VALUES (?, ?, ?, ?)")
         let insertName = try db.cachedStatement(sql: "INSERT INTO knowledge_names (name, chunk_rowid) VALUES (?, ?)")
-        for embedded in chunks {
+        for analyzed in chunks {
+            let embedded = analyzed.embedded
             let chunk = embedded.chunk
             try insertChunk.execute(arguments: [
                 chunk.id, chunk.campaignID ?? "", chunk.campaignID, chunk.domain.rawValue, chunk.sourceID, chunk.ordinal, chunk.title,
@@ -103,7 +151,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             ])
             let rowid = db.lastInsertedRowID
             try insertText.execute(arguments: [
-                rowid, normalized(chunk.title), normalized(chunk.aliases.joined(separator: " ")), normalized((chunk.headingPath + [chunk.text]).joined(separator: " ")),
+                rowid, analyzed.title.joined(separator: " "), analyzed.aliases.joined(separator: " "), analyzed.body.joined(separator: " "),
             ])
             for name in Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }) where !name.isEmpty {
                 try insertName.execute(arguments: [name, rowid])
@@ -129,7 +177,10 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         let removed = try await pool.write { db in
             try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
         }
-        vectors.withLock { $0.remove(Set(removed)) }
+        mirror.withLock { mirror in
+            mirror.text.remove(Set(removed))
+            mirror.vectors.remove(Set(removed))
+        }
     }
 
     /// The filter as SQL over `knowledge_chunks` aliased `c`.
@@ -144,42 +195,13 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         return (sql, arguments)
     }
 
-    static func normalized(_ text: String) -> String {
-        TextTokenizer.terms(text).joined(separator: " ")
-    }
-
-    /// The query's words, each quoted, any of them: FTS5 syntax characters in user text are
-    /// never interpreted. Very common words are left out (``CommonTermPolicy``).
-    static func matchExpression(_ query: String, total: Int, db: GRDB.Database) throws -> String? {
-        var seen = Set<String>()
-        let words = TextTokenizer.terms(query).filter { seen.insert($0).inserted }.prefix(32)
-        guard !words.isEmpty else { return nil }
-        let counts = try Row.fetchAll(db, sql: "SELECT term, doc FROM knowledge_fts_vocabulary WHERE term IN (\(words.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(Array(words)))
-        let frequencies = counts.map { (term: $0["term"] as String, documents: $0["doc"] as Int) }
-        guard !frequencies.isEmpty else { return nil }
-        let selection = CommonTermPolicy.select(frequencies, total: total)
-        return selection.terms.map { "\"\($0)\"" }.joined(separator: selection.conjunctive ? " AND " : " OR ")
-    }
-
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
-        let (clause, filterArguments) = Self.whereClause(filter)
-        // The mirrored matrix holds a row per chunk: its size is the corpus size, for free.
-        let total = vectors.withLock { $0.count }
-        return try await pool.read { db in
-            guard let expression = try Self.matchExpression(query, total: total, db: db) else { return [] }
-            var arguments: StatementArguments = [expression]
-            arguments += filterArguments
-            arguments += [limit]
-            return try String.fetchAll(db, sql: """
-                SELECT c.id FROM knowledge_fts f JOIN knowledge_chunks c ON c.rowid = f.rowid
-                WHERE knowledge_fts MATCH ? AND \(clause)
-                ORDER BY bm25(knowledge_fts, 5.0, 5.0, 1.0), c.id LIMIT ?
-                """, arguments: arguments)
-        }
+        let terms = TextTokenizer.terms(query)
+        return mirror.withLock { $0.text.search(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        vectors.withLock { $0.search(vector, filter: filter, limit: limit) }
+        mirror.withLock { $0.vectors.search(vector, filter: filter, limit: limit) }
     }
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
@@ -253,9 +275,9 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             }
         }
         let updated = try await chunks(ids: Array(vectors.keys))
-        self.vectors.withLock { index in
+        mirror.withLock { mirror in
             for chunk in updated {
-                if let vector = vectors[chunk.id], vector.count == index.dimensions { index.upsert(chunk, vector: vector) }
+                if let vector = vectors[chunk.id], vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(chunk, vector: vector) }
             }
         }
     }

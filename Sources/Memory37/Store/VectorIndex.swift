@@ -11,13 +11,7 @@ struct VectorIndex {
     private(set) var matrix: [Float] = []
     private(set) var ids: [String] = []
     private(set) var rows: [String: Int] = [:]
-    // The filter fields, by row, kept compact so the scan touches little memory.
-    private var campaigns: [Int32] = []
-    private var domains: [UInt8] = []
-    private var gmOnly: [Bool] = []
-    private var expires: [Double] = []
-    /// Campaign ids by number; -1 is global.
-    private var campaignNumbers: [String: Int32] = [:]
+    private var filters = FilterColumns()
 
     init(dimensions: Int) {
         self.dimensions = dimensions
@@ -26,32 +20,19 @@ struct VectorIndex {
     var count: Int { ids.count }
 
     mutating func upsert(_ chunk: KnowledgeChunk, vector: [Float]) {
+        upsert(id: chunk.id, scope: FilterColumns.Scope(chunk), vector: vector)
+    }
+
+    mutating func upsert(id: String, scope: FilterColumns.Scope, vector: [Float]) {
         precondition(vector.count == dimensions, "vector length \(vector.count) ≠ \(dimensions)")
-        var campaign: Int32 = -1
-        if let id = chunk.campaignID {
-            if let number = campaignNumbers[id] {
-                campaign = number
-            } else {
-                campaign = Int32(campaignNumbers.count)
-                campaignNumbers[id] = campaign
-            }
-        }
-        let domain = UInt8(KnowledgeDomain.allCases.firstIndex(of: chunk.domain) ?? 0)
-        let expiry = chunk.expiresAt?.timeIntervalSince1970 ?? .infinity
-        if let row = rows[chunk.id] {
+        if let row = rows[id] {
             matrix.replaceSubrange(row * dimensions..<(row + 1) * dimensions, with: vector)
-            campaigns[row] = campaign
-            domains[row] = domain
-            gmOnly[row] = chunk.visibility == .gm
-            expires[row] = expiry
+            filters.set(row, scope)
             return
         }
-        rows[chunk.id] = ids.count
-        ids.append(chunk.id)
-        campaigns.append(campaign)
-        domains.append(domain)
-        gmOnly.append(chunk.visibility == .gm)
-        expires.append(expiry)
+        rows[id] = ids.count
+        ids.append(id)
+        filters.append(scope)
         matrix.append(contentsOf: vector)
     }
 
@@ -68,18 +49,11 @@ struct VectorIndex {
             if row != last {
                 let lastID = ids[last]
                 ids[row] = lastID
-                campaigns[row] = campaigns[last]
-                domains[row] = domains[last]
-                gmOnly[row] = gmOnly[last]
-                expires[row] = expires[last]
                 rows[lastID] = row
                 for column in 0..<dimensions { matrix[row * dimensions + column] = matrix[last * dimensions + column] }
             }
+            filters.moveLast(to: row)
             ids.removeLast()
-            campaigns.removeLast()
-            domains.removeLast()
-            gmOnly.removeLast()
-            expires.removeLast()
             matrix.removeLast(dimensions)
         }
     }
@@ -87,31 +61,16 @@ struct VectorIndex {
     /// The `limit` rows most similar to `query` among those the filter admits.
     func search(_ query: [Float], filter: SearchFilter, limit: Int) -> [String] {
         guard query.count == dimensions, limit > 0 else { return [] }
-        var best: [(score: Float, row: Int)] = []
-        best.reserveCapacity(limit + 1)
-        var threshold = -Float.infinity
-        // A campaign never seen matches only global rows.
-        let campaign = filter.campaignID.map { campaignNumbers[$0] ?? -2 } ?? -2
-        var domainMask: UInt32 = 0
-        for domain in filter.domains { domainMask |= 1 << UInt32(KnowledgeDomain.allCases.firstIndex(of: domain) ?? 0) }
-        let now = filter.now.timeIntervalSince1970
-        let includeGM = filter.includeGM
+        var best = TopScores(limit: limit)
+        let compiled = filters.compile(filter)
         matrix.withUnsafeBufferPointer { matrix in
             query.withUnsafeBufferPointer { query in
-                for row in 0..<ids.count {
-                    guard campaigns[row] == -1 || campaigns[row] == campaign else { continue }
-                    guard domainMask == 0 || domainMask & (1 << UInt32(domains[row])) != 0 else { continue }
-                    guard includeGM || !gmOnly[row], expires[row] > now else { continue }
-                    let score = Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions)
-                    guard best.count < limit || score > threshold else { continue }
-                    let position = best.firstIndex { $0.score < score } ?? best.count
-                    best.insert((score, row), at: position)
-                    if best.count > limit { best.removeLast() }
-                    if best.count == limit { threshold = best[limit - 1].score }
+                for row in 0..<ids.count where filters.admits(row, compiled) {
+                    best.offer(Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions), row: row, ids: ids)
                 }
             }
         }
-        return best.map { ids[$0.row] }
+        return best.rows.map { ids[$0] }
     }
 
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {

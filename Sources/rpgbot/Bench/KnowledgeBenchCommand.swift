@@ -97,7 +97,8 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                     recall5 += Double(expected.intersection(sources.prefix(5)).count) / Double(expected.count)
                     if let rank = sources.prefix(10).firstIndex(where: expected.contains) { mrr += 1 / Double(rank + 1) }
                     if verbose {
-                        print("    [\(mode.rawValue)] \(first ? "ok " : "MISS") \(query.query) -> \(sources.prefix(3).joined(separator: ", "))")
+                        let found = expected.intersection(sources.prefix(5)).count
+                        print("    [\(mode.rawValue)] \(first ? "ok " : "MISS") R@5 \(found)/\(expected.count) \(query.query) -> \(sources.prefix(5).joined(separator: ", "))")
                     }
                     if query.kind == "name" { nameHits = (nameHits.0 + (first ? 1 : 0), nameHits.1 + 1) } else { paraphraseHits = (paraphraseHits.0 + (first ? 1 : 0), paraphraseHits.1 + 1) }
                 }
