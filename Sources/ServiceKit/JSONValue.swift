@@ -92,6 +92,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     static func appendQuoted(_ text: String, to output: inout String) {
         output += "\""
+        // Most strings need no escape at all: copied whole, not scalar by scalar.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            output += text
+            output += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""

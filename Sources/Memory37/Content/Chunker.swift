@@ -25,7 +25,7 @@ public struct Chunker: Sendable {
         var inFence = false
 
         func flushParagraph() {
-            let paragraph = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            let paragraph = String(current.joined(separator: "\n").trimmed)
             if !paragraph.isEmpty { paragraphs.append(paragraph) }
             current = []
         }
@@ -38,7 +38,7 @@ public struct Chunker: Sendable {
         }
 
         for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = String(line.trimmed)
             if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") {
                 inFence.toggle()
                 current.append(String(line))
