@@ -8,7 +8,8 @@ import ServiceKit
 /// - `"{{input.location}} at dusk"` — rendered text;
 /// - `"{{input.party}}"` — a lone tag takes the referenced value as it is (a number, an array);
 /// - `{"$each": "input.npcs", "item": {...}}` — one element per element of the referenced
-///   array, the element visible as `item` (`{{item.name}}`).
+///   array, the element visible as `item` (`{{item.name}}`); with `"empty": [...]`, what to
+///   give when the array is missing or empty.
 struct SchemaFiller {
     let root: JSONValue
     var values: [String: JSONValue]
@@ -35,7 +36,11 @@ struct SchemaFiller {
 
     private mutating func fromTemplate(_ template: JSONValue, schema: [String: JSONValue], path: String) -> JSONValue? {
         if case .object(let members) = template, case .string(let source)? = members["$each"] {
-            guard case .array(let elements)? = lookup(source) else { return .array([]) }
+            let found = lookup(source).flatMap(Self.array) ?? []
+            if found.isEmpty, let empty = members["empty"] {
+                return fill(.object(schema), template: empty, path: path)
+            }
+            let elements = found
             let itemSchema = schema["items"] ?? .bool(true)
             let saved = values["item"]
             defer { values["item"] = saved }
