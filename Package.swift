@@ -129,6 +129,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The gateway: knowledge-grounded generation, /v1/generate/scene|combat|social|epilogue.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "ServiceKit",
+                "JSONSchema",
+                "Observability",
+                "Genlayers",
+                "Memory37",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party Sync: the campaign WebSocket hub, its event log stores and REST publish.
         .target(
             name: "PartySync",
@@ -160,6 +178,7 @@ let package = Package(
                 "PartySync",
                 "Genlayers",
                 "Memory37",
+                "Gateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

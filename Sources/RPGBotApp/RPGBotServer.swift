@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 public import PartySync
 public import Genlayers
 public import Memory37
+import Gateway
 public import Observability
 public import Persistence
 public import ServiceKit
@@ -146,6 +147,11 @@ public struct RPGBotServer: Sendable {
         }
         if let generation {
             GenerationRoutes(engine: generation, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
+            let grounded = GroundedGenerator(
+                engine: generation, knowledge: knowledge, budgets: configuration.generation.contextBudgets,
+                events: partySync.map { PartySyncEventPublisher(hub: $0.hub) }, metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.gateway")
+            )
+            GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
         }
         additionalRoutes(api)
 

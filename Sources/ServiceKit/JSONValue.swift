@@ -129,6 +129,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    public var arrayValue: [JSONValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
     public var numberValue: Double? {
         if case .number(let value) = self { return value }
         return nil

@@ -129,6 +129,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("generation-burst"), help: ArgumentHelp(Setting.generationBurst.helpText, valueName: "number"))
     var generationBurst: String?
 
+    @Option(name: .customLong("context-tokens"), help: ArgumentHelp(Setting.contextTokens.helpText, valueName: "list"))
+    var contextTokens: String?
+
     @Option(name: .customLong("memory37"), help: ArgumentHelp(Setting.memory37Enabled.helpText, valueName: "bool"))
     var memory37Enabled: String?
 
@@ -169,7 +172,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.retentionEvents, retentionEvents), (.retentionAge, retentionAge),
             (.profiles, profiles), (.llmProvider, llmProvider), (.llmBaseURL, llmBaseURL), (.llmModel, llmModel),
             (.llmTimeout, llmTimeout), (.llmHeaders, llmHeaders), (.llmChatDialect, llmChatDialect), (.llmRetries, llmRetries),
-            (.generationRate, generationRate), (.generationBurst, generationBurst),
+            (.generationRate, generationRate), (.generationBurst, generationBurst), (.contextTokens, contextTokens),
             (.memory37Enabled, memory37Enabled), (.contentDirectory, contentDirectory), (.contentCampaign, contentCampaign),
             (.embedder, embedder), (.embeddingBaseURL, embeddingBaseURL), (.embeddingModel, embeddingModel),
             (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap),

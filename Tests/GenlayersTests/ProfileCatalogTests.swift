@@ -13,12 +13,40 @@ struct ProfileCatalogTests {
     @Test("the repository's profiles.yaml loads, strict, with input schemas")
     func repositoryProfilesLoad() throws {
         let catalog = try ProfileCatalog.load(from: Self.repositoryProfiles, knownProviders: GenerationEngine.providerNames)
-        #expect(catalog.sorted.map(\.name) == ["npc", "quest_hook", "scene"])
+        #expect(catalog.sorted.map(\.name) == ["combat", "epilogue", "npc", "quest_hook", "scene", "social"])
         for profile in catalog.sorted {
             #expect(profile.strict)
             #expect(profile.inputSchema != nil)
             #expect(!profile.schemaText.contains("$schema"))
         }
+    }
+
+    @Test("the domain prompts show the frame's lists once each and the knowledge by section")
+    func domainPromptsRender() throws {
+        let catalog = try ProfileCatalog.load(from: Self.repositoryProfiles, knownProviders: GenerationEngine.providerNames)
+        let knowledge: JSONValue = .object(["sections": .array([
+            .object(["heading": .string("Lore"), "items": .array([.object(["id": .string("demo:lore.a#0"), "title": .string("Brindlewick"), "text": .string("A fishing town.")])])]),
+        ])])
+        let scene = try #require(catalog["scene"]).userPrompt.render([
+            "input": .object([
+                "location": .string("the Gilded Eel"),
+                "party": .array([.object(["name": .string("Ilsa"), "class": .string("cleric")]), .object(["name": .string("Bram")])]),
+                "npcs": .array([.object(["id": .string("npc.old-tom"), "name": .string("Old Tom")])]),
+            ]),
+            "context": knowledge,
+        ])
+        #expect(scene.components(separatedBy: "Party:").count == 2)
+        #expect(scene.contains("Party: Ilsa (cleric); Bram;"))
+        #expect(scene.contains("NPCs present: Old Tom [npc.old-tom];"))
+        #expect(scene.contains("Lore:\n[demo:lore.a#0] Brindlewick: A fishing town."))
+        #expect(scene.components(separatedBy: "never invent an id").count == 2)
+        // Nothing in the frame, no knowledge: no empty headings.
+        let bare = try #require(catalog["scene"]).userPrompt.render(["input": .object([:]), "context": .object([:])])
+        #expect(!bare.contains("Party:") && !bare.contains("knowledge"))
+        let combat = try #require(catalog["combat"]).userPrompt.render(["input": .object([
+            "combatants": .array([.object(["id": .string("g1"), "name": .string("Goblin"), "side": .string("enemy"), "hp": .number(7), "conditions": .array([.string("prone")])])]),
+        ]), "context": .object([:])])
+        #expect(combat.contains("- [g1] Goblin (enemy), 7 hp, prone"))
     }
 
     /// Writes a profiles file with one profile `broken` using `schema`, and loads it.

@@ -101,6 +101,7 @@ final class FailingStore: KnowledgeStore, @unchecked Sendable {
 
     func prepare() async throws { try check() }
     func documents(campaignID: String?) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID) }
+    func hasDocuments(campaignID: String) async throws -> Bool { try check(); return try await base.hasDocuments(campaignID: campaignID) }
     func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
     func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try check(); try await base.replace(documents) }
     func delete(campaignID: String?, sourceIDs: [String]) async throws { try check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }

@@ -177,6 +177,16 @@ public final class KnowledgeService: Sendable {
         return LoreAssertion.judge(claim: claim, evidence: hits)
     }
 
+    /// Chunks by id, in the order asked (ids not found are left out).
+    public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
+        try await reading { try await $0.chunks(ids: ids) }
+    }
+
+    /// Whether the campaign has knowledge of its own (global knowledge does not count).
+    public func knows(campaign campaignID: String) async throws -> Bool {
+        try await reading { try await $0.hasDocuments(campaignID: campaignID) }
+    }
+
     public func counts() async throws -> (documents: Int, chunks: Int) {
         try await reading { try await $0.counts() }
     }

@@ -31,6 +31,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         state.withLock { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
     }
 
+    public func hasDocuments(campaignID: String) async throws -> Bool {
+        state.withLock { state in state.documents.values.contains { $0.campaignID == campaignID } }
+    }
+
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
         state.withLock { state in sourceIDs.compactMap { state.documents[Self.key(campaignID, $0)] } }
     }

@@ -55,6 +55,8 @@ public protocol KnowledgeStore: Sendable {
     func prepare() async throws
     /// Documents of one scope (a campaign, or nil for the global ones).
     func documents(campaignID: String?) async throws -> [StoredDocument]
+    /// Whether the campaign has any document of its own.
+    func hasDocuments(campaignID: String) async throws -> Bool
     /// The named documents of one scope that exist.
     func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument]
     /// Replaces the document's chunks with `chunks` (all of one document), atomically.

@@ -36,6 +36,13 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
 
     /// One transaction; the chunks of all documents go in with one multi-row INSERT from
     /// arrays (`unnest`), so a batch costs a handful of round trips, not one per chunk.
+    public func hasDocuments(campaignID: String) async throws -> Bool {
+        for try await exists in try await client.query("SELECT EXISTS (SELECT 1 FROM knowledge_documents WHERE scope = \(campaignID))", logger: logger).decode(Bool.self) {
+            return exists
+        }
+        return false
+    }
+
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
         try await documents("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") AND source_id = ANY(\(sourceIDs))", campaignID: campaignID)
     }

@@ -62,6 +62,12 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     }
 
 
+    public func hasDocuments(campaignID: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM knowledge_documents WHERE scope = ?)", arguments: [campaignID]) ?? false
+        }
+    }
+
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
         sourceIDs.isEmpty ? [] : try await documents(campaignID: campaignID, only: sourceIDs)
     }

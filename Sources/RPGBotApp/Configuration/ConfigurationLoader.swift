@@ -3,6 +3,7 @@ import Persistence
 import PartySync
 import Genlayers
 import Memory37
+import Gateway
 import Logging
 import ServiceKit
 
@@ -261,6 +262,13 @@ public struct ConfigurationLoader: Sendable {
         configuration.engine = settings
         configuration.requestRate = try positiveNumber(.generationRate) ?? configuration.requestRate
         configuration.requestBurst = try positiveNumber(.generationBurst, minimum: 1) ?? configuration.requestBurst
+        if let text = raw(.contextTokens) {
+            do {
+                configuration.contextBudgets = try ContextBudgets(parsing: text)
+            } catch {
+                throw ConfigurationError(setting: .contextTokens, value: text)
+            }
+        }
         return configuration
     }
 

@@ -4,6 +4,7 @@ import Logging
 public import PartySync
 public import Genlayers
 public import Memory37
+public import Gateway
 
 public import Foundation
 
@@ -91,6 +92,8 @@ public struct GenerationConfiguration: Sendable {
     public var profilesPathGiven = false
     public var requestRate: Double = 2
     public var requestBurst: Double = 10
+    /// Prompt tokens per knowledge section of the grounded endpoints.
+    public var contextBudgets = ContextBudgets.standard
 
     public init() {}
 }

@@ -65,6 +65,7 @@ extension Setting {
     public static let llmRetries = Setting(flag: "llm-retries", environment: "RPGBOT_LLM_RETRIES", defaultValue: "3", summary: "Retries of one model call after 429, 5xx, timeouts or connection failures, with backoff.", accepted: "an integer 0–10")
     public static let generationRate = Setting(flag: "generation-rate", environment: "RPGBOT_GENERATION_RATE", defaultValue: "2", summary: "Generation requests per second per caller, sustained.", accepted: "a positive number")
     public static let generationBurst = Setting(flag: "generation-burst", environment: "RPGBOT_GENERATION_BURST", defaultValue: "10", summary: "Generation requests per caller in a burst.", accepted: "a number, 1 or more")
+    public static let contextTokens = Setting(flag: "context-tokens", environment: "RPGBOT_CONTEXT_TOKENS", defaultValue: "npcs:700,lore:700,rules:500,episodes:500", summary: "Prompt tokens per knowledge section of /v1/generate/*.", accepted: "SECTION:TOKENS pairs (sections npcs, lore, rules, episodes; 0–20000; 0 leaves a section out)")
 
     // Knowledge (Memory37)
     public static let memory37Enabled = Setting(flag: "memory37", environment: "RPGBOT_MEMORY37_ENABLED", defaultValue: "true", summary: "Run the knowledge layer (/v1/knowledge) inside the gateway.", accepted: "true or false")
@@ -85,7 +86,7 @@ extension Setting {
         .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsQueueBytes, .wsRate, .wsBurst,
         .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge,
         .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
-        .generationRate, .generationBurst,
+        .generationRate, .generationBurst, .contextTokens,
         .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
         .embeddingDimensions, .chunkTokens, .chunkOverlap,
     ]

@@ -1,0 +1,229 @@
+import Foundation
+public import Memory37
+public import ServiceKit
+
+/// One piece of knowledge placed in a prompt.
+public struct KnowledgeItem: Sendable, Equatable {
+    /// The chunk id: what the output cites in `lore_refs`.
+    public let id: String
+    public let domain: KnowledgeDomain
+    public let title: String
+    public let sourceID: String
+    public let score: Double
+    public let section: ContextSection
+    /// The text as placed in the prompt (cut when the section's budget ran out).
+    public let text: String
+}
+
+/// The knowledge context of one request: the items, in prompt order, and the value the
+/// profile's templates see as `context`.
+public struct GroundingContext: Sendable {
+    public var items: [KnowledgeItem]
+    /// Estimated prompt tokens the items take.
+    public var tokens: Int
+
+    public static let empty = GroundingContext(items: [], tokens: 0)
+
+    public var ids: Set<String> { Set(items.map(\.id)) }
+
+    /// `sections: [{name, heading, items: [{id, domain, title, text}]}]` for the prompt, and
+    /// `knowledge`: every item in order (the offline templates cite from it).
+    public var json: JSONValue {
+        func encode(_ item: KnowledgeItem) -> JSONValue {
+            .object(["id": .string(item.id), "domain": .string(item.domain.rawValue), "title": .string(item.title), "text": .string(item.text)])
+        }
+        let sections = ContextSection.allCases.compactMap { section -> JSONValue? in
+            let members = items.filter { $0.section == section }
+            guard !members.isEmpty else { return nil }
+            return .object(["name": .string(section.rawValue), "heading": .string(section.heading), "items": .array(members.map(encode))])
+        }
+        return .object(["sections": .array(sections), "knowledge": .array(items.map(encode))])
+    }
+}
+
+/// Turns a request frame into knowledge queries (lore about the place and the players'
+/// intent, rules for what is in play, the NPCs' profiles, earlier episodes), runs them through
+/// ``KnowledgeService`` with the caller's visibility, and packs the results into the prompt
+/// within each section's token budget, most relevant first, each chunk once.
+public struct GenerationContextBuilder: Sendable {
+    let knowledge: KnowledgeService
+    let budgets: ContextBudgets
+
+    public init(knowledge: KnowledgeService, budgets: ContextBudgets = .standard) {
+        self.knowledge = knowledge
+        self.budgets = budgets
+    }
+
+    /// Queries shorter than this many characters are not run: they would match noise.
+    static let minimumQuery = 3
+    /// Words of frame text a query keeps.
+    static let queryWords = 48
+
+    /// What to look up for one request.
+    struct Plan: Equatable {
+        var npcs: [String] = []
+        var lore = ""
+        var rules = ""
+        /// Exact rule names: conditions in play, monsters by name.
+        var ruleNames: [String] = []
+        var episodes = ""
+        var session: Int?
+    }
+
+    static func plan(_ endpoint: DomainEndpoint, frame: [String: JSONValue]) -> Plan {
+        let frame = FrameReader(frame)
+        let npcNames = frame.objects("npcs").compactMap { $0["name"]?.stringValue }
+        var plan = Plan()
+        plan.npcs = frame.objects("npcs").compactMap { $0["id"]?.stringValue ?? $0["name"]?.stringValue }
+        switch endpoint {
+        case .scene:
+            plan.lore = query([frame.text("location"), frame.text("intent")] + npcNames)
+            plan.rules = query([frame.text("intent")])
+            plan.episodes = query([frame.text("location"), frame.text("intent")] + npcNames + frame.texts("recent_events"))
+        case .combat:
+            let combatants = frame.objects("combatants")
+            plan.npcs = combatants.compactMap { $0["npc_id"]?.stringValue }
+            plan.ruleNames = Array(Set(combatants.flatMap { ($0["conditions"]?.arrayValue ?? []).compactMap(\.stringValue) })).sorted()
+                + combatants.filter { $0["side"]?.stringValue == "enemy" && $0["npc_id"] == nil }.compactMap { $0["name"]?.stringValue }
+            plan.lore = query([frame.text("location")])
+            plan.rules = query([frame.text("intent")])
+            plan.episodes = ""
+        case .social:
+            plan.lore = query([frame.text("goal"), frame.text("approach"), frame.text("location")] + npcNames)
+            plan.rules = query([frame.text("approach")])
+            plan.episodes = query(npcNames + [frame.text("goal")])
+        case .epilogue:
+            plan.lore = query(frame.texts("key_events") + [frame.text("location")])
+            plan.episodes = query(frame.texts("key_events"))
+            plan.session = frame.integer("session")
+        }
+        return plan
+    }
+
+    static func query(_ parts: [String?]) -> String {
+        let words = parts.compactMap { $0 }.joined(separator: " ").split(whereSeparator: \.isWhitespace).prefix(queryWords)
+        let text = words.joined(separator: " ")
+        return text.count >= minimumQuery ? text : ""
+    }
+
+    public func build(_ endpoint: DomainEndpoint, frame: [String: JSONValue], filter: SearchFilter) async throws -> GroundingContext {
+        let plan = Self.plan(endpoint, frame: frame)
+        let budgets = self.budgets
+        async let npcs = budgets[.npcs] > 0 ? npcCandidates(plan.npcs, filter: filter) : []
+        async let lore = budgets[.lore] > 0 && !plan.lore.isEmpty ? knowledge.loreSearch(plan.lore, filter: filter, k: 8).map(Candidate.init) : []
+        async let rules = budgets[.rules] > 0 ? ruleCandidates(plan, filter: filter) : []
+        async let episodes = budgets[.episodes] > 0 ? episodeCandidates(plan, filter: filter) : []
+        let candidates: [ContextSection: [Candidate]] = [.npcs: try await npcs, .lore: try await lore, .rules: try await rules, .episodes: try await episodes]
+        return Self.pack(candidates, budgets: budgets)
+    }
+
+    /// A chunk that may go into the prompt.
+    struct Candidate {
+        var id: String
+        var domain: KnowledgeDomain
+        var title: String
+        var sourceID: String
+        var score: Double
+        var text: String
+
+        init(_ hit: SearchHit) {
+            self.init(hit.chunk, score: hit.score)
+        }
+
+        init(_ chunk: KnowledgeChunk, score: Double) {
+            id = chunk.id
+            domain = chunk.domain
+            title = ([chunk.title] + chunk.headingPath).joined(separator: " › ")
+            sourceID = chunk.sourceID
+            self.score = score
+            text = chunk.text
+        }
+    }
+
+    func npcCandidates(_ references: [String], filter: SearchFilter) async throws -> [Candidate] {
+        var candidates: [Candidate] = []
+        for reference in references {
+            guard let profile = try await knowledge.npcProfile(reference, filter: filter) else { continue }
+            let chunks = try await knowledge.chunks(ids: profile.chunkIDs)
+            // The first chunk carries the front-matter fields (role, faction…) as text.
+            candidates += chunks.map { Candidate($0, score: 1) }
+        }
+        return candidates
+    }
+
+    func ruleCandidates(_ plan: Plan, filter: SearchFilter) async throws -> [Candidate] {
+        var candidates: [Candidate] = []
+        for name in plan.ruleNames {
+            candidates += try await knowledge.rulesLookup(name, filter: filter, k: 1).filter(\.aliasHit).map(Candidate.init)
+        }
+        if !plan.rules.isEmpty {
+            candidates += try await knowledge.rulesLookup(plan.rules, filter: filter, k: 3).map(Candidate.init)
+        }
+        return candidates
+    }
+
+    func episodeCandidates(_ plan: Plan, filter: SearchFilter) async throws -> [Candidate] {
+        var candidates: [Candidate] = []
+        if let session = plan.session, filter.campaignID != nil {
+            candidates += try await knowledge.sessionFetch(filter: filter, fromSession: session, toSession: session, limit: 10).map { Candidate($0, score: 1) }
+        }
+        if !plan.episodes.isEmpty {
+            var episodes = filter
+            episodes.domains = [.episode]
+            candidates += try await knowledge.search(plan.episodes, filter: episodes, k: 4).map(Candidate.init)
+        }
+        return candidates
+    }
+
+    /// Fewer tokens than this left in a section: a cut chunk would say too little to be worth it.
+    static let smallestCut = 40
+
+    static func pack(_ candidates: [ContextSection: [Candidate]], budgets: ContextBudgets) -> GroundingContext {
+        var seen = Set<String>()
+        var items: [KnowledgeItem] = []
+        var total = 0
+        for section in ContextSection.allCases {
+            var left = budgets[section]
+            for candidate in candidates[section] ?? [] where seen.insert(candidate.id).inserted {
+                let overhead = ContextBudgets.estimate(Substring(candidate.id + " " + candidate.title))
+                let cost = overhead + ContextBudgets.estimate(Substring(candidate.text))
+                var text = candidate.text
+                if cost > left {
+                    guard left - overhead >= smallestCut else { break }
+                    let words = text.split(whereSeparator: \.isWhitespace).prefix((left - overhead) * 3 / 4)
+                    text = words.joined(separator: " ") + " …"
+                }
+                let used = min(cost, left)
+                left -= used
+                total += used
+                items.append(KnowledgeItem(id: candidate.id, domain: candidate.domain, title: candidate.title, sourceID: candidate.sourceID, score: candidate.score, section: section, text: text))
+            }
+        }
+        return GroundingContext(items: items, tokens: total)
+    }
+}
+
+/// Typed reads of a frame's JSON members.
+struct FrameReader {
+    let members: [String: JSONValue]
+
+    init(_ members: [String: JSONValue]) {
+        self.members = members
+    }
+
+    func text(_ name: String) -> String? {
+        members[name]?.stringValue
+    }
+
+    func texts(_ name: String) -> [String] {
+        (members[name]?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    func objects(_ name: String) -> [[String: JSONValue]] {
+        (members[name]?.arrayValue ?? []).compactMap(\.objectValue)
+    }
+
+    func integer(_ name: String) -> Int? {
+        members[name]?.numberValue.map { Int($0) }
+    }
+}

@@ -1,0 +1,231 @@
+import Crypto
+import Foundation
+import HTTPTypes
+public import Genlayers
+import JSONSchema
+public import Logging
+public import Memory37
+public import Observability
+public import ServiceKit
+import Tracing
+
+/// The chain behind `/v1/generate/*`: request frame → knowledge context from Memory37 → the
+/// endpoint's profile through the generation engine (which rejects and re-asks an output that
+/// cites knowledge it was not given) → optionally a broadcast into the campaign's Party Sync
+/// stream and a short episode memory recorded back into Memory37.
+public struct GroundedGenerator: Sendable {
+    public let engine: GenerationEngine
+    /// nil when Memory37 is switched off: the endpoints still answer, without knowledge.
+    public let knowledge: KnowledgeService?
+    let builder: GenerationContextBuilder?
+    let events: (any CampaignEventPublisher)?
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    public init(engine: GenerationEngine, knowledge: KnowledgeService?, budgets: ContextBudgets = .standard, events: (any CampaignEventPublisher)?, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.gateway")) {
+        self.engine = engine
+        self.knowledge = knowledge
+        self.builder = knowledge.map { GenerationContextBuilder(knowledge: $0, budgets: budgets) }
+        self.events = events
+        self.metrics = GatewayMetrics(registry: metrics)
+        self.logger = logger
+    }
+
+    /// One grounded generation request, already checked for shape.
+    public struct Request: Sendable {
+        public var endpoint: DomainEndpoint
+        public var campaignID: String
+        /// The frame: what the GM and the party know now (the profile's input).
+        public var frame: [String: JSONValue]
+        public var caller: TokenClaims
+        public var broadcast: Bool
+        public var record: Bool
+        public var idempotencyKey: String?
+
+        public init(endpoint: DomainEndpoint, campaignID: String, frame: [String: JSONValue], caller: TokenClaims, broadcast: Bool = false, record: Bool = false, idempotencyKey: String? = nil) {
+            self.endpoint = endpoint
+            self.campaignID = campaignID
+            self.frame = frame
+            self.caller = caller
+            self.broadcast = broadcast
+            self.record = record
+            self.idempotencyKey = idempotencyKey
+        }
+    }
+
+    /// What the knowledge layer contributed.
+    public enum KnowledgeState: String, Sendable {
+        /// Items were looked up (there may be none that match).
+        case used
+        /// Memory37 is switched off.
+        case off
+        /// Memory37 failed; the answer was generated without knowledge.
+        case failed
+    }
+
+    public struct Result: Sendable {
+        public let generation: GenerationResult
+        public let context: GroundingContext
+        /// Item ids the output cites.
+        public let cited: Set<String>
+        public let knowledgeState: KnowledgeState
+        public let broadcastOffset: Int64?
+        public let recordedSourceID: String?
+    }
+
+    public func generate(_ request: Request) async throws -> Result {
+        let start = ContinuousClock.now
+        do {
+            let result = try await withSpan("generate.\(request.endpoint.rawValue)") { span in
+                span.attributes["rpgbot.campaign"] = request.campaignID
+                return try await run(request, span: span)
+            }
+            metrics.request(request.endpoint, outcome: "ok", duration: ContinuousClock.now - start)
+            return result
+        } catch let failure as GenerationFailure {
+            metrics.request(request.endpoint, outcome: failure.outcome, duration: ContinuousClock.now - start)
+            throw failure
+        } catch let error as APIError {
+            metrics.request(request.endpoint, outcome: error.problem.code, duration: ContinuousClock.now - start)
+            throw error
+        }
+    }
+
+    private func run(_ request: Request, span: any Span) async throws -> Result {
+        try checkPermissions(request)
+        let filter = SearchFilter(campaignID: request.campaignID, includeGM: request.caller.role != .player)
+        try await checkReferences(request, filter: filter)
+
+        var context = GroundingContext.empty
+        var state = KnowledgeState.off
+        if let builder {
+            let retrievalStart = ContinuousClock.now
+            do {
+                context = try await withSpan("generate.retrieval") { retrieval in
+                    let context = try await builder.build(request.endpoint, frame: request.frame, filter: filter)
+                    retrieval.attributes["rpgbot.knowledge.items"] = context.items.count
+                    retrieval.attributes["rpgbot.knowledge.tokens"] = context.tokens
+                    return context
+                }
+                state = .used
+                metrics.retrieval(request.endpoint, context: context, duration: ContinuousClock.now - retrievalStart)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // Knowledge makes the answer better; its failure must not stop the answer.
+                state = .failed
+                metrics.knowledgeFailure(request.endpoint)
+                logger.warning("knowledge unavailable for grounded generation; answering without it", metadata: ["endpoint": "\(request.endpoint.rawValue)", "error": "\(error)"])
+            }
+        }
+        span.attributes["rpgbot.knowledge.items"] = context.items.count
+
+        let references = Self.References(endpoint: request.endpoint, frame: request.frame, knowledgeIDs: context.ids)
+        var input = request.frame
+        input["campaign_id"] = nil
+        let generation = try await engine.generate(GenerationRequest(
+            profile: request.endpoint.profile, input: .object(input),
+            context: Self.promptContext(context, campaignID: request.campaignID),
+            additionalCheck: { output in references.check(output) }
+        ))
+        let cited = Self.citations(in: generation.output).intersection(context.ids)
+
+        var offset: Int64?
+        if request.broadcast, let events {
+            offset = try await events.publish(
+                campaignID: request.campaignID, type: request.endpoint.eventType, actor: request.caller.subject, role: request.caller.role,
+                idempotencyKey: request.idempotencyKey, payload: Self.broadcastPayload(request.endpoint, output: generation.output, context: context, cited: cited)
+            )
+        }
+        var recorded: String?
+        if request.record, let knowledge {
+            let document = Self.episode(for: request, output: generation.output)
+            _ = try await knowledge.ingest([document])
+            recorded = document.sourceID
+        }
+        return Result(generation: generation, context: context, cited: cited, knowledgeState: state, broadcastOffset: offset, recordedSourceID: recorded)
+    }
+
+    private func checkPermissions(_ request: Request) throws {
+        guard request.caller.allows(campaign: request.campaignID) else {
+            throw APIError(.forbidden, code: "forbidden_campaign", detail: "The token is for campaign \(request.caller.campaign), not \(request.campaignID).")
+        }
+        if request.broadcast {
+            guard request.caller.role != .player else {
+                throw APIError(.forbidden, code: "gm_required", detail: "Only a game master (role gm or service) can broadcast into the campaign.")
+            }
+            guard events != nil else {
+                throw APIError(.unprocessableContent, code: "broadcast_unavailable", detail: "Party Sync does not run in this server (see --services), so nothing can be broadcast.")
+            }
+        }
+        if request.record, knowledge == nil {
+            throw APIError(.unprocessableContent, code: "record_unavailable", detail: "Memory37 is switched off in this server (RPGBOT_MEMORY37_ENABLED=false), so nothing can be recorded.")
+        }
+    }
+
+    /// The campaign and the NPC ids the frame names must exist (as far as the caller may see).
+    private func checkReferences(_ request: Request, filter: SearchFilter) async throws {
+        guard let knowledge else { return }
+        let known: Bool
+        do {
+            known = try await knowledge.knows(campaign: request.campaignID)
+        } catch {
+            // Unanswerable is not unknown: retrieval degrades on its own below.
+            return
+        }
+        guard known else {
+            throw APIError.notFound("Campaign '\(request.campaignID)' has no knowledge here; ingest its content first (rpgbot ingest … --campaign \(request.campaignID)).", code: "unknown_campaign")
+        }
+        let frame = FrameReader(request.frame)
+        let npcIDs = frame.objects("npcs").compactMap { $0["id"]?.stringValue } + frame.objects("combatants").compactMap { $0["npc_id"]?.stringValue }
+        for id in Set(npcIDs).sorted() {
+            if (try? await knowledge.npcProfile(id, filter: filter)) == nil {
+                throw APIError.notFound("No NPC with the id '\(id)' is visible in campaign '\(request.campaignID)'.", code: "unknown_npc")
+            }
+        }
+    }
+
+    static func promptContext(_ context: GroundingContext, campaignID: String) -> JSONValue {
+        guard case .object(var members) = context.json else { return .object([:]) }
+        members["campaign_id"] = .string(campaignID)
+        return .object(members)
+    }
+
+    /// Every knowledge id an output cites: `lore_refs`, and `revealed_facts[].lore_ref`.
+    static func citations(in output: JSONValue) -> Set<String> {
+        var ids = Set((output.objectValue?["lore_refs"]?.arrayValue ?? []).compactMap(\.stringValue))
+        for fact in output.objectValue?["revealed_facts"]?.arrayValue ?? [] {
+            if let id = fact.objectValue?["lore_ref"]?.stringValue { ids.insert(id) }
+        }
+        return ids
+    }
+
+    static func broadcastPayload(_ endpoint: DomainEndpoint, output: JSONValue, context: GroundingContext, cited: Set<String>) -> JSONValue {
+        .object([
+            "profile": .string(endpoint.profile),
+            "output": output,
+            "knowledge_ids": .array(context.items.filter { cited.contains($0.id) }.map { .string($0.id) }),
+        ])
+    }
+
+    /// A short episode memory of a result, so later requests can recall it. Its id derives from
+    /// the Idempotency-Key when there is one (a repeat replaces, never duplicates), else from
+    /// the output.
+    static func episode(for request: Request, output: JSONValue) -> KnowledgeDocument {
+        let members = output.objectValue ?? [:]
+        let seed = request.idempotencyKey.map { "key:\(request.caller.subject):\($0)" } ?? output.canonicalText
+        let digest = SHA256.hash(data: Data(seed.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let frame = FrameReader(request.frame)
+        let place = frame.text("location")
+        let title = members["title"]?.stringValue ?? "\(request.endpoint.rawValue.capitalized)\(place.map { " at \($0)" } ?? "")"
+        var body = [members["summary"], members["narration"]].compactMap { $0?.stringValue }.joined(separator: "\n\n")
+        if let intent = frame.text("intent") { body = "The players: \(intent)\n\n" + body }
+        var metadata: [String: JSONValue] = ["generated_by": .string(request.endpoint.rawValue), "recorded_at": .string(ISO8601DateFormatter().string(from: Date()))]
+        if let place { metadata["location"] = .string(place) }
+        if let session = frame.integer("session") { metadata["session"] = .number(Double(session)) }
+        return KnowledgeDocument(
+            sourceID: "generated.\(request.endpoint.rawValue).\(digest)", campaignID: request.campaignID, domain: .episode,
+            title: title, visibility: .players, metadata: metadata, body: body.isEmpty ? title : body
+        )
+    }
+}
