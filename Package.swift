@@ -306,6 +306,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Genlayers", "Memory37", "ServiceKit", "JSONSchema", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "RPGBotAppTests",
             dependencies: [
                 "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit",
