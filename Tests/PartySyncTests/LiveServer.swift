@@ -63,6 +63,7 @@ struct LiveServer: Sendable {
     static func run<T: Sendable>(
         _ backend: StoreKind = .sqlite,
         settings: PartySyncSettings = PartySyncSettings(),
+        configure: (inout RPGBotConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -72,6 +73,7 @@ struct LiveServer: Sendable {
         configuration.partySync = settings
         configuration.services = ["party-sync"]
         configuration.observability.logLevel = .warning
+        configure(&configuration)
         let telemetry = try Observability.bootstrap(service: "rpgbot-test", settings: configuration.observability, installGlobally: false)
         let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
         return try await withRunningServer(logger: testLogger, { onServerRunning in
