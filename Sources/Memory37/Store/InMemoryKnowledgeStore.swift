@@ -106,9 +106,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
-        let wanted = Set(sourceIDs)
+        // Only the campaign's scope and the global one can pass the filter.
+        let keys = Set(sourceIDs).flatMap { source in [Self.key(nil, source)] + (filter.campaignID.map { [Self.key($0, source)] } ?? []) }
         return state.withLock { state in
-            state.chunks.values.filter { wanted.contains($0.sourceID) && filter.admits($0) }
+            keys.flatMap { state.chunkIDs[$0] ?? [] }.compactMap { state.chunks[$0] }.filter(filter.admits)
                 .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
         }
     }

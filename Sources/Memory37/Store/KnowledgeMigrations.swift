@@ -93,5 +93,12 @@ public enum KnowledgeMigrations {
                 "CREATE INDEX knowledge_chunks_names ON knowledge_chunks USING gin (names)",
             ]
         ),
+        // NPC profiles and document reads look chunks up by source id across the campaign and
+        // the global scope; without this they scanned every chunk.
+        Migration(
+            id: "memory37.002_chunks_by_source",
+            sqlite: ["CREATE INDEX knowledge_chunks_source_id ON knowledge_chunks (source_id, ordinal)"],
+            postgres: ["CREATE INDEX knowledge_chunks_source_id ON knowledge_chunks (source_id, ordinal)"]
+        ),
     ]
 }

@@ -202,9 +202,12 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
 struct SyntheticCorpus {
     let count: Int
     let vocabulary: [String]
+    /// The campaign of the even-numbered half; the odd half is global.
+    let campaign: String
 
-    init(documents: Int) {
+    init(documents: Int, campaign: String = "bench") {
         count = documents
+        self.campaign = campaign
         let syllables = ["ka", "lo", "mir", "than", "dor", "el", "quo", "ris", "van", "tel", "sha", "gor", "bri", "nu", "wen", "zal", "or", "pim", "ast", "ley"]
         var words: [String] = []
         for a in syllables { for b in syllables { for c in ["", "n", "s", "th", "a", "el", "or", "is", "um", "ek", "ar", "ul", "id", "om", "ax", "yn", "ev", "ot", "ip", "ga"] { words.append(a + b + c) } } }
@@ -230,7 +233,7 @@ struct SyntheticCorpus {
     func documents(_ range: Range<Int>) -> [KnowledgeDocument] {
         range.map { index in
             KnowledgeDocument(
-                sourceID: "doc-\(index)", campaignID: index % 2 == 0 ? "bench" : nil, domain: [.lore, .srd, .npc, .episode][index % 4],
+                sourceID: "doc-\(index)", campaignID: index % 2 == 0 ? campaign : nil, domain: [.lore, .srd, .npc, .episode][index % 4],
                 title: text(index &+ 7_000_000, words: 3), body: text(index, words: 120)
             )
         }
