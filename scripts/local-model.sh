@@ -5,6 +5,8 @@
 #
 #   scripts/local-model.sh install          build/fetch into the cache, start nothing
 #   scripts/local-model.sh start PORT LOG   start the server in the background, print its PID
+#                                           (RPGBOT_LOCAL_MODEL_CONTEXT: context tokens, 2048;
+#                                           RPGBOT_LOCAL_MODEL_THREADS: threads, 1)
 #                                           once it answers /v1/models
 #
 # AMX and AVX-512 stay off: the build must run on any x86-64 machine with AVX2, including VMs
@@ -53,7 +55,7 @@ start() {
   # One thread and a passive OpenMP wait policy: spinning threads collapse throughput when the
   # tests compete for the same two cores.
   OMP_WAIT_POLICY=PASSIVE nohup "$VENV/bin/python" -m llama_cpp.server --model "$MODEL" \
-    --host 127.0.0.1 --port "$port" --n_threads 1 --n_ctx 2048 >"$logfile" 2>&1 &
+    --host 127.0.0.1 --port "$port" --n_threads "${RPGBOT_LOCAL_MODEL_THREADS:-1}" --n_ctx "${RPGBOT_LOCAL_MODEL_CONTEXT:-2048}" >"$logfile" 2>&1 &
   local pid=$!
   for _ in $(seq 1 240); do
     if curl -fsS "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then echo "$pid"; return 0; fi

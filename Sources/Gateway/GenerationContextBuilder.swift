@@ -26,18 +26,40 @@ public struct GroundingContext: Sendable {
 
     public var ids: Set<String> { Set(items.map(\.id)) }
 
-    /// `sections: [{name, heading, items: [{id, domain, title, text}]}]` for the prompt, and
-    /// `knowledge`: every item in order (the offline templates cite from it).
+    /// `sections: [{name, heading, items: [{id, domain, title, text, lead}]}]` for the prompt,
+    /// each section's items also under its name (`lore`, `npcs`…), and `knowledge`: every item
+    /// in order (the offline templates cite from it). `lead` is the text's first sentence.
     public var json: JSONValue {
         func encode(_ item: KnowledgeItem) -> JSONValue {
-            .object(["id": .string(item.id), "domain": .string(item.domain.rawValue), "title": .string(item.title), "text": .string(item.text)])
+            .object([
+                "id": .string(item.id), "domain": .string(item.domain.rawValue), "title": .string(item.title),
+                "text": .string(item.text), "lead": .string(Self.lead(item.text)),
+            ])
         }
-        let sections = ContextSection.allCases.compactMap { section -> JSONValue? in
-            let members = items.filter { $0.section == section }
-            guard !members.isEmpty else { return nil }
-            return .object(["name": .string(section.rawValue), "heading": .string(section.heading), "items": .array(members.map(encode))])
+        var members: [String: JSONValue] = ["knowledge": .array(items.map(encode))]
+        var sections: [JSONValue] = []
+        for section in ContextSection.allCases {
+            let encoded = items.filter { $0.section == section }.map(encode)
+            members[section.rawValue] = .array(encoded)
+            guard !encoded.isEmpty else { continue }
+            sections.append(.object(["name": .string(section.rawValue), "heading": .string(section.heading), "items": .array(encoded)]))
         }
-        return .object(["sections": .array(sections), "knowledge": .array(items.map(encode))])
+        members["sections"] = .array(sections)
+        return .object(members)
+    }
+
+    /// The first sentence of a text, without the `key: value` lines of front-matter facts.
+    static func lead(_ text: String) -> String {
+        let prose = text.split(separator: "\n").first { line in
+            let words = line.split(separator: " ")
+            return words.count > 4 && !(words.first?.hasSuffix(":") ?? false)
+        } ?? Substring(text)
+        // Markdown list markers and emphasis read badly inside a sentence.
+        var plain = prose.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")
+        while let first = plain.first, "-*#> ".contains(first) { plain.removeFirst() }
+        let sentence = plain.split(separator: ". ", maxSplits: 1).first.map(String.init) ?? plain
+        let trimmed = sentence.count > 200 ? String(sentence.prefix(199)) + "…" : sentence
+        return trimmed.hasSuffix(".") || trimmed.hasSuffix("…") ? trimmed : trimmed + "."
     }
 }
 
