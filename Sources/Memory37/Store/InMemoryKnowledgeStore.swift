@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Everything in process memory: tests, embedding, and the fallback when the configured
 /// store is unreachable. Lost at exit.
@@ -15,10 +14,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var text = TextIndex()
         var vectors: VectorIndex
     }
-    private let state: Mutex<State>
+    private let state: ReadWriteLocked<State>
 
     public init(dimensions: Int) {
-        state = Mutex(State(vectors: VectorIndex(dimensions: dimensions)))
+        state = ReadWriteLocked(State(vectors: VectorIndex(dimensions: dimensions)))
     }
 
     static func key(_ campaignID: String?, _ sourceID: String) -> String {
@@ -28,19 +27,19 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     public func prepare() async throws {}
 
     public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        state.withLock { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
+        state.read { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
     }
 
     public func hasDocuments(campaignID: String) async throws -> Bool {
-        state.withLock { state in state.documents.values.contains { $0.campaignID == campaignID } }
+        state.read { state in state.documents.values.contains { $0.campaignID == campaignID } }
     }
 
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        state.withLock { state in sourceIDs.compactMap { state.documents[Self.key(campaignID, $0)] } }
+        state.read { state in sourceIDs.compactMap { state.documents[Self.key(campaignID, $0)] } }
     }
 
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
-        state.withLock { state in
+        state.write { state in
             for (document, chunks) in documents {
                 let key = Self.key(document.campaignID, document.sourceID)
                 Self.removeDocument(key, from: &state)
@@ -79,27 +78,27 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func delete(campaignID: String?, sourceIDs: [String]) async throws {
-        state.withLock { state in
+        state.write { state in
             for sourceID in sourceIDs { Self.removeDocument(Self.key(campaignID, sourceID), from: &state) }
         }
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
         let terms = TextTokenizer.terms(query)
-        return state.withLock { $0.text.search(terms: terms, filter: filter, limit: limit) }
+        return state.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        state.withLock { $0.vectors.search(vector, filter: filter, limit: limit) }
+        state.read { $0.vectors.search(vector, filter: filter, limit: limit) }
     }
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
-        state.withLock { state in ids.compactMap { state.chunks[$0] } }
+        state.read { state in ids.compactMap { state.chunks[$0] } }
     }
 
     public func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] {
         let wanted = name.lowercased()
-        return state.withLock { state in
+        return state.read { state in
             (state.names[wanted] ?? []).compactMap { state.chunks[$0] }.filter(filter.admits)
                 .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
         }
@@ -108,7 +107,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
         // Only the campaign's scope and the global one can pass the filter.
         let keys = Set(sourceIDs).flatMap { source in [Self.key(nil, source)] + (filter.campaignID.map { [Self.key($0, source)] } ?? []) }
-        return state.withLock { state in
+        return state.read { state in
             keys.flatMap { state.chunkIDs[$0] ?? [] }.compactMap { state.chunks[$0] }.filter(filter.admits)
                 .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
         }
@@ -117,7 +116,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     public func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] {
         var episodeFilter = filter
         episodeFilter.domains = [.episode]
-        return state.withLock { state in
+        return state.read { state in
             Array(state.chunks.values.filter { chunk in
                 guard episodeFilter.admits(chunk), chunk.campaignID != nil || filter.campaignID == nil else { return false }
                 let session = chunk.sessionNumber ?? 0
@@ -127,17 +126,17 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func embeddingModels() async throws -> [String: Int] {
-        state.withLock { state in state.models.values.reduce(into: [:]) { $0[$1, default: 0] += 1 } }
+        state.read { state in state.models.values.reduce(into: [:]) { $0[$1, default: 0] += 1 } }
     }
 
     public func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] {
-        state.withLock { state in
+        state.read { state in
             Array(state.models.filter { $0.value != model }.keys.sorted().prefix(limit).compactMap { state.chunks[$0] })
         }
     }
 
     public func updateVectors(_ vectors: [String: [Float]], model: String) async throws {
-        state.withLock { state in
+        state.write { state in
             for (id, vector) in vectors where state.chunks[id] != nil {
                 state.vectors.updateVector(id: id, vector: vector)
                 state.models[id] = model
@@ -146,6 +145,6 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func counts() async throws -> (documents: Int, chunks: Int) {
-        state.withLock { ($0.documents.count, $0.chunks.count) }
+        state.read { ($0.documents.count, $0.chunks.count) }
     }
 }

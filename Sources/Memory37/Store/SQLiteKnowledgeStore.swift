@@ -1,7 +1,6 @@
 import Foundation
 public import GRDB
 import ServiceKit
-import Synchronization
 
 /// The embedded default: chunks in SQLite with their search terms in an FTS5 table (the
 /// project's tokenizer's terms: stop words dropped, Porter-stemmed) and their vectors as float32
@@ -11,7 +10,7 @@ import Synchronization
 public final class SQLiteKnowledgeStore: KnowledgeStore {
     public let kind = "sqlite"
     let pool: DatabasePool
-    private let mirror: Mutex<Mirror>
+    private let mirror: ReadWriteLocked<Mirror>
 
     /// The in-process copy of what queries need.
     struct Mirror {
@@ -21,13 +20,13 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
 
     public init(pool: DatabasePool, dimensions: Int) {
         self.pool = pool
-        self.mirror = Mutex(Mirror(vectors: VectorIndex(dimensions: dimensions)))
+        self.mirror = ReadWriteLocked(Mirror(vectors: VectorIndex(dimensions: dimensions)))
     }
 
     static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
 
     public func prepare() async throws {
-        let dimensions = mirror.withLock { $0.vectors.dimensions }
+        let dimensions = mirror.read { $0.vectors.dimensions }
         let loaded = try await pool.read { db in
             var loaded = Mirror(vectors: VectorIndex(dimensions: dimensions))
             let rows = try Row.fetchCursor(db, sql: """
@@ -50,7 +49,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             }
             return loaded
         }
-        mirror.withLock { $0 = loaded }
+        mirror.write { $0 = loaded }
     }
 
     static func split(_ terms: String) -> [String] {
@@ -115,7 +114,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             }
             return removed
         }
-        mirror.withLock { mirror in
+        mirror.write { mirror in
             mirror.text.remove(Set(removed))
             mirror.vectors.remove(Set(removed))
             for (_, chunks) in analyzed {
@@ -183,7 +182,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         let removed = try await pool.write { db in
             try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
         }
-        mirror.withLock { mirror in
+        mirror.write { mirror in
             mirror.text.remove(Set(removed))
             mirror.vectors.remove(Set(removed))
         }
@@ -203,11 +202,11 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
         let terms = TextTokenizer.terms(query)
-        return mirror.withLock { $0.text.search(terms: terms, filter: filter, limit: limit) }
+        return mirror.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        mirror.withLock { $0.vectors.search(vector, filter: filter, limit: limit) }
+        mirror.read { $0.vectors.search(vector, filter: filter, limit: limit) }
     }
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
@@ -281,7 +280,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             }
         }
         let updated = try await chunks(ids: Array(vectors.keys))
-        mirror.withLock { mirror in
+        mirror.write { mirror in
             for chunk in updated {
                 if let vector = vectors[chunk.id], vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(chunk, vector: vector) }
             }
