@@ -75,7 +75,7 @@ import Testing
     @Test func generateListsProfilesAndPrintsValidOutputOffline() async throws {
         let list = try await ChildProcess.runRPGBot(["generate", "--list"], currentDirectory: Self.repository)
         #expect(list.status == 0, "stderr: \(list.stderr)")
-        #expect(list.stdout.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) } == ["npc", "quest_hook", "scene"])
+        #expect(list.stdout.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) } == ["combat", "epilogue", "npc", "quest_hook", "scene", "social"])
 
         try await withTemporaryDirectory { directory in
             try #"{"name": "Maren", "location": "the Drowned Chapel"}"#.write(to: directory.file("in.json"), atomically: true, encoding: .utf8)
