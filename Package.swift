@@ -147,6 +147,29 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The media broker: TTS and image jobs, deduplicated, queued durably, artifacts by hash.
+        .target(
+            name: "MediaBroker",
+            dependencies: [
+                "ServiceKit",
+                "Persistence",
+                "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party Sync: the campaign WebSocket hub, its event log stores and REST publish.
         .target(
             name: "PartySync",

@@ -1,0 +1,25 @@
+public import Foundation
+
+/// Where media jobs and client tokens live: in memory, SQLite or PostgreSQL, one test suite
+/// for all three. Every method is atomic on its own; the key rule — at most one queued,
+/// running or succeeded job per key — holds under concurrent callers (a unique index in the
+/// databases).
+public protocol MediaJobStore: Sendable {
+    /// The queued, running or succeeded job holding `key`, if any.
+    func liveJob(key: String) async throws -> MediaJob?
+    /// Inserts `job`, unless a live job already holds its key: then that one is returned.
+    func insertOrJoin(_ job: MediaJob) async throws -> (job: MediaJob, created: Bool)
+    func job(id: String) async throws -> MediaJob?
+    /// The job a caller's client token names, with the fingerprint of the body it came with.
+    func clientToken(owner: String, token: String, now: Date) async throws -> (jobID: String, fingerprint: String)?
+    /// Records a client token unless an unexpired one exists; returns the one in force.
+    func saveClientToken(owner: String, token: String, jobID: String, fingerprint: String, expiresAt: Date, now: Date) async throws -> (jobID: String, fingerprint: String)
+    /// Moves the oldest queued job of `engine` to running, leased until `leaseUntil`.
+    func claim(kind: MediaKind, engine: String, leaseUntil: Date, now: Date) async throws -> MediaJob?
+    /// Saves `job` if the stored status is one of `from`; false when it was not (e.g. canceled meanwhile).
+    func transition(_ job: MediaJob, from: Set<MediaJobStatus>) async throws -> Bool
+    /// Running jobs whose lease passed are queued again (their process died); returns how many.
+    func requeueAbandoned(now: Date) async throws -> Int
+    /// Queued jobs of a kind.
+    func queuedCount(kind: MediaKind) async throws -> Int
+}
