@@ -202,6 +202,7 @@ let package = Package(
                 "Genlayers",
                 "Memory37",
                 "Gateway",
+                "MediaBroker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

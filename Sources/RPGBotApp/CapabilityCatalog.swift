@@ -3,7 +3,7 @@
 /// Each capability (Party Sync, the media broker, the knowledge and generation gateway)
 /// adds its name here when it is built in; until then `--services` refuses it by name.
 public enum CapabilityCatalog {
-    public static let available: [String] = ["party-sync", "gateway"]
+    public static let available: [String] = ["party-sync", "media-broker", "gateway"]
 
     static var acceptedList: String {
         available.isEmpty ? "the capabilities built in (none in this build)" : available.joined(separator: ", ")

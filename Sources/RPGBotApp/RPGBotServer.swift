@@ -4,6 +4,7 @@ public import PartySync
 public import Genlayers
 public import Memory37
 import Gateway
+public import MediaBroker
 public import Observability
 public import Persistence
 public import ServiceKit
@@ -31,6 +32,8 @@ public struct RPGBotServer: Sendable {
     public let generation: GenerationEngine?
     /// The knowledge layer, when the gateway runs with Memory37 enabled.
     public let knowledge: KnowledgeService?
+    /// The media broker, when `--services` includes it.
+    public let media: MediaBroker?
 
     /// Prepares everything that can fail before the server binds: data folder, database,
     /// token secret. Nothing is listening yet.
@@ -71,6 +74,22 @@ public struct RPGBotServer: Sendable {
                 }
             knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, metrics: telemetry.metrics, logger: logger)
         }
+        var media: MediaBroker?
+        if configuration.services.contains(Self.mediaBrokerName) {
+            migrations.register(MediaMigrations.all)
+            let logger = telemetry.makeLogger("rpgbot.media")
+            let store: any MediaJobStore =
+                switch database.backend {
+                case .sqlite(let pool): SQLiteMediaJobStore(pool: pool)
+                case .postgres(let client): PostgresMediaJobStore(client: client, logger: logger)
+                }
+            let engines = MediaBroker.standardEngines(configuration.media)
+            media = MediaBroker(
+                store: store, artifacts: ArtifactStore(folder: configuration.dataDirectory.appendingPathComponent("artifacts", isDirectory: true)),
+                settings: configuration.media, speechEngines: engines.speech, imageEngines: engines.images,
+                observer: partySync.map { PartySyncMediaObserver(hub: $0.hub, logger: logger) }, metrics: telemetry.metrics, logger: logger
+            )
+        }
         return RPGBotServer(
             configuration: configuration,
             telemetry: telemetry,
@@ -80,7 +99,8 @@ public struct RPGBotServer: Sendable {
             routes: RouteCatalog(),
             partySync: partySync,
             generation: generation,
-            knowledge: knowledge
+            knowledge: knowledge,
+            media: media
         )
     }
 
@@ -107,6 +127,9 @@ public struct RPGBotServer: Sendable {
             logger.error("knowledge content ingestion failed", metadata: ["error": "\(error)"])
         }
     }
+
+    /// The `--services` name of the media job broker.
+    public static let mediaBrokerName = "media-broker"
 
     /// The `--services` name of the knowledge and generation HTTP API.
     public static let gatewayName = "gateway"
@@ -153,6 +176,9 @@ public struct RPGBotServer: Sendable {
             )
             GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
         }
+        if let media {
+            MediaRoutes(broker: media, tokens: tokens).register(on: api)
+        }
         additionalRoutes(api)
 
         // WebSocket upgrades are routed separately; a request that does not upgrade falls
@@ -181,6 +207,9 @@ public struct RPGBotServer: Sendable {
         }
         if let knowledge {
             application.addServices(KnowledgeProbeService(knowledge: knowledge))
+        }
+        if let media {
+            application.addServices(media)
         }
         let database = self.database
         let migrations = self.migrations

@@ -129,6 +129,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("generation-burst"), help: ArgumentHelp(Setting.generationBurst.helpText, valueName: "number"))
     var generationBurst: String?
 
+    @Option(name: .customLong("tts-engine"), help: ArgumentHelp(Setting.ttsEngine.helpText, valueName: "name"))
+    var ttsEngine: String?
+
+    @Option(name: .customLong("image-engine"), help: ArgumentHelp(Setting.imageEngine.helpText, valueName: "name"))
+    var imageEngine: String?
+
+    @Option(name: .customLong("media-base-url"), help: ArgumentHelp(Setting.mediaBaseURL.helpText, valueName: "url"))
+    var mediaBaseURL: String?
+
+    @Option(name: .customLong("tts-model"), help: ArgumentHelp(Setting.ttsModel.helpText, valueName: "name"))
+    var ttsModel: String?
+
+    @Option(name: .customLong("image-model"), help: ArgumentHelp(Setting.imageModel.helpText, valueName: "name"))
+    var imageModel: String?
+
+    @Option(name: .customLong("media-workers"), help: ArgumentHelp(Setting.mediaWorkers.helpText, valueName: "count"))
+    var mediaWorkers: String?
+
+    @Option(name: .customLong("media-queue"), help: ArgumentHelp(Setting.mediaQueue.helpText, valueName: "count"))
+    var mediaQueue: String?
+
+    @Option(name: .customLong("media-max-text"), help: ArgumentHelp(Setting.mediaMaxText.helpText, valueName: "characters"))
+    var mediaMaxText: String?
+
+    @Option(name: .customLong("media-retries"), help: ArgumentHelp(Setting.mediaRetries.helpText, valueName: "count"))
+    var mediaRetries: String?
+
+    @Option(name: .customLong("media-job-timeout"), help: ArgumentHelp(Setting.mediaJobTimeout.helpText, valueName: "duration"))
+    var mediaJobTimeout: String?
+
+    @Option(name: .customLong("media-token-ttl"), help: ArgumentHelp(Setting.mediaTokenLifetime.helpText, valueName: "duration"))
+    var mediaTokenLifetime: String?
+
     @Option(name: .customLong("context-tokens"), help: ArgumentHelp(Setting.contextTokens.helpText, valueName: "list"))
     var contextTokens: String?
 
@@ -176,6 +209,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.memory37Enabled, memory37Enabled), (.contentDirectory, contentDirectory), (.contentCampaign, contentCampaign),
             (.embedder, embedder), (.embeddingBaseURL, embeddingBaseURL), (.embeddingModel, embeddingModel),
             (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap),
+            (.ttsEngine, ttsEngine), (.imageEngine, imageEngine), (.mediaBaseURL, mediaBaseURL), (.ttsModel, ttsModel), (.imageModel, imageModel), (.mediaWorkers, mediaWorkers), (.mediaQueue, mediaQueue), (.mediaMaxText, mediaMaxText), (.mediaRetries, mediaRetries), (.mediaJobTimeout, mediaJobTimeout), (.mediaTokenLifetime, mediaTokenLifetime),
         ]
         var flags: [String: String] = [:]
         for (setting, value) in pairs {

@@ -31,6 +31,14 @@ public struct ArtifactStore: Sendable {
         return ArtifactReference(sha256: sha, contentType: output.contentType, bytes: output.data.count)
     }
 
+    /// Deletes temporary files a crash left behind (they were never renamed into place).
+    public func removePartialFiles() {
+        guard let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { return }
+        for case let url as URL in enumerator where url.lastPathComponent.hasSuffix(".partial") {
+            try? FileManager.default.removeItem(at: url)
+        }
+    }
+
     /// The stored file for a SHA-256 (64 lower-case hex digits), with its content type.
     public func locate(_ sha: String) -> (url: URL, contentType: String)? {
         guard Self.isSHA256(sha) else { return nil }

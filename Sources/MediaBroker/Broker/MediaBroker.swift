@@ -252,8 +252,14 @@ public final class MediaBroker: Service, Sendable {
     public func run() async throws {
         // Only this process uses an SQLite file, and a PostgreSQL job's lease outlives its
         // process by at most the job timeout: either way a running job here was abandoned.
-        let recovered = try await store.requeueAbandoned(now: Date())
-        if recovered > 0 { logger.notice("media jobs re-queued after a restart", metadata: ["jobs": "\(recovered)"]) }
+        // The tables appear when the server's migrations have run, which happens beside this.
+        var recovered: Int?
+        while recovered == nil, !Task.isCancelled {
+            recovered = try? await store.requeueAbandoned(now: Date())
+            if recovered == nil { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+        if let recovered, recovered > 0 { logger.notice("media jobs re-queued after a restart", metadata: ["jobs": "\(recovered)"]) }
+        artifacts.removePartialFiles()
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for kind in MediaKind.allCases {

@@ -4,6 +4,7 @@ import PartySync
 import Genlayers
 import Memory37
 import Gateway
+public import MediaBroker
 import Logging
 import ServiceKit
 
@@ -53,6 +54,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.partySync = try partySync()
         configuration.generation = try generation()
         configuration.knowledge = try knowledge()
+        configuration.media = try media()
         return configuration
     }
 
@@ -213,6 +215,37 @@ public struct ConfigurationLoader: Sendable {
         guard let text = raw(setting) else { return nil }
         guard let value = Int(text), range.contains(value) else { throw ConfigurationError(setting: setting, value: text) }
         return value
+    }
+
+    /// The media broker's settings.
+    public func media() throws(ConfigurationError) -> MediaSettings {
+        var settings = MediaSettings()
+        if let engine = raw(.ttsEngine) {
+            guard ["espeak-ng", "openai"].contains(engine) else { throw ConfigurationError(setting: .ttsEngine, value: engine) }
+            settings.speechEngine = engine
+        }
+        if let engine = raw(.imageEngine) {
+            guard ["placeholder", "openai"].contains(engine) else { throw ConfigurationError(setting: .imageEngine, value: engine) }
+            settings.imageEngine = engine
+        }
+        if let url = raw(.mediaBaseURL) {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else { throw ConfigurationError(setting: .mediaBaseURL, value: url) }
+            settings.openAIBaseURL = url
+        }
+        if let key = environment[Setting.mediaAPIKey.environment], !key.isEmpty {
+            settings.openAIKey = key
+        } else if let key = environment["OPENAI_API_KEY"], !key.isEmpty {
+            settings.openAIKey = key
+        }
+        settings.speechModel = raw(.ttsModel) ?? settings.speechModel
+        settings.imageModel = raw(.imageModel) ?? settings.imageModel
+        settings.workers = try integer(.mediaWorkers, 1...64) ?? settings.workers
+        settings.maxQueue = try integer(.mediaQueue, 1...100_000) ?? settings.maxQueue
+        settings.maxTextLength = try integer(.mediaMaxText, 1...100_000) ?? settings.maxTextLength
+        settings.retries = try integer(.mediaRetries, 0...10) ?? settings.retries
+        settings.jobTimeout = try duration(.mediaJobTimeout) ?? settings.jobTimeout
+        settings.clientTokenLifetime = try duration(.mediaTokenLifetime) ?? settings.clientTokenLifetime
+        return settings
     }
 
     /// The generation settings alone: what `rpgbot generate` needs.

@@ -5,6 +5,7 @@ public import PartySync
 public import Genlayers
 public import Memory37
 public import Gateway
+public import MediaBroker
 
 public import Foundation
 
@@ -26,6 +27,7 @@ public struct RPGBotConfiguration: Sendable {
     public var partySync: PartySyncSettings
     public var generation: GenerationConfiguration
     public var knowledge: KnowledgeConfiguration
+    public var media = MediaSettings()
 
     /// The defaults, with `dataDirectory` as the base of the default database path.
     public init(
