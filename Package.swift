@@ -330,6 +330,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MediaBrokerTests",
+            dependencies: [
+                "MediaBroker", "ServiceKit", "Persistence", "TestSupport", "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Genlayers", "Memory37", "ServiceKit", "JSONSchema", "TestSupport",
