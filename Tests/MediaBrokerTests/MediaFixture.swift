@@ -79,3 +79,67 @@ final class ControlledSpeechEngine: SpeechEngine {
         return try await base.synthesize(request)
     }
 }
+
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import NIOCore
+
+extension MediaFixture {
+    struct Tokens: Sendable {
+        let player: String
+        let otherCampaign: String
+    }
+
+    struct Answer: @unchecked Sendable {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let data: Data
+        var body: [String: Any] { (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] }
+        var jobID: String? { body["job_id"] as? String }
+        var code: String? { body["code"] as? String }
+        var pointers: [String] { (body["errors"] as? [[String: Any]] ?? []).compactMap { $0["pointer"] as? String } }
+    }
+
+    /// A broker on a fresh store with its workers running, behind the HTTP routes.
+    static func withBroker(
+        _ kind: MediaStoreKind = .sqlite, settings: MediaSettings = MediaSettings(), speech: [any SpeechEngine] = [EspeakEngine()],
+        images: [any ImageEngine] = [PlaceholderImageEngine()], observer: (any MediaJobObserver)? = nil,
+        _ body: @Sendable (any TestClientProtocol, Tokens, MediaBroker) async throws -> Void
+    ) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await withStore(kind) { store in
+            let broker = MediaBroker(store: store, artifacts: ArtifactStore(folder: directory.url.appendingPathComponent("artifacts")), settings: settings, speechEngines: speech, imageEngines: images, observer: observer, logger: quiet)
+            let authority = await TokenAuthority(secret: Array("a-test-secret-of-at-least-32-bytes!!".utf8))
+            let catalog = RouteCatalog()
+            let router = Router(context: AppRequestContext.self)
+            router.add(middleware: ProblemMiddleware(catalog: catalog, traceID: { nil }))
+            MediaRoutes(broker: broker, tokens: authority).register(on: CatalogedRouter(router: router, catalog: catalog))
+            let tokens = Tokens(
+                player: try await authority.issue(subject: "ada", campaign: "demo", role: .player, ttl: 600),
+                otherCampaign: try await authority.issue(subject: "zed", campaign: "other", role: .player, ttl: 600)
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await broker.run() }
+                defer { group.cancelAll() }
+                try await Application(router: router).test(.router) { client in
+                    try await body(client, tokens, broker)
+                }
+            }
+        }
+    }
+
+    static func call(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, _ token: String, body: String? = nil, headers extra: HTTPFields = [:]) async throws -> Answer {
+        var headers: HTTPFields = [.authorization: "Bearer \(token)"]
+        if body != nil { headers[.contentType] = "application/json" }
+        headers.append(contentsOf: extra)
+        return try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+            Answer(status: response.status, headers: response.headers, data: Data(response.body.readableBytesView))
+        }
+    }
+
+    static func speech(_ text: String = "The tide is coming in, and the bell rings under the water.", format: String = "wav", extra: String = "") -> String {
+        #"{"text": "\#(text)", "voice": "en-us", "language": "en", "format": "\#(format)"\#(extra)}"#
+    }
+}
