@@ -250,12 +250,13 @@ public final class MediaBroker: Service, Sendable {
     // MARK: - Workers
 
     public func run() async throws {
-        // Only this process uses an SQLite file, and a PostgreSQL job's lease outlives its
-        // process by at most the job timeout: either way a running job here was abandoned.
-        // The tables appear when the server's migrations have run, which happens beside this.
+        // Only this process uses an SQLite file: every job it finds running was abandoned by a
+        // crash. A shared PostgreSQL store only gives up jobs whose lease expired (their node
+        // stopped renewing it). The tables appear when the server's migrations have run,
+        // which happens beside this.
         var recovered: Int?
         while recovered == nil, !Task.isCancelled {
-            recovered = try? await store.requeueAbandoned(now: Date())
+            recovered = try? await store.requeueAbandoned(now: store.isShared ? Date() : .distantFuture)
             if recovered == nil { try? await Task.sleep(for: .milliseconds(100)) }
         }
         if let recovered, recovered > 0 { logger.notice("media jobs re-queued after a restart", metadata: ["jobs": "\(recovered)"]) }
@@ -283,7 +284,7 @@ public final class MediaBroker: Service, Sendable {
             let engine = defaultEngines(kind)
             var claimed: MediaJob?
             for name in engine where claimed == nil {
-                claimed = try? await store.claim(kind: kind, engine: name, leaseUntil: Date().addingTimeInterval(Self.seconds(settings.jobTimeout) * Double(settings.retries + 1) + 30), now: Date())
+                claimed = try? await store.claim(kind: kind, engine: name, leaseUntil: Date().addingTimeInterval(Self.leaseSeconds), now: Date())
             }
             guard let job = claimed else {
                 await signals.wait(for: "work:\(kind.rawValue)", upTo: settings.pollInterval)
@@ -291,7 +292,17 @@ public final class MediaBroker: Service, Sendable {
             }
             let task = Task { await self.execute(job) }
             running.withLock { $0[job.id] = task }
+            // The lease is renewed while the job runs, so another node takes it over only
+            // when this process stops renewing (it died).
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(Self.leaseSeconds / 3))
+                    if Task.isCancelled { break }
+                    _ = try? await self.store.renewLease(id: job.id, until: Date().addingTimeInterval(Self.leaseSeconds))
+                }
+            }
             await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            heartbeat.cancel()
             running.withLock { $0[job.id] = nil }
         }
     }
@@ -395,6 +406,9 @@ public final class MediaBroker: Service, Sendable {
         guard job.campaignID != nil, let observer else { return }
         await observer.jobUpdated(job)
     }
+
+    /// How long a running job stays claimed without a renewal.
+    static let leaseSeconds = 30.0
 
     static func sha256(_ text: String) -> String {
         SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()

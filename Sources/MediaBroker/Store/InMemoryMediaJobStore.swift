@@ -72,6 +72,16 @@ public final class InMemoryMediaJobStore: MediaJobStore {
         }
     }
 
+    public var isShared: Bool { false }
+
+    public func renewLease(id: String, until: Date) async throws -> Bool {
+        state.withLock { state in
+            guard state.jobs[id]?.status == .running else { return false }
+            state.jobs[id]!.leaseUntil = until
+            return true
+        }
+    }
+
     public func requeueAbandoned(now: Date) async throws -> Int {
         state.withLock { state in
             var count = 0

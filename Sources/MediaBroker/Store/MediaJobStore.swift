@@ -18,6 +18,11 @@ public protocol MediaJobStore: Sendable {
     func claim(kind: MediaKind, engine: String, leaseUntil: Date, now: Date) async throws -> MediaJob?
     /// Saves `job` if the stored status is one of `from`; false when it was not (e.g. canceled meanwhile).
     func transition(_ job: MediaJob, from: Set<MediaJobStatus>) async throws -> Bool
+    /// Whether several processes share the store (PostgreSQL): then a running job may belong to
+    /// a live node, and only an expired lease marks it abandoned.
+    var isShared: Bool { get }
+    /// Extends a running job's lease; false when the job is no longer running.
+    func renewLease(id: String, until: Date) async throws -> Bool
     /// Running jobs whose lease passed are queued again (their process died); returns how many.
     func requeueAbandoned(now: Date) async throws -> Int
     /// Queued jobs of a kind.

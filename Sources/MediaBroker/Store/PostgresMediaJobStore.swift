@@ -89,6 +89,14 @@ public final class PostgresMediaJobStore: MediaJobStore {
         return false
     }
 
+    public var isShared: Bool { true }
+
+    public func renewLease(id: String, until: Date) async throws -> Bool {
+        let rows = try await client.query("UPDATE media_jobs SET lease_until = \(until.timeIntervalSince1970) WHERE id = \(id) AND status = 'running' RETURNING id", logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
     public func requeueAbandoned(now: Date) async throws -> Int {
         var count = 0
         let rows = try await client.query("UPDATE media_jobs SET status = 'queued', lease_until = NULL WHERE status = 'running' AND (lease_until IS NULL OR lease_until < \(now.timeIntervalSince1970)) RETURNING id", logger: logger)

@@ -74,6 +74,15 @@ public final class SQLiteMediaJobStore: MediaJobStore {
         }
     }
 
+    public var isShared: Bool { false }
+
+    public func renewLease(id: String, until: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE media_jobs SET lease_until = ? WHERE id = ? AND status = 'running'", arguments: [until.timeIntervalSince1970, id])
+            return db.changesCount > 0
+        }
+    }
+
     public func requeueAbandoned(now: Date) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "UPDATE media_jobs SET status = 'queued', lease_until = NULL WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)", arguments: [now.timeIntervalSince1970])
