@@ -44,7 +44,7 @@ public final class ScriptedProviderServer: Sendable {
     /// Runs `body` with the server's base URL (`http://127.0.0.1:PORT/v1`).
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
-        for path in ["v1/responses", "v1/chat/completions", "v1/embeddings"] {
+        for path in ["v1/responses", "v1/chat/completions", "v1/embeddings", "v1/audio/speech", "v1/images/generations"] {
             router.post(RouterPath(path)) { request, context -> Response in
                 let buffer = try await request.body.collect(upTo: 1 << 22)
                 let text = String(buffer: buffer)
@@ -54,7 +54,7 @@ public final class ScriptedProviderServer: Sendable {
                     return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"script exhausted"}}"#)))
                 }
                 var headers = reply.headers
-                headers[.contentType] = "application/json"
+                if headers[.contentType] == nil { headers[.contentType] = "application/json" }
                 return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
             }
         }
