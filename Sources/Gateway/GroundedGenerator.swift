@@ -214,13 +214,13 @@ public struct GroundedGenerator: Sendable {
     static func episode(for request: Request, output: JSONValue) -> KnowledgeDocument {
         let members = output.objectValue ?? [:]
         let seed = request.idempotencyKey.map { "key:\(request.caller.subject):\($0)" } ?? output.canonicalText
-        let digest = SHA256.hash(data: Data(seed.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data(seed.utf8)).prefix(8).hexString
         let frame = FrameReader(request.frame)
         let place = frame.text("location")
         let title = members["title"]?.stringValue ?? "\(request.endpoint.rawValue.capitalized)\(place.map { " at \($0)" } ?? "")"
         var body = [members["summary"], members["narration"]].compactMap { $0?.stringValue }.joined(separator: "\n\n")
         if let intent = frame.text("intent") { body = "The players: \(intent)\n\n" + body }
-        var metadata: [String: JSONValue] = ["generated_by": .string(request.endpoint.rawValue), "recorded_at": .string(ISO8601DateFormatter().string(from: Date()))]
+        var metadata: [String: JSONValue] = ["generated_by": .string(request.endpoint.rawValue), "recorded_at": .string(Date().formatted(.iso8601))]
         if let place { metadata["location"] = .string(place) }
         if let session = frame.integer("session") { metadata["session"] = .number(Double(session)) }
         return KnowledgeDocument(

@@ -1,4 +1,5 @@
 import Crypto
+import ServiceKit
 public import Foundation
 
 /// Artifacts by content: `<folder>/<first two hex digits>/<sha256>.<extension>`. Written to a
@@ -15,7 +16,7 @@ public struct ArtifactStore: Sendable {
 
     /// Stores the bytes (unless already there) and returns their reference.
     public func write(_ output: MediaOutput) throws -> ArtifactReference {
-        let sha = SHA256.hash(data: output.data).map { String(format: "%02x", $0) }.joined()
+        let sha = SHA256.hash(data: output.data).hexString
         let directory = folder.appendingPathComponent(String(sha.prefix(2)), isDirectory: true)
         let target = directory.appendingPathComponent("\(sha).\(output.fileExtension)")
         if !FileManager.default.fileExists(atPath: target.path) {

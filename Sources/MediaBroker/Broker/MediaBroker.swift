@@ -34,6 +34,10 @@ public final class MediaBroker: Service, Sendable {
     let logger: Logger
     let signals = Signals()
     private let running = Mutex<[String: Task<Void, Never>]>([:])
+    /// Succeeded jobs by key: they never change again, so a repeat request is answered from
+    /// memory without reading the store (the cache-hit path). Bounded; emptied when full.
+    private let succeeded = Mutex<[String: MediaJob]>([:])
+    static let succeededCacheSize = 10_000
 
     public init(store: any MediaJobStore, artifacts: ArtifactStore, settings: MediaSettings, speechEngines: [any SpeechEngine], imageEngines: [any ImageEngine], observer: (any MediaJobObserver)? = nil, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.media")) {
         self.store = store
@@ -108,7 +112,11 @@ public final class MediaBroker: Service, Sendable {
         }
         var accepted: Accepted
         var outcome: String
-        if let live = try await store.liveJob(key: key) {
+        if let done = succeeded.withLock({ $0[key] }) {
+            accepted = Accepted(job: done, cached: true)
+            outcome = "cache_hit"
+        } else if let live = try await store.liveJob(key: key) {
+            if live.status == .succeeded { remember(live) }
             accepted = Accepted(job: live, cached: live.status == .succeeded)
             outcome = accepted.cached ? "cache_hit" : "joined"
         } else {
@@ -140,6 +148,13 @@ public final class MediaBroker: Service, Sendable {
         }
         metrics.requested(request.kind, outcome: outcome)
         return accepted
+    }
+
+    func remember(_ job: MediaJob) {
+        succeeded.withLock { cache in
+            if cache.count >= Self.succeededCacheSize { cache.removeAll(keepingCapacity: true) }
+            cache[job.key] = job
+        }
     }
 
     /// Checks the request against the engine's capabilities and normalises its text.
@@ -411,7 +426,7 @@ public final class MediaBroker: Service, Sendable {
     static let leaseSeconds = 30.0
 
     static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(text.utf8)).hexString
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -102,7 +102,8 @@ public struct MediaRoutes: Sendable {
     }
 
     static func encode(_ job: MediaJob, cached: Bool) -> JSONValue {
-        func time(_ date: Date?) -> JSONValue { date.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null }
+        // The format style is plain Swift; ISO8601DateFormatter builds an ICU formatter per call.
+        func time(_ date: Date?) -> JSONValue { date.map { .string($0.formatted(.iso8601)) } ?? .null }
         var links: [String: JSONValue] = ["self": .string("/v1/media/jobs/\(job.id)")]
         var artifact: JSONValue = .null
         if let reference = job.artifact {

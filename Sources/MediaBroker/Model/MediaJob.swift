@@ -118,7 +118,7 @@ public enum MediaRequest: Sendable, Equatable {
     /// requests with the same key would produce the same bytes.
     public func key(engine: String) -> String {
         let canonical = JSONValue.object(["kind": .string(kind.rawValue), "engine": .string(engine), "parameters": parameters]).canonicalText
-        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(canonical.utf8)).hexString
     }
 }
 
