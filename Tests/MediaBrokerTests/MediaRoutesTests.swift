@@ -10,9 +10,9 @@ import Testing
 struct MediaRoutesTests {
     static let espeakAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/espeak-ng") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"
 
-    @Test("two identical requests without client_token get the same job; a real WAV of about the text's length", .enabled(if: espeakAvailable, "needs espeak-ng"))
-    func sameJobAndRealAudio() async throws {
-        try await MediaFixture.withBroker { client, tokens, _ in
+    @Test("two identical requests without client_token get the same job; a real WAV of about the text's length", .enabled(if: espeakAvailable, "needs espeak-ng"), arguments: MediaStoreKind.available)
+    func sameJobAndRealAudio(kind: MediaStoreKind) async throws {
+        try await MediaFixture.withBroker(kind) { client, tokens, _ in
             let first = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: MediaFixture.speech(), headers: [HTTPField.Name("Prefer")!: "wait=10"])
             #expect(first.status == .ok && first.body["status"] as? String == "succeeded" && first.body["cached"] as? Bool == false)
             let second = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: MediaFixture.speech("  The tide is coming in,   and the bell rings under the water. "))
@@ -28,14 +28,20 @@ struct MediaRoutesTests {
             // Eleven words at espeak-ng's 175 words a minute: about 3.8 s; allow for pauses.
             let seconds = Double(wav.count - 44) / Double(bytesPerSecond)
             #expect((2.0...6.5).contains(seconds), "duration \(seconds) s")
+            // Russian, as MP3 through lame.
+            let russian = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Прилив начинается, и колокол звонит под водой.", "voice": "ru", "language": "ru", "format": "mp3"}"#, headers: [HTTPField.Name("Prefer")!: "wait=10"])
+            #expect(russian.body["status"] as? String == "succeeded")
+            let mp3 = try await MediaFixture.call(client, .get, try #require((russian.body["artifact"] as? [String: Any])?["url"] as? String), tokens.player)
+            #expect(mp3.headers[.contentType] == "audio/mpeg" && mp3.data.count > 1_000)
+            #expect(mp3.data.prefix(3) == Data("ID3".utf8) || (mp3.data.first == 0xFF && (mp3.data[1] & 0xE0) == 0xE0))
         }
     }
 
-    @Test("200 concurrent identical requests: one engine run, one job id", .enabled(if: espeakAvailable, "needs espeak-ng"))
-    func singleFlight() async throws {
+    @Test("200 concurrent identical requests: one engine run, one job id", .enabled(if: espeakAvailable, "needs espeak-ng"), arguments: MediaStoreKind.available)
+    func singleFlight(kind: MediaStoreKind) async throws {
         let engine = ControlledSpeechEngine()
         engine.holding.store(true, ordering: .relaxed)
-        try await MediaFixture.withBroker(speech: [engine]) { client, tokens, _ in
+        try await MediaFixture.withBroker(kind, speech: [engine]) { client, tokens, _ in
             let ids = try await withThrowingTaskGroup(of: String?.self) { group in
                 for _ in 0..<200 {
                     group.addTask { try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: MediaFixture.speech()).jobID }

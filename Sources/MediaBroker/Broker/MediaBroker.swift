@@ -336,7 +336,10 @@ public final class MediaBroker: Service, Sendable {
             span.attributes["rpgbot.media.job_id"] = job.id
             span.attributes["rpgbot.media.kind"] = job.kind.rawValue
             span.attributes["rpgbot.media.engine"] = job.engine
-            if let traceparent = job.traceparent { span.attributes["rpgbot.media.requested_by"] = traceparent }
+            if let traceparent = job.traceparent {
+                span.attributes["rpgbot.media.requested_by"] = traceparent
+                TraceLink.link(span, to: traceparent)
+            }
             guard let request = job.request else {
                 await finish(&job, failure: "the stored parameters cannot be read")
                 return

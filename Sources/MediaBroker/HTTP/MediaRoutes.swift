@@ -56,7 +56,7 @@ public struct MediaRoutes: Sendable {
         do {
             accepted = try await broker.submit(MediaBroker.Submission(
                 request: parsed.request, engine: parsed.engine, campaignID: parsed.campaignID, clientToken: parsed.clientToken,
-                owner: caller.subject, traceparent: request.headers[HTTPField.Name("traceparent")!]
+                owner: caller.subject, traceparent: TraceLink.current()
             ))
         } catch let error as MediaBrokerError {
             throw problem(error)
