@@ -64,4 +64,28 @@ import Testing
             #expect(try await second.stop() == 0)
         }
     }
+
+    /// The span of a job's run is linked to the request that created it, which was answered
+    /// before the job ran.
+    @Test(.enabled(if: espeakAvailable && (toolExists("oteltap") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1")))
+    func jobSpanLinksToItsRequest() async throws {
+        try await withTemporaryDirectory { directory in
+            let collectorPort = try freeLoopbackPort()
+            let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+            let receiver = try ChildProcess(executable: try #require(toolURL("oteltap")), arguments: ["--port", String(collectorPort), "--await-span", #"^media\.job$"#])
+            try await Task.sleep(for: .milliseconds(500))
+            let token = try await ChildProcess.runRPGBot(["token", "--sub", "ada", "--campaign", "demo", "--role", "player", "--data-dir", directory.path])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--services", "media-broker"], environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)", "OTEL_SERVICE_NAME": "rpgbot-e2e", "OTEL_BSP_SCHEDULE_DELAY": "100",
+            ])
+            let port = try await server.waitUntilListening()
+            let answer = try await Self.post(port, "/v1/media/tts", token: token, body: #"{"text": "Linked.", "voice": "en-us", "language": "en", "format": "wav"}"#, headers: [("traceparent", "00-\(traceID)-00f067aa0ba902b7-01")])
+            #expect(answer["job_id"] is String)
+            #expect(try await receiver.waitForExit(timeout: .seconds(30)) == 0, "oteltap never saw the job's span; stderr: \(receiver.standardError)")
+            let span = try #require(receiver.lines.first { $0.contains("\"name\":\"media.job\"") })
+            #expect(span.contains("\"links\":[{\"traceId\":\"\(traceID)\""), "no link to the request's trace in: \(span.prefix(1500))")
+            #expect(try await server.stop() == 0)
+        }
+    }
 }
