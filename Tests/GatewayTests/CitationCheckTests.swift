@@ -62,4 +62,17 @@ struct CitationCheckTests {
             }
         }
     }
+
+    @Test("a refusal is a 422 with the refusal text, not retried")
+    func refusal() async throws {
+        let provider = ScriptedProviderServer([Wire.chat(content: nil, refusal: "I can't describe that scene.")])
+        try await provider.run { base in
+            try await GatewayFixture.withApp(engine: try GatewayFixture.engine(provider: "openai-chat", baseURL: base), knowledge: try await GatewayFixture.knowledge()) { client, tokens in
+                let answer = try await GatewayFixture.post(client, "scene", tokens.player, Self.frame)
+                #expect(answer.status == .unprocessableContent && answer.code == "model_refused")
+                #expect(answer.body["refusal"] as? String == "I can't describe that scene." && answer.body["output"] == nil)
+            }
+        }
+        #expect(provider.requests.count == 1)
+    }
 }
