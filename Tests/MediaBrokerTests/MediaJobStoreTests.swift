@@ -1,5 +1,7 @@
 import Foundation
 import MediaBroker
+import Synchronization
+import TestSupport
 import Testing
 
 /// One suite, every store: in memory, SQLite, PostgreSQL.
@@ -78,5 +80,31 @@ struct MediaJobStoreTests {
             let replaced = try await store.saveClientToken(owner: "ada", token: "t1", jobID: "job_c", fingerprint: "f3", expiresAt: later.addingTimeInterval(60), now: later)
             #expect(replaced.jobID == "job_c")
         }
+    }
+}
+
+@Suite("Media broker shutdown")
+struct MediaShutdownTests {
+    @Test("a job running when the broker stops goes back to the queue, and runs after a restart", .enabled(if: MediaRoutesTests.espeakAvailable, "needs espeak-ng"))
+    func runningJobIsRequeued() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = InMemoryMediaJobStore()
+        let engine = ControlledSpeechEngine()
+        engine.holding.store(true, ordering: .relaxed)
+        let artifacts = ArtifactStore(folder: directory.url.appendingPathComponent("artifacts"))
+        let broker = MediaBroker(store: store, artifacts: artifacts, settings: MediaSettings(), speechEngines: [engine], imageEngines: [], logger: MediaFixture.quiet)
+        let request = MediaRequest.speech(SpeechRequest(text: "Stop me.", voice: "en-us", language: "en", format: .wav))
+        let runner = Task { try await broker.run() }
+        let id = try await broker.submit(MediaBroker.Submission(request: request, campaignID: nil, clientToken: nil, owner: "ada")).job.id
+        while engine.runs.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(try await store.job(id: id)?.status == .queued)
+        engine.holding.store(false, ordering: .relaxed)
+        let restarted = MediaBroker(store: store, artifacts: artifacts, settings: MediaSettings(), speechEngines: [engine], imageEngines: [], logger: MediaFixture.quiet)
+        let again = Task { try await restarted.run() }
+        defer { again.cancel() }
+        #expect(try await restarted.wait(for: id, upTo: .seconds(10))?.status == .succeeded)
     }
 }

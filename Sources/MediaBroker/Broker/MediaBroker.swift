@@ -359,6 +359,13 @@ public final class MediaBroker: Service, Sendable {
                     span.attributes["rpgbot.media.bytes"] = job.artifact?.bytes ?? 0
                     return
                 } catch is CancellationError {
+                    // Canceled by DELETE: the job is already stored as canceled and this changes
+                    // nothing. Stopped by a shutdown: the job goes back to the queue at once
+                    // rather than waiting for its lease or a restart.
+                    var requeued = job
+                    requeued.status = .queued
+                    requeued.leaseUntil = nil
+                    _ = try? await store.transition(requeued, from: [.running])
                     return
                 } catch let error as MediaEngineError where error.transient && attempt <= settings.retries && !Task.isCancelled {
                     metrics.engineRun(job.kind, engine: job.engine, outcome: "retry", duration: ContinuousClock.now - started)
