@@ -76,25 +76,11 @@ struct GenerateBenchCommand: AsyncParsableCommand {
         let ingestSeconds = KnowledgeBenchCommand.seconds(ContinuousClock.now - ingestStart)
         print(String(format: "generate benchmark: /v1/generate/scene, offline provider, SQLite with the demo content and %d generated chunks (ingested in %.1f s), one server in this process, HTTP/1.1 over loopback", chunks, ingestSeconds))
 
-        let telemetry = try Observability.bootstrap(service: "rpgbot-bench", settings: configuration.observability, installGlobally: false)
-        let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
-        let port = Mutex<Int?>(nil)
         let startup = ContinuousClock.now
-        let application = server.makeApplication(onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var bound: Int?
-            while bound == nil {
-                bound = port.withLock { $0 }
-                if bound == nil { try await Task.sleep(for: .milliseconds(20)) }
-            }
+        try await InProcessServer.run(configuration) { port, server in
             print(String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", KnowledgeBenchCommand.seconds(ContinuousClock.now - startup)))
             let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .player, ttl: 3600)
-            let client = SceneClient(url: "http://127.0.0.1:\(bound!)/v1/generate/scene", token: token, corpus: corpus)
-            defer { Task { await group.triggerGracefulShutdown() } }
-            try await measure(client)
-            await group.triggerGracefulShutdown()
+            try await measure(SceneClient(url: "http://127.0.0.1:\(port)/v1/generate/scene", token: token, corpus: corpus))
         }
     }
 

@@ -42,30 +42,16 @@ struct MediaBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpgbot-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = RPGBotConfiguration(port: 0, dataDirectory: directory, services: ["media-broker"])
         configuration.observability.logLevel = .critical
         configuration.observability.metricsEnabled = true
-        let telemetry = try Observability.bootstrap(service: "rpgbot-bench", settings: configuration.observability, installGlobally: false)
-        let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
-        let port = Mutex<Int?>(nil)
-        let application = server.makeApplication(onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var bound: Int?
-            while bound == nil {
-                bound = port.withLock { $0 }
-                if bound == nil { try await Task.sleep(for: .milliseconds(20)) }
-            }
+        try await InProcessServer.run(configuration) { port, server in
             let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .player, ttl: 3600)
-            let client = MediaClient(base: "http://127.0.0.1:\(bound!)", token: token)
+            let client = MediaClient(base: "http://127.0.0.1:\(port)", token: token)
             print("media benchmark: one server in this process (media broker, SQLite, espeak-ng, 2 workers per kind), HTTP/1.1 over loopback")
             try await measure(client)
-            await group.triggerGracefulShutdown()
         }
     }
 
