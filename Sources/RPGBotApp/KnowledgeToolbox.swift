@@ -19,7 +19,7 @@ public enum KnowledgeToolbox {
         let store: any KnowledgeStore =
             switch database.backend {
             case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
-            case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger)
+            case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: configuration.knowledge.inProcessSearch)
             }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

@@ -70,7 +70,7 @@ public struct RPGBotServer: Sendable {
             let store: any KnowledgeStore =
                 switch database.backend {
                 case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
-                case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger)
+                case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: configuration.knowledge.inProcessSearch)
                 }
             knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, metrics: telemetry.metrics, logger: logger)
         }

@@ -189,6 +189,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("chunk-tokens"), help: ArgumentHelp(Setting.chunkTokens.helpText, valueName: "count"))
     var chunkTokens: String?
 
+    @Option(name: .customLong("knowledge-search"), help: ArgumentHelp(Setting.knowledgeSearch.helpText, valueName: "where"))
+    var knowledgeSearch: String?
+
     @Option(name: .customLong("chunk-overlap"), help: ArgumentHelp(Setting.chunkOverlap.helpText, valueName: "count"))
     var chunkOverlap: String?
 
@@ -208,7 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.generationRate, generationRate), (.generationBurst, generationBurst), (.contextTokens, contextTokens),
             (.memory37Enabled, memory37Enabled), (.contentDirectory, contentDirectory), (.contentCampaign, contentCampaign),
             (.embedder, embedder), (.embeddingBaseURL, embeddingBaseURL), (.embeddingModel, embeddingModel),
-            (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap),
+            (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap), (.knowledgeSearch, knowledgeSearch),
             (.ttsEngine, ttsEngine), (.imageEngine, imageEngine), (.mediaBaseURL, mediaBaseURL), (.ttsModel, ttsModel), (.imageModel, imageModel), (.mediaWorkers, mediaWorkers), (.mediaQueue, mediaQueue), (.mediaMaxText, mediaMaxText), (.mediaRetries, mediaRetries), (.mediaJobTimeout, mediaJobTimeout), (.mediaTokenLifetime, mediaTokenLifetime),
         ]
         var flags: [String: String] = [:]

@@ -154,3 +154,44 @@ struct RenamedEmbedder: Embedder {
     var dimensions: Int { base.dimensions }
     func embed(_ texts: [String]) async throws -> [[Float]] { try await base.embed(texts.map { $0.uppercased() }) }
 }
+
+@Suite("PostgreSQL with in-process search on several nodes")
+struct PostgresNodesTests {
+    @Test("a node sees another node's writes and deletions at its next search", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
+    func nodesCatchUp() async throws {
+        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_nodes")
+        let first = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        let second = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        try await withRunningDatabase(first) { first in
+            try await withRunningDatabase(second) { second in
+                let migrations = MigrationRunner()
+                migrations.register(KnowledgeMigrations.all)
+                _ = try await migrations.apply(to: first)
+                guard case .postgres(let clientA) = first.backend, case .postgres(let clientB) = second.backend else { return }
+                let nodeA = KnowledgeService(store: PostgresKnowledgeStore(client: clientA, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+                _ = try await nodeA.ingest(StoreFixture.demoDocuments())
+                // B starts after A's first ingestion: it loads what is there.
+                let nodeB = KnowledgeService(store: PostgresKnowledgeStore(client: clientB, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+                await nodeB.prepare()
+                #expect(!nodeB.isDegraded)
+                #expect(try await nodeB.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "npc.old-tom")
+                // A writes a new document and changes one: B finds both at its next search.
+                let lighthouse = KnowledgeDocument(sourceID: "lore.kestrel-light", campaignID: "demo", domain: .lore, title: "Kestrel Light", body: "A lighthouse keeper named Odile counts the gulls every dusk.")
+                _ = try await nodeA.ingest([lighthouse])
+                #expect(try await nodeB.search("lighthouse keeper gulls", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "lore.kestrel-light")
+                #expect(try await nodeB.search("lighthouse keeper gulls", filter: StoreFixture.player(), k: 3, mode: .vector).first?.chunk.sourceID == "lore.kestrel-light")
+                var moved = lighthouse
+                moved.body = "The lighthouse stands dark now; its keeper rows cargo for smugglers."
+                _ = try await nodeA.ingest([moved])
+                let hits = try await nodeB.search("gulls dusk", filter: StoreFixture.player(), k: 5, mode: .bm25)
+                #expect(!hits.contains { $0.chunk.sourceID == "lore.kestrel-light" })
+                // A deletes it: gone from B's answers too; B's own write is visible to A.
+                try await nodeA.primary.delete(campaignID: "demo", sourceIDs: ["lore.kestrel-light"])
+                #expect(try await nodeB.search("lighthouse smugglers cargo", filter: StoreFixture.player(), k: 5, mode: .bm25).allSatisfy { $0.chunk.sourceID != "lore.kestrel-light" })
+                _ = try await nodeB.ingest([KnowledgeDocument(sourceID: "lore.ferry", campaignID: "demo", domain: .lore, title: "The Ferry", body: "A flat ferry crosses the channel twice a day, poled by twins.")])
+                #expect(try await nodeA.search("ferry poled by twins", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "lore.ferry")
+                #expect(try await nodeB.search("ferry poled by twins", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "lore.ferry")
+            }
+        }
+    }
+}

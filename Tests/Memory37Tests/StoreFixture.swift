@@ -8,6 +8,8 @@ import TestSupport
 /// The three stores, each fresh, for the shared suite.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory, sqlite, postgres
+    /// PostgreSQL with queries ranked in process (`RPGBOT_KNOWLEDGE_SEARCH=in-process`).
+    case postgresInProcess = "postgres-in-process"
     var testDescription: String { rawValue }
 
     static var available: [StoreKind] {
@@ -35,10 +37,11 @@ enum StoreFixture {
             let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, logger: quiet)
             await service.prepare()
             return try await body(service)
-        case .sqlite, .postgres:
+        case .sqlite, .postgres, .postgresInProcess:
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
             let url: DatabaseURL = kind == .sqlite ? .sqlite(path: directory.file("k.sqlite").path) : try await PostgresTestServer.makeDatabase(prefix: "knowledge")
+            let inProcess = kind == .postgresInProcess
             let database = try DatabaseHandle.open(url, logger: quiet)
             return try await withRunningDatabase(database) { database in
                 let migrations = MigrationRunner()
@@ -47,7 +50,7 @@ enum StoreFixture {
                 let store: any KnowledgeStore =
                     switch database.backend {
                     case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
-                    case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: quiet)
+                    case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: quiet, inProcessSearch: inProcess)
                     }
                 let service = KnowledgeService(store: store, embedder: embedder, logger: quiet)
                 await service.prepare()

@@ -100,5 +100,17 @@ public enum KnowledgeMigrations {
             sqlite: ["CREATE INDEX knowledge_chunks_source_id ON knowledge_chunks (source_id, ordinal)"],
             postgres: ["CREATE INDEX knowledge_chunks_source_id ON knowledge_chunks (source_id, ordinal)"]
         ),
+        // The change log nodes with in-process search indexes catch up from. The one-row
+        // counter's lock orders writers, so revisions appear in commit order.
+        Migration(
+            id: "memory37.003_change_log",
+            sqlite: [],
+            postgres: [
+                "CREATE TABLE knowledge_revision (id INTEGER PRIMARY KEY CHECK (id = 1), rev BIGINT NOT NULL)",
+                "INSERT INTO knowledge_revision (id, rev) VALUES (1, 0)",
+                "CREATE TABLE knowledge_changes (rev BIGINT NOT NULL, scope TEXT NOT NULL, source_id TEXT NOT NULL)",
+                "CREATE INDEX knowledge_changes_rev ON knowledge_changes (rev)",
+            ]
+        ),
     ]
 }

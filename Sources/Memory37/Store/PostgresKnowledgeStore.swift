@@ -12,11 +12,16 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     let client: PostgresClient
     let dimensions: Int
     let logger: Logger
+    /// With in-process search: the indexes every query is answered from.
+    let mirror: PostgresSearchMirror?
 
-    public init(client: PostgresClient, dimensions: Int, logger: Logger) {
+    /// - Parameter inProcessSearch: answer text and vector queries from in-process indexes kept
+    ///   current from the change log, instead of ranking in the database.
+    public init(client: PostgresClient, dimensions: Int, logger: Logger, inProcessSearch: Bool = false) {
         self.client = client
         self.dimensions = dimensions
         self.logger = logger
+        self.mirror = inProcessSearch ? PostgresSearchMirror(client: client, dimensions: dimensions, logger: logger) : nil
     }
 
     var indexName: String { "knowledge_chunks_embedding_\(dimensions)" }
@@ -28,6 +33,18 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
             CREATE INDEX IF NOT EXISTS \(indexName) ON knowledge_chunks
             USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops) WHERE vector_dims(embedding) = \(dimensions)
             """), logger: logger)
+        try await mirror?.load()
+    }
+
+    /// Takes the next revision (the counter's row stays locked until commit, which orders
+    /// writers) and logs the documents this transaction changes under it.
+    static func logChanges(scopes: [String], sources: [String], connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        var revision: Int64 = 0
+        for try await value in try await connection.query("UPDATE knowledge_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev", logger: logger).decode(Int64.self) {
+            revision = value
+        }
+        try await connection.query("INSERT INTO knowledge_changes (rev, scope, source_id) SELECT \(revision), scope, source_id FROM unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)", logger: logger)
+        return revision
     }
 
     public func documents(campaignID: String?) async throws -> [StoredDocument] {
@@ -62,7 +79,8 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         let chunks = documents.flatMap(\.chunks)
         func column<T>(_ value: (EmbeddedChunk) -> T) -> [T] { chunks.map(value) }
         let now = Date().timeIntervalSince1970
-        try await client.withTransaction(logger: logger) { connection in
+        let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
+            let revision = try await Self.logChanges(scopes: scopes, sources: sources, connection: connection, logger: logger)
             try await connection.query("""
                 DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
                 WHERE c.scope = d.scope AND c.source_id = d.source_id
@@ -78,7 +96,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
                             \(documents.map(\.document.title))::text[], \(documents.map(\.document.contentHash))::text[])
                      AS d(scope, source_id, domain, title, content_hash)
                 """, logger: logger)
-            guard !chunks.isEmpty else { return }
+            guard !chunks.isEmpty else { return revision }
             // Arrays cannot hold NULL here: '' , -1 and Int32.min stand for "none" and are mapped back.
             try await connection.query("""
                 INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, names, text,
@@ -104,15 +122,30 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
                 ) AS c(id, scope, domain, source_id, ordinal, title, heading_path, aliases, names, text, content_hash, metadata,
                        visibility, created_at, expires_at, session_number, weighted, body, embedding, embedding_model)
                 """, logger: logger)
+            return revision
         }
+        await mirror?.applied(documents.map { document, chunks in
+            (document, chunks.map { embedded in
+                SearchIndexes.Entry(
+                    id: embedded.chunk.id, scope: FilterColumns.Scope(embedded.chunk),
+                    heading: TextTokenizer.terms(([embedded.chunk.title] + embedded.chunk.aliases).joined(separator: " ")),
+                    body: TextTokenizer.terms((embedded.chunk.headingPath + [embedded.chunk.text]).joined(separator: " ")),
+                    vector: embedded.vector
+                )
+            })
+        }, deleted: [], rev: revision)
     }
 
     public func delete(campaignID: String?, sourceIDs: [String]) async throws {
         let scope = campaignID ?? ""
-        try await client.withTransaction(logger: logger) { connection in
+        guard !sourceIDs.isEmpty else { return }
+        let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
+            let revision = try await Self.logChanges(scopes: sourceIDs.map { _ in scope }, sources: sourceIDs, connection: connection, logger: logger)
             try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
             try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
+            return revision
         }
+        await mirror?.applied([], deleted: sourceIDs.map { (scope, $0) }, rev: revision)
     }
 
     /// The filter as SQL, its values bound through `bindings`.
@@ -129,6 +162,11 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
+        if let mirror {
+            try await mirror.catchUp()
+            let terms = TextTokenizer.terms(query)
+            return mirror.indexes.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
+        }
         let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) }
         guard !words.isEmpty else { return [] }
         var bindings = PostgresBindings()
@@ -144,6 +182,10 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
+        if let mirror {
+            try await mirror.catchUp()
+            return mirror.indexes.read { $0.vectors.search(vector, filter: filter, limit: limit) }
+        }
         guard vector.count == dimensions else { return [] }
         var bindings = PostgresBindings()
         bindings.append(Self.vectorLiteral(vector))

@@ -13,10 +13,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     private let mirror: ReadWriteLocked<Mirror>
 
     /// The in-process copy of what queries need.
-    struct Mirror {
-        var text = TextIndex()
-        var vectors: VectorIndex
-    }
+    typealias Mirror = SearchIndexes
 
     public init(pool: DatabasePool, dimensions: Int) {
         self.pool = pool

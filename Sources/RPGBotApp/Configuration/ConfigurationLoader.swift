@@ -208,6 +208,10 @@ public struct ConfigurationLoader: Sendable {
         let tokens = try integer(.chunkTokens, 32...4000) ?? 300
         let overlap = try integer(.chunkOverlap, 0...1000) ?? 40
         configuration.chunker = Chunker(maxTokens: tokens, overlapTokens: overlap)
+        if let search = raw(.knowledgeSearch) {
+            guard ["database", "in-process"].contains(search) else { throw ConfigurationError(setting: .knowledgeSearch, value: search) }
+            configuration.inProcessSearch = search == "in-process"
+        }
         return configuration
     }
 

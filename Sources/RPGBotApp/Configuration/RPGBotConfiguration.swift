@@ -72,6 +72,8 @@ public struct KnowledgeConfiguration: Sendable {
     public var embedder = EmbedderKind.hashing
     public var openAI = OpenAIEmbedder.Settings()
     public var chunker = Chunker()
+    /// PostgreSQL: rank queries in each node's in-process indexes instead of the database.
+    public var inProcessSearch = false
     public var limits = KnowledgeLimits()
 
     public init() {}
