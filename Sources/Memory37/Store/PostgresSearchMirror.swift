@@ -50,8 +50,20 @@ actor PostgresSearchMirror {
         revision = loadedRevision
     }
 
-    /// Applies the changes other nodes committed since the last look.
+    private var inFlight: Task<Void, any Error>?
+
+    /// Applies the changes other nodes committed since the last look. Callers that arrive
+    /// while a look is under way share it (a hybrid search's text and vector halves ask at
+    /// the same moment), so a search costs one round trip, not two.
     func catchUp() async throws {
+        if let inFlight { return try await inFlight.value }
+        let look = Task { try await self.lookForChanges() }
+        inFlight = look
+        defer { inFlight = nil }
+        try await look.value
+    }
+
+    private func lookForChanges() async throws {
         var changed: [(scope: String, source: String)] = []
         var latest = revision
         for try await (rev, scope, source) in try await client.query("SELECT rev, scope, source_id FROM knowledge_changes WHERE rev > \(revision) ORDER BY rev", logger: logger).decode((Int64, String, String).self) {
