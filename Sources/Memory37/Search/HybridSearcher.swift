@@ -29,6 +29,9 @@ struct HybridSearcher: Sendable {
     func search(_ query: String, filter: SearchFilter, k: Int, mode: SearchMode = .hybrid) async throws -> [SearchHit] {
         let depth = max(candidates, k)
         async let textIDs: [String] = mode == .vector ? [] : store.textSearch(query, filter: filter, limit: depth)
+        // The exact-name lookup runs beside the two searches: with a database store it is a
+        // round trip of its own.
+        async let namedChunks: [KnowledgeChunk] = mode == .hybrid ? store.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: filter) : []
         let vectorIDs: [String]
         if mode == .bm25 {
             vectorIDs = []
@@ -36,7 +39,7 @@ struct HybridSearcher: Sendable {
             let vector = try await embedder.embed([query]).first ?? []
             vectorIDs = try await store.vectorSearch(vector, filter: filter, limit: depth)
         }
-        let named = mode == .hybrid ? try await store.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: filter) : []
+        let named = try await namedChunks
         let bm25 = try await textIDs
 
         var scores: [String: Double] = [:]
