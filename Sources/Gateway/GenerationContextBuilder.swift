@@ -128,10 +128,11 @@ public struct GenerationContextBuilder: Sendable {
         return text.count >= minimumQuery ? text : ""
     }
 
-    public func build(_ endpoint: DomainEndpoint, frame: [String: JSONValue], filter: SearchFilter) async throws -> GroundingContext {
+    /// - Parameter profiles: NPC profiles the caller already looked up, by the frame's reference.
+    public func build(_ endpoint: DomainEndpoint, frame: [String: JSONValue], filter: SearchFilter, profiles: [String: NPCProfile] = [:]) async throws -> GroundingContext {
         let plan = Self.plan(endpoint, frame: frame)
         let budgets = self.budgets
-        async let npcs = budgets[.npcs] > 0 ? npcCandidates(plan.npcs, filter: filter) : []
+        async let npcs = budgets[.npcs] > 0 ? npcCandidates(plan.npcs, filter: filter, known: profiles) : []
         async let lore = budgets[.lore] > 0 && !plan.lore.isEmpty ? knowledge.loreSearch(plan.lore, filter: filter, k: 8).map(Candidate.init) : []
         async let rules = budgets[.rules] > 0 ? ruleCandidates(plan, filter: filter) : []
         async let episodes = budgets[.episodes] > 0 ? episodeCandidates(plan, filter: filter) : []
@@ -162,10 +163,11 @@ public struct GenerationContextBuilder: Sendable {
         }
     }
 
-    func npcCandidates(_ references: [String], filter: SearchFilter) async throws -> [Candidate] {
+    func npcCandidates(_ references: [String], filter: SearchFilter, known: [String: NPCProfile]) async throws -> [Candidate] {
         var candidates: [Candidate] = []
         for reference in references {
-            guard let profile = try await knowledge.npcProfile(reference, filter: filter) else { continue }
+            let found = if let profile = known[reference] { profile } else { try await knowledge.npcProfile(reference, filter: filter) }
+            guard let profile = found else { continue }
             let chunks = try await knowledge.chunks(ids: profile.chunkIDs)
             // The first chunk carries the front-matter fields (role, faction…) as text.
             candidates += chunks.map { Candidate($0, score: 1) }

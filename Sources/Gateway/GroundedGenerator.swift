@@ -94,7 +94,7 @@ public struct GroundedGenerator: Sendable {
     private func run(_ request: Request, span: any Span) async throws -> Result {
         try checkPermissions(request)
         let filter = SearchFilter(campaignID: request.campaignID, includeGM: request.caller.role != .player)
-        try await checkReferences(request, filter: filter)
+        let profiles = try await checkReferences(request, filter: filter)
 
         var context = GroundingContext.empty
         var state = KnowledgeState.off
@@ -102,7 +102,7 @@ public struct GroundedGenerator: Sendable {
             let retrievalStart = ContinuousClock.now
             do {
                 context = try await withSpan("generate.retrieval") { retrieval in
-                    let context = try await builder.build(request.endpoint, frame: request.frame, filter: filter)
+                    let context = try await builder.build(request.endpoint, frame: request.frame, filter: filter, profiles: profiles)
                     retrieval.attributes["rpgbot.knowledge.items"] = context.items.count
                     retrieval.attributes["rpgbot.knowledge.tokens"] = context.tokens
                     return context
@@ -163,26 +163,30 @@ public struct GroundedGenerator: Sendable {
         }
     }
 
-    /// The campaign and the NPC ids the frame names must exist (as far as the caller may see).
-    private func checkReferences(_ request: Request, filter: SearchFilter) async throws {
-        guard let knowledge else { return }
+    /// The campaign and the NPC ids the frame names must exist (as far as the caller may see);
+    /// returns the NPCs' profiles, which the context reuses.
+    private func checkReferences(_ request: Request, filter: SearchFilter) async throws -> [String: NPCProfile] {
+        guard let knowledge else { return [:] }
         let known: Bool
         do {
             known = try await knowledge.knows(campaign: request.campaignID)
         } catch {
             // Unanswerable is not unknown: retrieval degrades on its own below.
-            return
+            return [:]
         }
         guard known else {
             throw APIError.notFound("Campaign '\(request.campaignID)' has no knowledge here; ingest its content first (rpgbot ingest … --campaign \(request.campaignID)).", code: "unknown_campaign")
         }
         let frame = FrameReader(request.frame)
         let npcIDs = frame.objects("npcs").compactMap { $0["id"]?.stringValue } + frame.objects("combatants").compactMap { $0["npc_id"]?.stringValue }
+        var profiles: [String: NPCProfile] = [:]
         for id in Set(npcIDs).sorted() {
-            if (try? await knowledge.npcProfile(id, filter: filter)) == nil {
+            guard let profile = try? await knowledge.npcProfile(id, filter: filter) else {
                 throw APIError.notFound("No NPC with the id '\(id)' is visible in campaign '\(request.campaignID)'.", code: "unknown_npc")
             }
+            profiles[id] = profile
         }
+        return profiles
     }
 
     static func promptContext(_ context: GroundingContext, campaignID: String) -> JSONValue {

@@ -46,7 +46,7 @@ public struct MediaRoutes: Sendable {
 
     static func submit(_ kind: MediaKind, request: Request, context: AppRequestContext, broker: MediaBroker) async throws -> Response {
         let caller = try context.requireIdentity()
-        let wait = try PreferWait.parse(request.headers[values: HTTPField.Name("Prefer")!], maximum: broker.settings.maxWait)
+        let wait = try PreferWait.parse(request.headers[values: .prefer], maximum: broker.settings.maxWait)
         let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         let parsed = try MediaRequestBody.parse(body, kind: kind)
         if let campaign = parsed.campaignID, !caller.allows(campaign: campaign) {
@@ -90,7 +90,7 @@ public struct MediaRoutes: Sendable {
     }
 
     static func waitIfAsked(_ request: Request, job: MediaJob, broker: MediaBroker) async throws -> MediaJob {
-        guard let wait = try PreferWait.parse(request.headers[values: HTTPField.Name("Prefer")!], maximum: broker.settings.maxWait), !job.status.isFinal else { return job }
+        guard let wait = try PreferWait.parse(request.headers[values: .prefer], maximum: broker.settings.maxWait), !job.status.isFinal else { return job }
         return try await broker.wait(for: job.id, upTo: .seconds(wait)) ?? job
     }
 

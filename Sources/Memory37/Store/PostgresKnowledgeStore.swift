@@ -126,12 +126,9 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         }
         await mirror?.applied(documents.map { document, chunks in
             (document, chunks.map { embedded in
-                SearchIndexes.Entry(
-                    id: embedded.chunk.id, scope: FilterColumns.Scope(embedded.chunk),
-                    heading: TextTokenizer.terms(([embedded.chunk.title] + embedded.chunk.aliases).joined(separator: " ")),
-                    body: TextTokenizer.terms((embedded.chunk.headingPath + [embedded.chunk.text]).joined(separator: " ")),
-                    vector: embedded.vector
-                )
+                let chunk = embedded.chunk
+                let terms = TextIndex.terms(title: chunk.title, aliases: chunk.aliases, headingPath: chunk.headingPath, text: chunk.text)
+                return SearchIndexes.Entry(id: chunk.id, scope: FilterColumns.Scope(chunk), heading: terms.heading, body: terms.body, vector: embedded.vector)
             })
         }, deleted: [], rev: revision)
     }

@@ -123,14 +123,14 @@ actor PostgresSearchMirror {
 
     private static func entry(_ row: Row) -> (SearchIndexes.Entry, String) {
         let (id, scope, source, campaign, domain, visibility, expires, title, aliases, headings, text, embedding) = row
+        let terms = TextIndex.terms(title: title, aliases: SQLiteKnowledgeStore.strings(aliases), headingPath: SQLiteKnowledgeStore.strings(headings), text: text)
         let entry = SearchIndexes.Entry(
             id: id,
             scope: FilterColumns.Scope(
                 campaignID: campaign, domain: KnowledgeDomain(rawValue: domain) ?? .lore, visibility: Visibility(rawValue: visibility) ?? .gm,
                 expiresAt: expires.map { Date(timeIntervalSince1970: $0) }
             ),
-            heading: TextTokenizer.terms(([title] + SQLiteKnowledgeStore.strings(aliases)).joined(separator: " ")),
-            body: TextTokenizer.terms((SQLiteKnowledgeStore.strings(headings) + [text]).joined(separator: " ")),
+            heading: terms.heading, body: terms.body,
             vector: parseVector(embedding)
         )
         return (entry, key(scope, source))

@@ -38,11 +38,13 @@ struct TextIndex {
 
     /// Indexes a chunk, tokenising its fields.
     mutating func upsert(_ chunk: KnowledgeChunk) {
-        upsert(
-            id: chunk.id, scope: FilterColumns.Scope(chunk),
-            heading: TextTokenizer.terms(([chunk.title] + chunk.aliases).joined(separator: " ")),
-            body: TextTokenizer.terms((chunk.headingPath + [chunk.text]).joined(separator: " "))
-        )
+        let terms = Self.terms(title: chunk.title, aliases: chunk.aliases, headingPath: chunk.headingPath, text: chunk.text)
+        upsert(id: chunk.id, scope: FilterColumns.Scope(chunk), heading: terms.heading, body: terms.body)
+    }
+
+    /// A chunk's terms as the index weighs them: title and aliases (heading), heading path and text (body).
+    static func terms(title: String, aliases: [String], headingPath: [String], text: String) -> (heading: [String], body: [String]) {
+        (TextTokenizer.terms(([title] + aliases).joined(separator: " ")), TextTokenizer.terms((headingPath + [text]).joined(separator: " ")))
     }
 
     /// Indexes a chunk from terms already produced by ``TextTokenizer/terms(_:)``.
