@@ -269,14 +269,16 @@ public final class MediaBroker: Service, Sendable {
         // crash. A shared PostgreSQL store only gives up jobs whose lease expired (their node
         // stopped renewing it). The tables appear when the server's migrations have run,
         // which happens beside this.
-        var recovered: Int?
-        while recovered == nil, !Task.isCancelled {
-            recovered = try? await store.requeueAbandoned(now: store.isShared ? Date() : .distantFuture)
-            if recovered == nil { try? await Task.sleep(for: .milliseconds(100)) }
-        }
-        if let recovered, recovered > 0 { logger.notice("media jobs re-queued after a restart", metadata: ["jobs": "\(recovered)"]) }
-        artifacts.removePartialFiles()
         try await cancelWhenGracefulShutdown {
+            var recovered: Int?
+            while recovered == nil, !Task.isCancelled {
+                let store = self.store
+                recovered = try? await withDeadline(Self.storeCallDeadline) { try await store.requeueAbandoned(now: store.isShared ? Date() : .distantFuture) }
+                if recovered == nil { try? await Task.sleep(for: .milliseconds(100)) }
+            }
+            guard !Task.isCancelled else { return }
+            if let recovered, recovered > 0 { self.logger.notice("media jobs re-queued after a restart", metadata: ["jobs": "\(recovered)"]) }
+            self.artifacts.removePartialFiles()
             await withDiscardingTaskGroup { group in
                 for kind in MediaKind.allCases {
                     for _ in 0..<max(1, self.settings.workers) {
@@ -287,19 +289,24 @@ public final class MediaBroker: Service, Sendable {
                     // Leases of jobs whose node died come back into the queue.
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(15))
-                        _ = try? await self.store.requeueAbandoned(now: Date())
+                        let store = self.store
+                        _ = try? await withDeadline(Self.storeCallDeadline) { try await store.requeueAbandoned(now: Date()) }
                     }
                 }
             }
         }
     }
 
+    /// The longest a background store call may take before the loop making it moves on.
+    static let storeCallDeadline: Duration = .seconds(5)
+
     func work(_ kind: MediaKind) async {
         while !Task.isCancelled {
             let engine = defaultEngines(kind)
             var claimed: MediaJob?
             for name in engine where claimed == nil {
-                claimed = try? await store.claim(kind: kind, engine: name, leaseUntil: Date().addingTimeInterval(Self.leaseSeconds), now: Date())
+                let store = self.store
+                claimed = (try? await withDeadline(Self.storeCallDeadline) { try await store.claim(kind: kind, engine: name, leaseUntil: Date().addingTimeInterval(Self.leaseSeconds), now: Date()) }) ?? nil
             }
             guard let job = claimed else {
                 await signals.wait(for: "work:\(kind.rawValue)", upTo: settings.pollInterval)
@@ -316,7 +323,9 @@ public final class MediaBroker: Service, Sendable {
                     _ = try? await self.store.renewLease(id: job.id, until: Date().addingTimeInterval(Self.leaseSeconds))
                 }
             }
-            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            // Cancelling the wait cancels the job; a job stuck on a database that went away is
+            // left behind rather than holding up shutdown.
+            _ = try? await abandoningOnCancel { await task.value }
             heartbeat.cancel()
             running.withLock { $0[job.id] = nil }
         }
