@@ -323,9 +323,8 @@ public final class MediaBroker: Service, Sendable {
                     _ = try? await self.store.renewLease(id: job.id, until: Date().addingTimeInterval(Self.leaseSeconds))
                 }
             }
-            // Cancelling the wait cancels the job; a job stuck on a database that went away is
-            // left behind rather than holding up shutdown.
-            _ = try? await abandoningOnCancel { await task.value }
+            // Cancelling the worker cancels the job, which then puts itself back in the queue.
+            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
             heartbeat.cancel()
             running.withLock { $0[job.id] = nil }
         }
