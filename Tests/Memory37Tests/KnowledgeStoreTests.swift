@@ -1,6 +1,7 @@
 import Foundation
 import Memory37
 import Persistence
+import PostgresNIO
 import ServiceKit
 import TestSupport
 import Testing
@@ -99,7 +100,7 @@ struct KnowledgeStoreTests {
         }
     }
 
-    @Test("a changed embedding model is detected and reembed redoes the vectors", arguments: [StoreKind.sqlite, .memory])
+    @Test("a changed embedding model is detected and reembed redoes the vectors", arguments: StoreKind.available)
     func reembed(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -191,7 +192,47 @@ struct PostgresNodesTests {
                 _ = try await nodeB.ingest([KnowledgeDocument(sourceID: "lore.ferry", campaignID: "demo", domain: .lore, title: "The Ferry", body: "A flat ferry crosses the channel twice a day, poled by twins.")])
                 #expect(try await nodeA.search("ferry poled by twins", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "lore.ferry")
                 #expect(try await nodeB.search("ferry poled by twins", filter: StoreFixture.player(), k: 3, mode: .bm25).first?.chunk.sourceID == "lore.ferry")
+                // The read functions answer from the same copy: an NPC and an episode A writes.
+                _ = try await nodeA.ingest([
+                    KnowledgeDocument(sourceID: "npc.odile", campaignID: "demo", domain: .npc, title: "Odile", aliases: ["the keeper"], body: "Odile keeps the Kestrel Light."),
+                    KnowledgeDocument(sourceID: "episode.s9", campaignID: "demo", domain: .episode, title: "Session 9", metadata: ["session": .number(9)], body: "The party met Odile."),
+                ])
+                #expect(try await nodeB.npcProfile("the keeper", filter: StoreFixture.player())?.id == "npc.odile")
+                #expect(try await nodeB.sessionFetch(filter: StoreFixture.player(), fromSession: 9).map(\.sourceID) == ["episode.s9"])
             }
+        }
+    }
+
+    @Test("a node further behind than the change log keeps loads everything again; writers trim the log", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
+    func trimmedLog() async throws {
+        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_trim")
+        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        try await withRunningDatabase(database) { database in
+            let migrations = MigrationRunner()
+            migrations.register(KnowledgeMigrations.all)
+            _ = try await migrations.apply(to: database)
+            guard case .postgres(let client) = database.backend else { return }
+            func node() -> KnowledgeService {
+                KnowledgeService(store: PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true, changeLogRetention: 2), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+            }
+            let writer = node()
+            await writer.prepare()
+            _ = try await writer.ingest([KnowledgeDocument(sourceID: "lore.old", campaignID: "demo", domain: .lore, title: "Old Mill", body: "The old mill grinds barley.")])
+            let reader = node()
+            await reader.prepare()
+            #expect(try await reader.search("mill barley", filter: StoreFixture.player(), k: 1, mode: .bm25).first?.chunk.sourceID == "lore.old")
+            // Five write transactions while the reader is idle: the log keeps two of them.
+            for index in 1...4 {
+                _ = try await writer.ingest([KnowledgeDocument(sourceID: "lore.new-\(index)", campaignID: "demo", domain: .lore, title: "Stone \(index)", body: "Standing stone number \(index) hums at night.")])
+            }
+            try await writer.primary.delete(campaignID: "demo", sourceIDs: ["lore.old"])
+            var revisions: [Int64] = []
+            for try await rev in try await client.query("SELECT DISTINCT rev FROM knowledge_changes ORDER BY rev", logger: StoreFixture.quiet).decode(Int64.self) { revisions.append(rev) }
+            #expect(revisions.count == 2)
+            // The reader needs changes that are gone: it reloads and sees every one of them.
+            let stones = try await reader.search("standing stone hums", filter: StoreFixture.player(), k: 10, mode: .bm25)
+            #expect(Set(stones.map(\.chunk.sourceID)) == ["lore.new-1", "lore.new-2", "lore.new-3", "lore.new-4"])
+            #expect(try await reader.search("mill barley", filter: StoreFixture.player(), k: 5, mode: .bm25).isEmpty)
         }
     }
 }

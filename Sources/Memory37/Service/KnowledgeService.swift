@@ -59,8 +59,13 @@ public final class KnowledgeService: Sendable {
         } catch {}
     }
 
-    /// Runs `body` on the primary store, or on the fallback when the primary fails.
+    /// Runs `body` on the primary store, or on the fallback when the primary fails, in one
+    /// ``ReadSession``.
     func reading<T>(_ body: (any KnowledgeStore) async throws -> T) async throws -> T {
+        try await ReadSession.run { try await readingPrimaryFirst(body) }
+    }
+
+    private func readingPrimaryFirst<T>(_ body: (any KnowledgeStore) async throws -> T) async throws -> T {
         if !isDegraded {
             do {
                 return try await body(primary)
@@ -125,6 +130,10 @@ public final class KnowledgeService: Sendable {
 
     /// A rule by its exact name or alias first, then by search within `srd`.
     public func rulesLookup(_ query: String, filter: SearchFilter, k: Int = 5) async throws -> [SearchHit] {
+        try await ReadSession.run { try await rulesLookupInSession(query, filter: filter, k: k) }
+    }
+
+    private func rulesLookupInSession(_ query: String, filter: SearchFilter, k: Int) async throws -> [SearchHit] {
         var rules = filter
         rules.domains = [.srd]
         let exact = try await reading { try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
@@ -150,6 +159,10 @@ public final class KnowledgeService: Sendable {
 
     /// An NPC found by source id, name or alias, with all its chunks merged.
     public func npcProfile(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
+        try await ReadSession.run { try await npcProfileInSession(reference, filter: filter) }
+    }
+
+    private func npcProfileInSession(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
         var npcs = filter
         npcs.domains = [.npc]
         let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -11,6 +11,8 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var models: [String: String] = [:]
         /// Lower-cased titles and aliases to chunk ids.
         var names: [String: Set<String>] = [:]
+        /// Ids of the `episode` chunks, so session reads do not scan every chunk.
+        var episodes: Set<String> = []
         var text = TextIndex()
         var vectors: VectorIndex
     }
@@ -39,20 +41,36 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
+        apply(replaced: documents, deleted: [])
+    }
+
+    /// Replaces and deletes documents under one lock, so no reader sees half of the change.
+    func apply(replaced: [(document: StoredDocument, chunks: [EmbeddedChunk])], deleted: [(campaignID: String?, sourceID: String)]) {
         state.write { state in
-            for (document, chunks) in documents {
-                let key = Self.key(document.campaignID, document.sourceID)
-                Self.removeDocument(key, from: &state)
-                state.documents[key] = document
-                state.chunkIDs[key] = chunks.map(\.chunk.id)
-                for embedded in chunks {
-                    state.chunks[embedded.chunk.id] = embedded.chunk
-                    state.models[embedded.chunk.id] = embedded.model
-                    state.text.upsert(embedded.chunk)
-                    state.vectors.upsert(embedded.chunk, vector: embedded.vector)
-                    for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
-                }
-            }
+            for (campaignID, sourceID) in deleted { Self.removeDocument(Self.key(campaignID, sourceID), from: &state) }
+            for (document, chunks) in replaced { Self.insert(document, chunks: chunks, into: &state) }
+        }
+    }
+
+    /// Replaces everything with `documents`; the new contents are built before the lock is taken.
+    func reset(to documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) {
+        var fresh = State(vectors: VectorIndex(dimensions: state.read { $0.vectors.dimensions }))
+        for (document, chunks) in documents { Self.insert(document, chunks: chunks, into: &fresh) }
+        state.write { $0 = fresh }
+    }
+
+    private static func insert(_ document: StoredDocument, chunks: [EmbeddedChunk], into state: inout State) {
+        let key = Self.key(document.campaignID, document.sourceID)
+        Self.removeDocument(key, from: &state)
+        state.documents[key] = document
+        state.chunkIDs[key] = chunks.map(\.chunk.id)
+        for embedded in chunks {
+            state.chunks[embedded.chunk.id] = embedded.chunk
+            state.models[embedded.chunk.id] = embedded.model
+            state.text.upsert(embedded.chunk)
+            state.vectors.upsert(embedded.chunk, vector: embedded.vector)
+            for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
+            if embedded.chunk.domain == .episode { state.episodes.insert(embedded.chunk.id) }
         }
     }
 
@@ -72,6 +90,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
                 }
             }
             state.models[id] = nil
+            state.episodes.remove(id)
         }
         state.text.remove(removed)
         state.vectors.remove(removed)
@@ -117,7 +136,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var episodeFilter = filter
         episodeFilter.domains = [.episode]
         return state.read { state in
-            Array(state.chunks.values.filter { chunk in
+            Array(state.episodes.compactMap { state.chunks[$0] }.filter { chunk in
                 guard episodeFilter.admits(chunk), chunk.campaignID != nil || filter.campaignID == nil else { return false }
                 let session = chunk.sessionNumber ?? 0
                 return session >= (fromSession ?? Int.min) && session <= (toSession ?? Int.max)
@@ -136,6 +155,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func updateVectors(_ vectors: [String: [Float]], model: String) async throws {
+        setVectors(vectors, model: model)
+    }
+
+    func setVectors(_ vectors: [String: [Float]], model: String) {
         state.write { state in
             for (id, vector) in vectors where state.chunks[id] != nil {
                 state.vectors.updateVector(id: id, vector: vector)

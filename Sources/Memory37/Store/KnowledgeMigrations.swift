@@ -112,5 +112,12 @@ public enum KnowledgeMigrations {
                 "CREATE INDEX knowledge_changes_rev ON knowledge_changes (rev)",
             ]
         ),
+        // Writers trim the change log; a node whose revision is older than `trimmed_through`
+        // cannot catch up from it and loads everything again.
+        Migration(
+            id: "memory37.004_change_log_trim",
+            sqlite: [],
+            postgres: ["ALTER TABLE knowledge_revision ADD COLUMN trimmed_through BIGINT NOT NULL DEFAULT 0"]
+        ),
     ]
 }

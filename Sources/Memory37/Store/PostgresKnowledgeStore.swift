@@ -15,12 +15,19 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     /// With in-process search: the indexes every query is answered from.
     let mirror: PostgresSearchMirror?
 
-    /// - Parameter inProcessSearch: answer text and vector queries from in-process indexes kept
-    ///   current from the change log, instead of ranking in the database.
-    public init(client: PostgresClient, dimensions: Int, logger: Logger, inProcessSearch: Bool = false) {
+    /// Revisions of the change log kept: a node further behind than this loads everything again.
+    let changeLogRetention: Int64
+
+    /// - Parameters:
+    ///   - inProcessSearch: answer reads from an in-process copy kept current from the change
+    ///     log, instead of querying the database.
+    ///   - changeLogRetention: revisions of the change log kept (the default covers any node
+    ///     that reads at least once while 10,000 write transactions commit).
+    public init(client: PostgresClient, dimensions: Int, logger: Logger, inProcessSearch: Bool = false, changeLogRetention: Int = 10_000) {
         self.client = client
         self.dimensions = dimensions
         self.logger = logger
+        self.changeLogRetention = Int64(max(1, changeLogRetention))
         self.mirror = inProcessSearch ? PostgresSearchMirror(client: client, dimensions: dimensions, logger: logger) : nil
     }
 
@@ -37,13 +44,20 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     /// Takes the next revision (the counter's row stays locked until commit, which orders
-    /// writers) and logs the documents this transaction changes under it.
-    static func logChanges(scopes: [String], sources: [String], connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+    /// writers), logs the documents this transaction changes under it, and trims the entries
+    /// that fell out of the retention.
+    func logChanges(scopes: [String], sources: [String], connection: PostgresConnection) async throws -> Int64 {
         var revision: Int64 = 0
-        for try await value in try await connection.query("UPDATE knowledge_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev", logger: logger).decode(Int64.self) {
-            revision = value
-        }
-        try await connection.query("INSERT INTO knowledge_changes (rev, scope, source_id) SELECT \(revision), scope, source_id FROM unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)", logger: logger)
+        let rows = try await connection.query("""
+            UPDATE knowledge_revision SET rev = rev + 1, trimmed_through = GREATEST(trimmed_through, rev + 1 - \(changeLogRetention))
+            WHERE id = 1 RETURNING rev
+            """, logger: logger)
+        for try await value in rows.decode(Int64.self) { revision = value }
+        try await connection.query("""
+            WITH trimmed AS (DELETE FROM knowledge_changes WHERE rev <= \(revision - changeLogRetention))
+            INSERT INTO knowledge_changes (rev, scope, source_id)
+            SELECT \(revision), scope, source_id FROM unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
+            """, logger: logger)
         return revision
     }
 
@@ -80,7 +94,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         func column<T>(_ value: (EmbeddedChunk) -> T) -> [T] { chunks.map(value) }
         let now = Date().timeIntervalSince1970
         let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
-            let revision = try await Self.logChanges(scopes: scopes, sources: sources, connection: connection, logger: logger)
+            let revision = try await logChanges(scopes: scopes, sources: sources, connection: connection)
             try await connection.query("""
                 DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
                 WHERE c.scope = d.scope AND c.source_id = d.source_id
@@ -124,25 +138,19 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
                 """, logger: logger)
             return revision
         }
-        await mirror?.applied(documents.map { document, chunks in
-            (document, chunks.map { embedded in
-                let chunk = embedded.chunk
-                let terms = TextIndex.terms(title: chunk.title, aliases: chunk.aliases, headingPath: chunk.headingPath, text: chunk.text)
-                return SearchIndexes.Entry(id: chunk.id, scope: FilterColumns.Scope(chunk), heading: terms.heading, body: terms.body, vector: embedded.vector)
-            })
-        }, deleted: [], rev: revision)
+        await mirror?.applied(rev: revision) { $0.apply(replaced: documents, deleted: []) }
     }
 
     public func delete(campaignID: String?, sourceIDs: [String]) async throws {
         let scope = campaignID ?? ""
         guard !sourceIDs.isEmpty else { return }
         let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
-            let revision = try await Self.logChanges(scopes: sourceIDs.map { _ in scope }, sources: sourceIDs, connection: connection, logger: logger)
+            let revision = try await logChanges(scopes: sourceIDs.map { _ in scope }, sources: sourceIDs, connection: connection)
             try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
             try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
             return revision
         }
-        await mirror?.applied([], deleted: sourceIDs.map { (scope, $0) }, rev: revision)
+        await mirror?.applied(rev: revision) { $0.apply(replaced: [], deleted: sourceIDs.map { (campaignID, $0) }) }
     }
 
     /// The filter as SQL, its values bound through `bindings`.
@@ -159,11 +167,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
-        if let mirror {
-            try await mirror.catchUp()
-            let terms = TextTokenizer.terms(query)
-            return mirror.indexes.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
-        }
+        if let mirror { return try await mirror.reading { try await $0.textSearch(query, filter: filter, limit: limit) } }
         let words = TextTokenizer.words(query).filter { !TextTokenizer.stopwords.contains($0) }
         guard !words.isEmpty else { return [] }
         var bindings = PostgresBindings()
@@ -179,10 +183,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        if let mirror {
-            try await mirror.catchUp()
-            return mirror.indexes.read { $0.vectors.search(vector, filter: filter, limit: limit) }
-        }
+        if let mirror { return try await mirror.reading { try await $0.vectorSearch(vector, filter: filter, limit: limit) } }
         guard vector.count == dimensions else { return [] }
         var bindings = PostgresBindings()
         bindings.append(Self.vectorLiteral(vector))
@@ -211,6 +212,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
         guard !ids.isEmpty else { return [] }
+        if let mirror { return try await mirror.reading { try await $0.chunks(ids: ids) } }
         var bindings = PostgresBindings()
         bindings.append(ids)
         let found = try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE id = ANY($1)", binds: bindings))
@@ -219,6 +221,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        if let mirror { return try await mirror.reading { try await $0.chunks(named: name, filter: filter) } }
         var bindings = PostgresBindings()
         bindings.append([name.lowercased()])
         let clause = Self.whereClause(filter, &bindings)
@@ -226,6 +229,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
+        if let mirror { return try await mirror.reading { try await $0.chunks(sourceIDs: sourceIDs, filter: filter) } }
         var bindings = PostgresBindings()
         bindings.append(sourceIDs)
         let clause = Self.whereClause(filter, &bindings)
@@ -233,6 +237,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] {
+        if let mirror { return try await mirror.reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) } }
         var episodeFilter = filter
         episodeFilter.domains = [.episode]
         var bindings = PostgresBindings()
@@ -263,11 +268,23 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     }
 
     public func updateVectors(_ vectors: [String: [Float]], model: String) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            for (id, vector) in vectors {
-                try await connection.query("UPDATE knowledge_chunks SET embedding = \(Self.vectorLiteral(vector))::vector, embedding_model = \(model) WHERE id = \(id)", logger: logger)
+        guard !vectors.isEmpty else { return }
+        let ids = Array(vectors.keys)
+        let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
+            try await connection.query("""
+                UPDATE knowledge_chunks c SET embedding = v.embedding::vector, embedding_model = \(model)
+                FROM unnest(\(ids)::text[], \(ids.map { Self.vectorLiteral(vectors[$0] ?? []) })::text[]) AS v(id, embedding)
+                WHERE c.id = v.id
+                """, logger: logger)
+            var scopes: [String] = []
+            var sources: [String] = []
+            for try await (scope, source) in try await connection.query("SELECT DISTINCT scope, source_id FROM knowledge_chunks WHERE id = ANY(\(ids))", logger: logger).decode((String, String).self) {
+                scopes.append(scope)
+                sources.append(source)
             }
+            return try await logChanges(scopes: scopes, sources: sources, connection: connection)
         }
+        await mirror?.applied(rev: revision) { $0.setVectors(vectors, model: model) }
     }
 
     public func counts() async throws -> (documents: Int, chunks: Int) {
@@ -288,18 +305,25 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
 
     private func chunks(_ query: PostgresQuery) async throws -> [KnowledgeChunk] {
         var result: [KnowledgeChunk] = []
-        let rows = try await client.query(query, logger: logger)
-        for try await (id, campaign, domain, source, ordinal, title, headings, aliases, text, hash, metadata, visibility, created, expires, session)
-            in rows.decode((String, String?, String, String, Int, String, String, String, String, String, String, String, Double, Double?, Int?).self) {
-            result.append(KnowledgeChunk(
-                id: id, campaignID: campaign, domain: KnowledgeDomain(rawValue: domain) ?? .lore, sourceID: source, title: title,
-                headingPath: SQLiteKnowledgeStore.strings(headings), aliases: SQLiteKnowledgeStore.strings(aliases), text: text, contentHash: hash,
-                metadata: (try? JSONValue.parse(metadata))?.objectValue ?? [:], visibility: Visibility(rawValue: visibility) ?? .gm,
-                createdAt: Date(timeIntervalSince1970: created), expiresAt: expires.map { Date(timeIntervalSince1970: $0) },
-                sessionNumber: session, ordinal: ordinal
-            ))
+        for try await row in try await client.query(query, logger: logger) {
+            result.append(try Self.chunk(row.makeRandomAccess()))
         }
         return result
+    }
+
+    /// A chunk from a row whose first columns are ``columns``.
+    static func chunk(_ cells: PostgresRandomAccessRow) throws -> KnowledgeChunk {
+        KnowledgeChunk(
+            id: try cells[0].decode(String.self), campaignID: try cells[1].decode(String?.self),
+            domain: KnowledgeDomain(rawValue: try cells[2].decode(String.self)) ?? .lore, sourceID: try cells[3].decode(String.self),
+            title: try cells[5].decode(String.self), headingPath: SQLiteKnowledgeStore.strings(try cells[6].decode(String.self)),
+            aliases: SQLiteKnowledgeStore.strings(try cells[7].decode(String.self)), text: try cells[8].decode(String.self),
+            contentHash: try cells[9].decode(String.self), metadata: (try? JSONValue.parse(try cells[10].decode(String.self)))?.objectValue ?? [:],
+            visibility: Visibility(rawValue: try cells[11].decode(String.self)) ?? .gm,
+            createdAt: Date(timeIntervalSince1970: try cells[12].decode(Double.self)),
+            expiresAt: try cells[13].decode(Double?.self).map { Date(timeIntervalSince1970: $0) },
+            sessionNumber: try cells[14].decode(Int?.self), ordinal: try cells[4].decode(Int.self)
+        )
     }
 
     /// pgvector's text form: `[0.1,0.2,…]`.

@@ -3,167 +3,156 @@ import Logging
 import PostgresNIO
 import ServiceKit
 
-/// The PostgreSQL store's in-process search indexes (`RPGBOT_KNOWLEDGE_SEARCH=in-process`):
-/// the same `TextIndex` and `VectorIndex` the SQLite store uses, loaded from the database at
-/// start-up and kept current from its change log, so every node answers searches from memory
-/// while PostgreSQL stays the one durable, shared store.
+/// The PostgreSQL store's in-process copy (`RPGBOT_KNOWLEDGE_SEARCH=in-process`): every chunk
+/// with its vector in an ``InMemoryKnowledgeStore`` — the same `TextIndex` and `VectorIndex`
+/// the SQLite store ranks with — loaded at start-up and kept current from the database's
+/// change log, so every node answers reads from memory while PostgreSQL stays the one durable,
+/// shared store.
 ///
 /// Every write transaction takes the next revision from `knowledge_revision` (a one-row
 /// counter whose row lock orders writers by commit) and logs the documents it changed under
-/// it in `knowledge_changes`. Before a search, a node reads the changes after the revision it
-/// has and reloads those documents as they are now; its own writes are applied directly.
+/// it in `knowledge_changes`. Before a read, a node fetches the changes after the revision it
+/// has and reloads those documents as they are now — one round trip; its own writes are
+/// applied directly. Old log entries are trimmed by writers; a node that fell behind the trim
+/// loads everything again.
 actor PostgresSearchMirror {
-    let indexes: ReadWriteLocked<SearchIndexes>
+    let replica: InMemoryKnowledgeStore
     private let client: PostgresClient
     private let logger: Logger
     private var revision: Int64 = 0
-    /// Chunk ids in the indexes, by document (`scope` NUL `source id`).
-    private var documents: [String: [String]] = [:]
+    private var needsFullLoad = true
+    private var looksStarted = 0
+    private var lookInFlight: (number: Int, task: Task<Void, any Error>)?
 
     init(client: PostgresClient, dimensions: Int, logger: Logger) {
         self.client = client
         self.logger = logger
-        self.indexes = ReadWriteLocked(SearchIndexes(vectors: VectorIndex(dimensions: dimensions)))
+        self.replica = InMemoryKnowledgeStore(dimensions: dimensions)
     }
 
-    static func key(_ scope: String, _ source: String) -> String { scope + "\u{0}" + source }
-
-    /// Loads every chunk and the revision they belong to, from one snapshot.
+    /// Loads every chunk from one snapshot (again, when called after start-up).
     func load() async throws {
-        let dimensions = indexes.read { $0.vectors.dimensions }
-        var fresh = SearchIndexes(vectors: VectorIndex(dimensions: dimensions))
-        var freshDocuments: [String: [String]] = [:]
-        let loadedRevision = try await client.withTransaction(logger: logger) { connection -> Int64 in
+        needsFullLoad = true
+        try await catchUp()
+    }
+
+    /// Brings the copy up to date before a read: once per ``ReadSession`` when there is one.
+    nonisolated func synchronize() async throws {
+        guard let session = ReadSession.current else { return try await catchUp() }
+        try await session.synchronization(of: self) { Task { try await self.catchUp() } }.value
+    }
+
+    /// `body` over the copy, brought up to date first.
+    nonisolated func reading<T>(_ body: (InMemoryKnowledgeStore) async throws -> T) async throws -> T {
+        try await synchronize()
+        return try await body(replica)
+    }
+
+    /// Applies every change committed before this call. Looks at the log run one at a time
+    /// (two overlapping looks could apply an older state of a document after a newer one);
+    /// callers that arrive while a look is under way share the next one, which starts after it.
+    func catchUp() async throws {
+        let needed = looksStarted + 1
+        while true {
+            if let (number, task) = lookInFlight {
+                let result = await task.result
+                if number >= needed { return try result.get() }
+                continue
+            }
+            looksStarted += 1
+            let number = looksStarted
+            let task = Task { try await self.look(number) }
+            lookInFlight = (number, task)
+            return try await task.value
+        }
+    }
+
+    private func look(_ number: Int) async throws {
+        defer { if lookInFlight?.number == number { lookInFlight = nil } }
+        if needsFullLoad { return try await loadAll() }
+        var changed: [(scope: String, source: String)] = []
+        var latest = revision
+        var trimmedThrough: Int64 = 0
+        let rows = try await client.query("""
+            SELECT r.trimmed_through, c.rev, c.scope, c.source_id FROM knowledge_revision r
+            LEFT JOIN knowledge_changes c ON c.rev > \(revision) ORDER BY c.rev
+            """, logger: logger)
+        for try await (trimmed, rev, scope, source) in rows.decode((Int64, Int64?, String?, String?).self) {
+            trimmedThrough = trimmed
+            if let rev, let scope, let source {
+                changed.append((scope, source))
+                latest = max(latest, rev)
+            }
+        }
+        // Changes this node needs were trimmed away: start again from a snapshot.
+        if trimmedThrough > revision { return try await loadAll() }
+        guard !changed.isEmpty else { return }
+        try await reload(changed)
+        revision = max(revision, latest)
+    }
+
+    private func loadAll() async throws {
+        let (documents, loadedRevision) = try await client.withTransaction(logger: logger) { connection -> ([(document: StoredDocument, chunks: [EmbeddedChunk])], Int64) in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var current: Int64 = 0
             for try await value in try await connection.query("SELECT rev FROM knowledge_revision", logger: logger).decode(Int64.self) { current = value }
-            let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM knowledge_chunks", logger: logger)
-            for try await row in rows.decode(Row.self) {
-                let (entry, key) = Self.entry(row)
-                fresh.upsert(entry)
-                freshDocuments[key, default: []].append(entry.id)
-            }
-            return current
+            let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM knowledge_chunks c ORDER BY c.scope, c.source_id, c.ordinal", logger: logger)
+            return (try await Self.documents(rows), current)
         }
-        indexes.write { $0 = fresh }
-        documents = freshDocuments
+        replica.reset(to: documents)
         revision = loadedRevision
+        needsFullLoad = false
     }
 
-    private var inFlight: Task<Void, any Error>?
-
-    /// Applies the changes other nodes committed since the last look. Callers that arrive
-    /// while a look is under way share it (a hybrid search's text and vector halves ask at
-    /// the same moment), so a search costs one round trip, not two.
-    func catchUp() async throws {
-        if let inFlight { return try await inFlight.value }
-        let look = Task { try await self.lookForChanges() }
-        inFlight = look
-        defer { inFlight = nil }
-        try await look.value
-    }
-
-    private func lookForChanges() async throws {
-        var changed: [(scope: String, source: String)] = []
-        var latest = revision
-        for try await (rev, scope, source) in try await client.query("SELECT rev, scope, source_id FROM knowledge_changes WHERE rev > \(revision) ORDER BY rev", logger: logger).decode((Int64, String, String).self) {
-            changed.append((scope, source))
-            latest = max(latest, rev)
-        }
-        guard !changed.isEmpty else { return }
-        try await reload(changed)
-        revision = latest
-    }
-
-    /// After this node's own write committed under `rev`: the documents' new chunks go in
-    /// directly (nothing is read back).
-    func applied(_ replaced: [(document: StoredDocument, chunks: [SearchIndexes.Entry])], deleted: [(scope: String, source: String)], rev: Int64) {
-        indexes.write { indexes in
-            for (scope, source) in deleted {
-                indexes.remove(Set(documents.removeValue(forKey: Self.key(scope, source)) ?? []))
-            }
-            for (document, entries) in replaced {
-                let key = Self.key(document.campaignID ?? "", document.sourceID)
-                indexes.remove(Set(documents[key] ?? []))
-                for entry in entries { indexes.upsert(entry) }
-                documents[key] = entries.map(\.id)
-            }
-        }
+    /// After this node's own write committed under `rev`: the new state goes in directly
+    /// (nothing is read back).
+    func applied(rev: Int64, _ change: (InMemoryKnowledgeStore) throws -> Void) rethrows {
+        try change(replica)
         // With no other writer in between, the log holds nothing this node lacks up to `rev`;
-        // otherwise the catch-up reads this revision too and reloads the same documents.
+        // otherwise the next look reads this revision too and reloads the same documents.
         if rev == revision + 1 { revision = rev }
     }
 
     private func reload(_ changed: [(scope: String, source: String)]) async throws {
-        let unique = Array(Set(changed.map { Self.key($0.scope, $0.source) })).sorted()
-        let scopes = unique.map { String($0.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)[0]) }
-        let sources = unique.map { String($0.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)[1]) }
-        var freshDocuments: [String: [String]] = [:]
+        let unique = Array(Set(changed.map { KeyPair(scope: $0.scope, source: $0.source) })).sorted { ($0.scope, $0.source) < ($1.scope, $1.source) }
         let rows = try await client.query("""
-            SELECT \(unescaped: Self.qualifiedColumns) FROM knowledge_chunks c
-            JOIN unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id) ON c.scope = d.scope AND c.source_id = d.source_id
+            SELECT \(unescaped: Self.columns) FROM knowledge_chunks c
+            JOIN unnest(\(unique.map(\.scope))::text[], \(unique.map(\.source))::text[]) AS d(scope, source_id) ON c.scope = d.scope AND c.source_id = d.source_id
+            ORDER BY c.scope, c.source_id, c.ordinal
             """, logger: logger)
-        var entries: [SearchIndexes.Entry] = []
-        for try await row in rows.decode(Row.self) {
-            let (entry, key) = Self.entry(row)
-            entries.append(entry)
-            freshDocuments[key, default: []].append(entry.id)
-        }
-        indexes.write { indexes in
-            for key in unique { indexes.remove(Set(documents.removeValue(forKey: key) ?? [])) }
-            for entry in entries { indexes.upsert(entry) }
-        }
-        for (key, ids) in freshDocuments { documents[key] = ids }
+        let documents = try await Self.documents(rows)
+        let present = Set(documents.map { KeyPair(scope: $0.document.campaignID ?? "", source: $0.document.sourceID) })
+        let deleted = unique.filter { !present.contains($0) }.map { (campaignID: $0.scope.isEmpty ? nil : $0.scope, sourceID: $0.source) }
+        replica.apply(replaced: documents, deleted: deleted)
     }
 
-    static let columns = "id, scope, source_id, campaign_id, domain, visibility, expires_at, title, aliases, heading_path, text, embedding::text"
-    static let qualifiedColumns = "c.id, c.scope, c.source_id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.title, c.aliases, c.heading_path, c.text, c.embedding::text"
+    private struct KeyPair: Hashable {
+        var scope: String
+        var source: String
+    }
 
-    typealias Row = (String, String, String, String?, String, String, Double?, String, String, String, String, String)
+    static let columns = "c.id, c.campaign_id, c.domain, c.source_id, c.ordinal, c.title, c.heading_path, c.aliases, c.text, c.content_hash, c.metadata, c.visibility, c.created_at, c.expires_at, c.session_number, c.embedding::text, c.embedding_model"
 
-    private static func entry(_ row: Row) -> (SearchIndexes.Entry, String) {
-        let (id, scope, source, campaign, domain, visibility, expires, title, aliases, headings, text, embedding) = row
-        let terms = TextIndex.terms(title: title, aliases: SQLiteKnowledgeStore.strings(aliases), headingPath: SQLiteKnowledgeStore.strings(headings), text: text)
-        let entry = SearchIndexes.Entry(
-            id: id,
-            scope: FilterColumns.Scope(
-                campaignID: campaign, domain: KnowledgeDomain(rawValue: domain) ?? .lore, visibility: Visibility(rawValue: visibility) ?? .gm,
-                expiresAt: expires.map { Date(timeIntervalSince1970: $0) }
-            ),
-            heading: terms.heading, body: terms.body,
-            vector: parseVector(embedding)
-        )
-        return (entry, key(scope, source))
+    /// Rows ordered by document, grouped into documents. The copy serves reads only, so a
+    /// document's record is made from its chunks (ingestion asks the database what is stored).
+    private static func documents(_ rows: PostgresRowSequence) async throws -> [(document: StoredDocument, chunks: [EmbeddedChunk])] {
+        var documents: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let chunk = try PostgresKnowledgeStore.chunk(cells)
+            let embedded = EmbeddedChunk(chunk: chunk, vector: parseVector(try cells[15].decode(String.self)), model: try cells[16].decode(String.self))
+            if let last = documents.last?.document, last.sourceID == chunk.sourceID, last.campaignID == chunk.campaignID {
+                documents[documents.count - 1].chunks.append(embedded)
+            } else {
+                let document = StoredDocument(sourceID: chunk.sourceID, campaignID: chunk.campaignID, domain: chunk.domain, title: chunk.title, contentHash: chunk.contentHash)
+                documents.append((document, [embedded]))
+            }
+        }
+        return documents
     }
 
     /// pgvector's text form `[0.1,0.2,…]`.
     static func parseVector(_ text: String) -> [Float] {
         text.utf8.count > 2 ? text.dropFirst().dropLast().split(separator: ",").compactMap { Float($0) } : []
-    }
-}
-
-/// The two in-process indexes of a store, changed together.
-struct SearchIndexes {
-    var text = TextIndex()
-    var vectors: VectorIndex
-
-    /// One chunk as the indexes need it.
-    struct Entry {
-        var id: String
-        var scope: FilterColumns.Scope
-        var heading: [String]
-        var body: [String]
-        var vector: [Float]
-    }
-
-    mutating func upsert(_ entry: Entry) {
-        text.upsert(id: entry.id, scope: entry.scope, heading: entry.heading, body: entry.body)
-        // Vectors of another length belong to another model: `rpgbot reembed` redoes them.
-        if entry.vector.count == vectors.dimensions { vectors.upsert(id: entry.id, scope: entry.scope, vector: entry.vector) }
-    }
-
-    mutating func remove(_ ids: Set<String>) {
-        text.remove(ids)
-        vectors.remove(ids)
     }
 }
