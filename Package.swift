@@ -108,10 +108,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The int8 dot-product scan behind in-process vector search (AVX2 when present).
+        .target(name: "VectorKernels"),
         // Memory37: knowledge documents, chunking, embeddings, hybrid search and the read API.
         .target(
             name: "Memory37",
             dependencies: [
+                "VectorKernels",
                 "ServiceKit",
                 "Persistence",
                 "Observability",
