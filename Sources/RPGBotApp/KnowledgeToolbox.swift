@@ -29,7 +29,7 @@ public enum KnowledgeToolbox {
             defer { group.cancelAll() }
             _ = try await migrations.apply(to: database)
             try await store.prepare()
-            let service = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, logger: logger)
+            let service = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, storeTimeout: configuration.knowledge.storeTimeout, logger: logger)
             return try await body(service)
         }
     }

@@ -72,7 +72,7 @@ public struct RPGBotServer: Sendable {
                 case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
                 case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: configuration.knowledge.inProcessSearch)
                 }
-            knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, metrics: telemetry.metrics, logger: logger)
+            knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, storeTimeout: configuration.knowledge.storeTimeout, metrics: telemetry.metrics, logger: logger)
         }
         var media: MediaBroker?
         if configuration.services.contains(Self.mediaBrokerName) {

@@ -192,6 +192,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("knowledge-search"), help: ArgumentHelp(Setting.knowledgeSearch.helpText, valueName: "where"))
     var knowledgeSearch: String?
 
+    @Option(name: .customLong("knowledge-store-timeout"), help: ArgumentHelp(Setting.knowledgeStoreTimeout.helpText, valueName: "duration"))
+    var knowledgeStoreTimeout: String?
+
     @Option(name: .customLong("chunk-overlap"), help: ArgumentHelp(Setting.chunkOverlap.helpText, valueName: "count"))
     var chunkOverlap: String?
 
@@ -211,7 +214,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.generationRate, generationRate), (.generationBurst, generationBurst), (.contextTokens, contextTokens),
             (.memory37Enabled, memory37Enabled), (.contentDirectory, contentDirectory), (.contentCampaign, contentCampaign),
             (.embedder, embedder), (.embeddingBaseURL, embeddingBaseURL), (.embeddingModel, embeddingModel),
-            (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap), (.knowledgeSearch, knowledgeSearch),
+            (.embeddingDimensions, embeddingDimensions), (.chunkTokens, chunkTokens), (.chunkOverlap, chunkOverlap), (.knowledgeSearch, knowledgeSearch), (.knowledgeStoreTimeout, knowledgeStoreTimeout),
             (.ttsEngine, ttsEngine), (.imageEngine, imageEngine), (.mediaBaseURL, mediaBaseURL), (.ttsModel, ttsModel), (.imageModel, imageModel), (.mediaWorkers, mediaWorkers), (.mediaQueue, mediaQueue), (.mediaMaxText, mediaMaxText), (.mediaRetries, mediaRetries), (.mediaJobTimeout, mediaJobTimeout), (.mediaTokenLifetime, mediaTokenLifetime),
         ]
         var flags: [String: String] = [:]

@@ -23,6 +23,23 @@ struct FallbackAndEmbedderTests {
         #expect(!service.isDegraded)
     }
 
+    @Test("a store that stops answering is given up after the store timeout: the fallback answers at once")
+    func stalledStore() async throws {
+        let stalled = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let service = KnowledgeService(store: stalled, embedder: HashingEmbedder(), storeTimeout: .milliseconds(300), logger: StoreFixture.quiet)
+        await service.prepare()
+        _ = try await service.ingest(StoreFixture.demoDocuments())
+        stalled.stalling = true
+        let started = ContinuousClock.now
+        let hits = try await service.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3)
+        #expect(hits.first?.chunk.sourceID == "npc.old-tom")
+        #expect(service.isDegraded)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // Degraded: later reads go straight to the fallback.
+        #expect(try await service.npcProfile("Old Tom", filter: StoreFixture.player())?.id == "npc.old-tom")
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test("a service started over a store that already holds the documents still fills its fallback, without writing to the store")
     func fallbackAfterRestart() async throws {
         let failing = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
@@ -96,23 +113,33 @@ final class FailingStore: KnowledgeStore, @unchecked Sendable {
 
     init(base: InMemoryKnowledgeStore) { self.base = base }
 
-    struct Down: Error {}
-    func check() throws { if failing { throw Down() } }
+    private let stallFlag = Atomic<Bool>(false)
+    /// Reads wait ten seconds, ignoring cancellation: a database that went away.
+    var stalling: Bool {
+        get { stallFlag.load(ordering: .relaxed) }
+        set { stallFlag.store(newValue, ordering: .relaxed) }
+    }
 
-    func prepare() async throws { try check() }
-    func documents(campaignID: String?) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID) }
-    func hasDocuments(campaignID: String) async throws -> Bool { try check(); return try await base.hasDocuments(campaignID: campaignID) }
-    func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
-    func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try check(); try await base.replace(documents) }
-    func delete(campaignID: String?, sourceIDs: [String]) async throws { try check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
-    func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.textSearch(query, filter: filter, limit: limit) }
-    func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }
-    func chunks(ids: [String]) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(ids: ids) }
-    func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(named: name, filter: filter) }
-    func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] { try check(); return try await base.chunks(sourceIDs: sourceIDs, filter: filter) }
-    func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] { try check(); return try await base.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
-    func embeddingModels() async throws -> [String: Int] { try check(); return try await base.embeddingModels() }
-    func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] { try check(); return try await base.chunksToReembed(model: model, limit: limit) }
-    func updateVectors(_ vectors: [String: [Float]], model: String) async throws { try check(); try await base.updateVectors(vectors, model: model) }
-    func counts() async throws -> (documents: Int, chunks: Int) { try check(); return try await base.counts() }
+    struct Down: Error {}
+    func check() async throws {
+        if stalling { await Task.detached { try? await Task.sleep(for: .seconds(10)) }.value }
+        if failing { throw Down() }
+    }
+
+    func prepare() async throws { try await check() }
+    func documents(campaignID: String?) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID) }
+    func hasDocuments(campaignID: String) async throws -> Bool { try await check(); return try await base.hasDocuments(campaignID: campaignID) }
+    func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
+    func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try await check(); try await base.replace(documents) }
+    func delete(campaignID: String?, sourceIDs: [String]) async throws { try await check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
+    func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.textSearch(query, filter: filter, limit: limit) }
+    func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }
+    func chunks(ids: [String]) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(ids: ids) }
+    func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(named: name, filter: filter) }
+    func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(sourceIDs: sourceIDs, filter: filter) }
+    func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] { try await check(); return try await base.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+    func embeddingModels() async throws -> [String: Int] { try await check(); return try await base.embeddingModels() }
+    func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunksToReembed(model: model, limit: limit) }
+    func updateVectors(_ vectors: [String: [Float]], model: String) async throws { try await check(); try await base.updateVectors(vectors, model: model) }
+    func counts() async throws -> (documents: Int, chunks: Int) { try await check(); return try await base.counts() }
 }

@@ -203,6 +203,32 @@ struct PostgresNodesTests {
         }
     }
 
+    @Test("when its database goes away, a node keeps answering from its in-process copy, degraded", .enabled(if: PostgresTestServer.isConfigured, "needs PostgreSQL"))
+    func databaseGone() async throws {
+        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_gone")
+        guard case .postgres(let location) = url else { return }
+        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        try await withRunningDatabase(database) { database in
+            let migrations = MigrationRunner()
+            migrations.register(KnowledgeMigrations.all)
+            _ = try await migrations.apply(to: database)
+            guard case .postgres(let client) = database.backend else { return }
+            let store = PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true)
+            let service = KnowledgeService(store: store, embedder: HashingEmbedder(), storeTimeout: .seconds(1), logger: StoreFixture.quiet)
+            await service.prepare()
+            // One copy, not two: the fallback is the store's own.
+            #expect(service.fallback === store.inMemoryCopy)
+            _ = try await service.ingest(StoreFixture.demoDocuments())
+            let admin = try DatabaseURL(parsing: PostgresTestServer.adminURL ?? "")
+            _ = try await PostgresTestServer.withClient(admin) { admin in
+                try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(location.database) WITH (FORCE)"), logger: StoreFixture.quiet)
+            }
+            #expect(try await service.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3).first?.chunk.sourceID == "npc.old-tom")
+            #expect(service.isDegraded)
+            #expect(try await service.npcProfile("Old Tom", filter: StoreFixture.player())?.id == "npc.old-tom")
+        }
+    }
+
     @Test("a node further behind than the change log keeps loads everything again; writers trim the log", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
     func trimmedLog() async throws {
         let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_trim")

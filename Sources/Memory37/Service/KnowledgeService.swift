@@ -6,8 +6,9 @@ import Synchronization
 import Tracing
 
 /// The knowledge layer's front: ingestion, hybrid search and the read API, over the configured
-/// store, falling back to an in-memory store (holding what was ingested since start) when the
-/// configured one fails. `/ready` reports the fallback as degraded.
+/// store, falling back to an in-memory store when the configured one fails: the store's own
+/// in-memory copy when it keeps one (PostgreSQL with in-process search), otherwise one holding
+/// what was ingested since start. `/ready` reports the fallback as degraded.
 public final class KnowledgeService: Sendable {
     public let primary: any KnowledgeStore
     public let fallback: InMemoryKnowledgeStore
@@ -16,10 +17,17 @@ public final class KnowledgeService: Sendable {
     let metrics: KnowledgeMetrics
     let logger: Logger
     private let degradedState = Atomic<Bool>(false)
+    /// The fallback is the store's own copy, which every write to the store updates already.
+    private let fallbackIsStoreCopy: Bool
 
-    public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
+    /// Time a read of the configured store may take before it is served from the fallback.
+    public let storeTimeout: Duration
+
+    public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), storeTimeout: Duration = .seconds(3), metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
         self.primary = store
-        self.fallback = InMemoryKnowledgeStore(dimensions: embedder.dimensions)
+        self.storeTimeout = storeTimeout
+        self.fallback = store.inMemoryCopy ?? InMemoryKnowledgeStore(dimensions: embedder.dimensions)
+        self.fallbackIsStoreCopy = store.inMemoryCopy != nil
         let metrics = KnowledgeMetrics(registry: metrics)
         let measured = MeasuredEmbedder(base: embedder, metrics: metrics)
         self.embedder = measured
@@ -59,16 +67,19 @@ public final class KnowledgeService: Sendable {
         } catch {}
     }
 
-    /// Runs `body` on the primary store, or on the fallback when the primary fails, in one
-    /// ``ReadSession``.
-    func reading<T>(_ body: (any KnowledgeStore) async throws -> T) async throws -> T {
+    /// Runs `body` on the primary store, or on the fallback when the primary fails or takes
+    /// longer than ``storeTimeout`` (a database that went away can keep a query waiting for a
+    /// connection for a minute), in one ``ReadSession``.
+    func reading<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
         try await ReadSession.run { try await readingPrimaryFirst(body) }
     }
 
-    private func readingPrimaryFirst<T>(_ body: (any KnowledgeStore) async throws -> T) async throws -> T {
+    private func readingPrimaryFirst<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
         if !isDegraded {
             do {
-                return try await body(primary)
+                let primary = self.primary
+                if let result = try await withDeadline(storeTimeout, { try await body(primary) }) { return result }
+                markDegraded(StoreTimeout(timeout: storeTimeout))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -99,7 +110,7 @@ public final class KnowledgeService: Sendable {
                 report = try await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
             } else {
                 // The fallback keeps a copy; its failure must not fail the ingestion.
-                report = try await ingestor.ingest(documents, into: primary, mirror: fallback, pruneScopes: scopes)
+                report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
             }
             metrics.ingested(report, duration: ContinuousClock.now - start)
             return report
@@ -113,7 +124,7 @@ public final class KnowledgeService: Sendable {
             span.attributes["rpgbot.knowledge.k"] = k
             let start = ContinuousClock.now
             let hits = try await reading { store in
-                try await HybridSearcher(store: store, embedder: embedder).search(query, filter: filter, k: k, mode: mode)
+                try await HybridSearcher(store: store, embedder: self.embedder).search(query, filter: filter, k: k, mode: mode)
             }
             metrics.searched(store: isDegraded ? fallback.kind : primary.kind, duration: ContinuousClock.now - start)
             span.attributes["rpgbot.knowledge.hits"] = hits.count
@@ -136,7 +147,7 @@ public final class KnowledgeService: Sendable {
     private func rulesLookupInSession(_ query: String, filter: SearchFilter, k: Int) async throws -> [SearchHit] {
         var rules = filter
         rules.domains = [.srd]
-        let exact = try await reading { try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
+        let exact = try await reading { [rules] in try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
         var hits = exact.prefix(k).map { SearchHit(chunk: $0, score: 1, bm25Rank: nil, vectorRank: nil, aliasHit: true, snippet: Snippet.make($0.text, query: query)) }
         if hits.count < k {
             let seen = Set(hits.map(\.chunk.id))
@@ -166,12 +177,12 @@ public final class KnowledgeService: Sendable {
         var npcs = filter
         npcs.domains = [.npc]
         let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
-        var chunks = try await reading { try await $0.chunks(sourceIDs: [trimmed], filter: npcs) }
+        var chunks = try await reading { [npcs] in try await $0.chunks(sourceIDs: [trimmed], filter: npcs) }
         if chunks.isEmpty {
-            let named = try await reading { try await $0.chunks(named: trimmed, filter: npcs) }
+            let named = try await reading { [npcs] in try await $0.chunks(named: trimmed, filter: npcs) }
             // Prefer the campaign's own NPC over a global one of the same name.
             guard let source = (named.first { $0.campaignID != nil } ?? named.first)?.sourceID else { return nil }
-            chunks = try await reading { try await $0.chunks(sourceIDs: [source], filter: npcs) }
+            chunks = try await reading { [npcs] in try await $0.chunks(sourceIDs: [source], filter: npcs) }
         }
         if let campaign = chunks.first(where: { $0.campaignID != nil })?.campaignID {
             chunks = chunks.filter { $0.campaignID == campaign }
@@ -215,6 +226,12 @@ public final class KnowledgeService: Sendable {
             total += stale.count
         }
     }
+}
+
+/// A read of the configured store that did not answer in time.
+struct StoreTimeout: Error, CustomStringConvertible {
+    let timeout: Duration
+    var description: String { "no answer within \(timeout)" }
 }
 
 /// An NPC's knowledge merged from its chunks.

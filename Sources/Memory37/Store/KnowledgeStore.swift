@@ -81,9 +81,14 @@ public protocol KnowledgeStore: Sendable {
     func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk]
     func updateVectors(_ vectors: [String: [Float]], model: String) async throws
     func counts() async throws -> (documents: Int, chunks: Int)
+    /// A complete in-memory copy the store keeps of itself, if any: the knowledge service
+    /// falls back to it rather than keeping a second copy.
+    var inMemoryCopy: InMemoryKnowledgeStore? { get }
 }
 
 extension KnowledgeStore {
+    public var inMemoryCopy: InMemoryKnowledgeStore? { nil }
+
     public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
         try await replace([(document, chunks)])
     }

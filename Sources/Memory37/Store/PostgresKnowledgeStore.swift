@@ -23,7 +23,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     ///     log, instead of querying the database.
     ///   - changeLogRetention: revisions of the change log kept (the default covers any node
     ///     that reads at least once while 10,000 write transactions commit).
-    public init(client: PostgresClient, dimensions: Int, logger: Logger, inProcessSearch: Bool = false, changeLogRetention: Int = 10_000) {
+    public init(client: PostgresClient, dimensions: Int, logger: Logger, inProcessSearch: Bool = true, changeLogRetention: Int = 10_000) {
         self.client = client
         self.dimensions = dimensions
         self.logger = logger
@@ -31,15 +31,23 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         self.mirror = inProcessSearch ? PostgresSearchMirror(client: client, dimensions: dimensions, logger: logger) : nil
     }
 
+    /// With in-process search, the copy reads are answered from: the last state this node saw
+    /// stays searchable when the database goes away.
+    public var inMemoryCopy: InMemoryKnowledgeStore? { mirror?.replica }
+
     var indexName: String { "knowledge_chunks_embedding_\(dimensions)" }
 
     /// The HNSW index covers the vectors of the configured length (a partial expression index:
-    /// the column itself holds any length, so a model change never breaks a write).
+    /// the column itself holds any length, so a model change never breaks a write). Nodes that
+    /// search in process never query it, and keeping it current is most of a write's cost, so
+    /// only a node that searches in the database creates it.
     public func prepare() async throws {
-        try await client.query(PostgresQuery(unsafeSQL: """
-            CREATE INDEX IF NOT EXISTS \(indexName) ON knowledge_chunks
-            USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops) WHERE vector_dims(embedding) = \(dimensions)
-            """), logger: logger)
+        if mirror == nil {
+            try await client.query(PostgresQuery(unsafeSQL: """
+                CREATE INDEX IF NOT EXISTS \(indexName) ON knowledge_chunks
+                USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops) WHERE vector_dims(embedding) = \(dimensions)
+                """), logger: logger)
+        }
         try await mirror?.load()
     }
 

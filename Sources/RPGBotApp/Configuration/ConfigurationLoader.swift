@@ -212,6 +212,7 @@ public struct ConfigurationLoader: Sendable {
             guard ["database", "in-process"].contains(search) else { throw ConfigurationError(setting: .knowledgeSearch, value: search) }
             configuration.inProcessSearch = search == "in-process"
         }
+        configuration.storeTimeout = try duration(.knowledgeStoreTimeout) ?? configuration.storeTimeout
         return configuration
     }
 

@@ -72,8 +72,10 @@ public struct KnowledgeConfiguration: Sendable {
     public var embedder = EmbedderKind.hashing
     public var openAI = OpenAIEmbedder.Settings()
     public var chunker = Chunker()
-    /// PostgreSQL: rank queries in each node's in-process indexes instead of the database.
-    public var inProcessSearch = false
+    /// PostgreSQL: answer reads from each node's in-process copy instead of the database.
+    public var inProcessSearch = true
+    /// Time a read may wait for the configured store before the fallback answers.
+    public var storeTimeout: Duration = .seconds(3)
     public var limits = KnowledgeLimits()
 
     public init() {}

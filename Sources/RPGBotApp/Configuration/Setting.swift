@@ -77,7 +77,8 @@ extension Setting {
     public static let embeddingModel = Setting(flag: "embedding-model", environment: "RPGBOT_EMBEDDING_MODEL", defaultValue: "text-embedding-3-small", summary: "Embedding model of the openai embedder.", accepted: "a model name")
     public static let embeddingDimensions = Setting(flag: "embedding-dimensions", environment: "RPGBOT_EMBEDDING_DIMENSIONS", defaultValue: "256", summary: "Vector length (both embedders).", accepted: "an integer 16–4096")
     public static let chunkTokens = Setting(flag: "chunk-tokens", environment: "RPGBOT_CHUNK_TOKENS", defaultValue: "300", summary: "Most words in one chunk.", accepted: "an integer 32–4000")
-    public static let knowledgeSearch = Setting(flag: "knowledge-search", environment: "RPGBOT_KNOWLEDGE_SEARCH", defaultValue: "database", summary: "Where PostgreSQL knowledge queries are ranked: in the database (tsvector + GIN, pgvector HNSW) or in each node's in-process indexes kept current from the change log (SQLite always ranks in process).", accepted: "database or in-process")
+    public static let knowledgeSearch = Setting(flag: "knowledge-search", environment: "RPGBOT_KNOWLEDGE_SEARCH", defaultValue: "in-process", summary: "Where PostgreSQL knowledge reads are answered: from each node's in-process copy kept current from the change log, or by queries in the database (tsvector + GIN, pgvector HNSW). SQLite always answers in process.", accepted: "in-process or database")
+    public static let knowledgeStoreTimeout = Setting(flag: "knowledge-store-timeout", environment: "RPGBOT_KNOWLEDGE_STORE_TIMEOUT", defaultValue: "3s", summary: "Time a knowledge read may wait for the configured store before it is answered from the in-memory fallback (and the service reports degraded).", accepted: "a duration")
     public static let chunkOverlap = Setting(flag: "chunk-overlap", environment: "RPGBOT_CHUNK_OVERLAP", defaultValue: "40", summary: "Words repeated between consecutive pieces of a long paragraph.", accepted: "an integer 0–1000")
 
     // Media broker
@@ -103,7 +104,7 @@ extension Setting {
         .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
         .generationRate, .generationBurst, .contextTokens,
         .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
-        .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch,
+        .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch, .knowledgeStoreTimeout,
         .ttsEngine, .imageEngine, .mediaBaseURL, .mediaAPIKey, .ttsModel, .imageModel, .mediaWorkers, .mediaQueue, .mediaMaxText,
         .mediaRetries, .mediaJobTimeout, .mediaTokenLifetime,
     ]

@@ -4,9 +4,10 @@ import Synchronization
 /// `CancellationError` as soon as the caller is cancelled, without waiting for it.
 ///
 /// A store call whose database went away may wait for a connection that never comes and
-/// ignore cancellation; the broker's workers must still stop at shutdown. The abandoned call
-/// is cancelled too and ends whenever its client gives up.
-func abandoningOnCancel<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+/// ignore cancellation; the loops that make such calls (the media broker's workers) must
+/// still stop at shutdown. The abandoned call is cancelled too and ends whenever its client
+/// gives up.
+public func abandoningOnCancel<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let gate = ResumeOnce<T>()
     let work = Task {
         do {
@@ -62,8 +63,9 @@ final class ResumeOnce<T: Sendable>: Sendable {
 
 /// `operation`'s result, or nil when it takes longer than `timeout` (it is then abandoned,
 /// see ``abandoningOnCancel(_:)``): a store call stuck on an unreachable database must not
-/// stop the loop that makes it from trying again, or from ending.
-func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+/// stop the loop that makes it from trying again, or from ending, nor keep a reader waiting
+/// when a fallback could answer.
+public func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await abandoningOnCancel(operation) }
         group.addTask {
