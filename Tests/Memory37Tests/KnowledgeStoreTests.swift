@@ -229,6 +229,35 @@ struct PostgresNodesTests {
         }
     }
 
+    @Test("a node's copy loaded in batches holds exactly what the database holds", .enabled(if: PostgresTestServer.isConfigured, "needs PostgreSQL"))
+    func batchedLoad() async throws {
+        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_load")
+        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        try await withRunningDatabase(database) { database in
+            let migrations = MigrationRunner()
+            migrations.register(KnowledgeMigrations.all)
+            _ = try await migrations.apply(to: database)
+            guard case .postgres(let client) = database.backend else { return }
+            let writer = KnowledgeService(store: PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: false), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+            await writer.prepare()
+            // More chunks than one load batch, three per document, so batches end between documents.
+            let documents = (0..<1_500).map { index in
+                KnowledgeDocument(sourceID: String(format: "lore.place-%04d", index), campaignID: "demo", domain: .lore, title: "Place \(index)",
+                                  body: "## Gate\nThe gate of place \(index).\n\n## Hall\nThe hall of place \(index).\n\n## Well\nThe well of place \(index).")
+            }
+            _ = try await writer.ingest(documents)
+            let reader = PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true)
+            try await reader.prepare()
+            let filter = StoreFixture.gm()
+            let sources = documents.map(\.sourceID)
+            let stored = try await writer.primary.chunks(sourceIDs: sources, filter: filter)
+            let loaded = try await reader.chunks(sourceIDs: sources, filter: filter)
+            #expect(stored.count > 4_096)
+            #expect(loaded == stored)
+            #expect(try await reader.inMemoryCopy?.counts().chunks == stored.count)
+        }
+    }
+
     @Test("a node further behind than the change log keeps loads everything again; writers trim the log", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
     func trimmedLog() async throws {
         let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_trim")

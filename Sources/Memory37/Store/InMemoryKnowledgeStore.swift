@@ -4,7 +4,7 @@ import Foundation
 /// store is unreachable. Lost at exit.
 public final class InMemoryKnowledgeStore: KnowledgeStore {
     public let kind = "memory"
-    private struct State {
+    fileprivate struct State {
         var documents: [String: StoredDocument] = [:]
         var chunks: [String: KnowledgeChunk] = [:]
         var chunkIDs: [String: [String]] = [:]
@@ -52,22 +52,58 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         }
     }
 
-    /// Replaces everything with `documents`; the new contents are built before the lock is taken.
-    func reset(to documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) {
-        var fresh = State(vectors: VectorIndex(dimensions: state.read { $0.vectors.dimensions }))
-        for (document, chunks) in documents { Self.insert(document, chunks: chunks, into: &fresh) }
-        state.write { $0 = fresh }
+    /// A replacement for everything the store holds, filled batch by batch while the store
+    /// keeps answering, then installed at once: how a copy loads from a database without
+    /// holding every row twice.
+    struct Replacement: Sendable {
+        fileprivate var state: State
     }
 
-    private static func insert(_ document: StoredDocument, chunks: [EmbeddedChunk], into state: inout State) {
+    func makeReplacement() -> Replacement {
+        Replacement(state: State(vectors: VectorIndex(dimensions: state.read { $0.vectors.dimensions })))
+    }
+
+    /// Adds documents to `replacement`, their chunks' terms made on every core (tokenising is
+    /// most of the work).
+    static func add(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])], to replacement: inout Replacement) async {
+        let chunks = documents.flatMap { $0.chunks.map(\.chunk) }
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, chunks.count / 500))
+        let size = (chunks.count + parts - 1) / parts
+        let terms = await withTaskGroup(of: (Int, [(heading: [String], body: [String])]).self) { group in
+            for part in 0..<parts {
+                let slice = chunks[min(chunks.count, part * size)..<min(chunks.count, (part + 1) * size)]
+                group.addTask { (part, slice.map { TextIndex.terms(title: $0.title, aliases: $0.aliases, headingPath: $0.headingPath, text: $0.text) }) }
+            }
+            var results = [[(heading: [String], body: [String])]](repeating: [], count: parts)
+            for await (part, slice) in group { results[part] = slice }
+            return results.flatMap { $0 }
+        }
+        var offset = 0
+        for (document, chunks) in documents {
+            insert(document, chunks: chunks, terms: terms[offset..<offset + chunks.count], into: &replacement.state)
+            offset += chunks.count
+        }
+    }
+
+    func install(_ replacement: Replacement) {
+        state.write { $0 = replacement.state }
+    }
+
+    /// `terms`: the chunks' terms when already made, in the chunks' order.
+    private static func insert(_ document: StoredDocument, chunks: [EmbeddedChunk], terms: ArraySlice<(heading: [String], body: [String])>? = nil, into state: inout State) {
         let key = Self.key(document.campaignID, document.sourceID)
         Self.removeDocument(key, from: &state)
         state.documents[key] = document
         state.chunkIDs[key] = chunks.map(\.chunk.id)
-        for embedded in chunks {
+        for (index, embedded) in chunks.enumerated() {
             state.chunks[embedded.chunk.id] = embedded.chunk
             state.models[embedded.chunk.id] = embedded.model
-            state.text.upsert(embedded.chunk)
+            if let terms {
+                let made = terms[terms.startIndex + index]
+                state.text.upsert(id: embedded.chunk.id, scope: FilterColumns.Scope(embedded.chunk), heading: made.heading, body: made.body)
+            } else {
+                state.text.upsert(embedded.chunk)
+            }
             state.vectors.upsert(embedded.chunk, vector: embedded.vector)
             for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
             if embedded.chunk.domain == .episode { state.episodes.insert(embedded.chunk.id) }
