@@ -206,7 +206,7 @@ public struct RPGBotServer: Sendable {
             application.addServices(partySync)
         }
         if let knowledge {
-            application.addServices(KnowledgeProbeService(knowledge: knowledge))
+            application.addServices(KnowledgeUpkeepService(knowledge: knowledge))
         }
         if let media {
             application.addServices(media)

@@ -199,6 +199,11 @@ struct PostgresNodesTests {
                 ])
                 #expect(try await nodeB.npcProfile("the keeper", filter: StoreFixture.player())?.id == "npc.odile")
                 #expect(try await nodeB.sessionFetch(filter: StoreFixture.player(), fromSession: 9).map(\.sourceID) == ["episode.s9"])
+                // The background refresh applies A's writes to B's copy without any read on B.
+                _ = try await nodeA.ingest([KnowledgeDocument(sourceID: "lore.quiet", campaignID: "demo", domain: .lore, title: "Quiet Cove", body: "Nobody goes to the quiet cove.")])
+                #expect(try await nodeB.fallback.chunks(sourceIDs: ["lore.quiet"], filter: StoreFixture.player()).isEmpty)
+                await nodeB.refresh()
+                #expect(try await nodeB.fallback.chunks(sourceIDs: ["lore.quiet"], filter: StoreFixture.player()).map(\.title) == ["Quiet Cove"])
             }
         }
     }

@@ -67,6 +67,23 @@ public final class KnowledgeService: Sendable {
         } catch {}
     }
 
+    /// Brings the configured store's in-process copy up to date with other nodes' writes, if it
+    /// keeps one: called in the background, so that a node nobody reads from never falls behind
+    /// the change log and its next read has little to apply. A store that fails or does not
+    /// answer in time makes the service degraded, as a read would.
+    public func refresh() async {
+        guard !isDegraded else { return }
+        do {
+            let primary = self.primary
+            if try await withDeadline(storeTimeout, { try await primary.refresh() }) == nil {
+                markDegraded(StoreTimeout(timeout: storeTimeout))
+            }
+        } catch is CancellationError {
+        } catch {
+            markDegraded(error)
+        }
+    }
+
     /// Runs `body` on the primary store, or on the fallback when the primary fails or takes
     /// longer than ``storeTimeout`` (a database that went away can keep a query waiting for a
     /// connection for a minute), in one ``ReadSession``.

@@ -84,10 +84,14 @@ public protocol KnowledgeStore: Sendable {
     /// A complete in-memory copy the store keeps of itself, if any: the knowledge service
     /// falls back to it rather than keeping a second copy.
     var inMemoryCopy: InMemoryKnowledgeStore? { get }
+    /// Brings an in-process copy up to date with writes made elsewhere (other nodes); nothing
+    /// to do for a store without one.
+    func refresh() async throws
 }
 
 extension KnowledgeStore {
     public var inMemoryCopy: InMemoryKnowledgeStore? { nil }
+    public func refresh() async throws {}
 
     public func replace(_ document: StoredDocument, chunks: [EmbeddedChunk]) async throws {
         try await replace([(document, chunks)])

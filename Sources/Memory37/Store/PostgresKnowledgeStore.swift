@@ -35,6 +35,10 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     /// stays searchable when the database goes away.
     public var inMemoryCopy: InMemoryKnowledgeStore? { mirror?.replica }
 
+    public func refresh() async throws {
+        try await mirror?.catchUp()
+    }
+
     var indexName: String { "knowledge_chunks_embedding_\(dimensions)" }
 
     /// The HNSW index covers the vectors of the configured length (a partial expression index:

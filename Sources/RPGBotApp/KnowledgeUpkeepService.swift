@@ -1,0 +1,30 @@
+import Memory37
+import ServiceLifecycle
+
+/// Keeps the knowledge layer current and healthy in the background: every second it brings a
+/// PostgreSQL node's in-process copy up to date with other nodes' writes (so a node nobody
+/// reads from never falls behind the change log's retention); while the layer serves from its
+/// in-memory fallback, it checks the configured store every 15 seconds instead and switches
+/// back when it answers.
+struct KnowledgeUpkeepService: Service {
+    let knowledge: KnowledgeService
+    var refreshInterval: Duration = .seconds(1)
+    var probeInterval: Duration = .seconds(15)
+
+    func run() async throws {
+        var sinceProbe = Duration.zero
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: refreshInterval)
+            guard knowledge.isDegraded else {
+                sinceProbe = .zero
+                await knowledge.refresh()
+                continue
+            }
+            sinceProbe += refreshInterval
+            if sinceProbe >= probeInterval {
+                sinceProbe = .zero
+                await knowledge.probePrimary()
+            }
+        }
+    }
+}
