@@ -143,7 +143,8 @@ actor PostgresSearchMirror {
         var source: String
     }
 
-    static let columns = "c.id, c.campaign_id, c.domain, c.source_id, c.ordinal, c.title, c.heading_path, c.aliases, c.text, c.content_hash, c.metadata, c.visibility, c.created_at, c.expires_at, c.session_number, c.embedding, c.embedding_model"
+    /// The store's chunk columns, then the vector and its model (cells 15 and 16).
+    static let columns = (PostgresKnowledgeStore.columns.components(separatedBy: ", ") + ["embedding", "embedding_model"]).map { "c." + $0 }.joined(separator: ", ")
 
     /// Rows ordered by document, grouped into documents.
     private static func documents(_ rows: PostgresRowSequence) async throws -> [(document: StoredDocument, chunks: [EmbeddedChunk])] {

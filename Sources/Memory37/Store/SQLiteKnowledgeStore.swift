@@ -112,8 +112,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             return removed
         }
         mirror.write { mirror in
-            mirror.text.remove(Set(removed))
-            mirror.vectors.remove(Set(removed))
+            mirror.remove(Set(removed))
             for (_, chunks) in analyzed {
                 for analyzed in chunks {
                     let embedded = analyzed.embedded
@@ -180,8 +179,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
         }
         mirror.write { mirror in
-            mirror.text.remove(Set(removed))
-            mirror.vectors.remove(Set(removed))
+            mirror.remove(Set(removed))
         }
     }
 
