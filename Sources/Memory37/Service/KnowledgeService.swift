@@ -86,9 +86,9 @@ public final class KnowledgeService: Sendable {
 
     /// Runs `body` on the primary store, or on the fallback when the primary fails or takes
     /// longer than ``storeTimeout`` (a database that went away can keep a query waiting for a
-    /// connection for a minute), in one ``ReadSession``.
+    /// connection for a minute), in one ``ReadScope``.
     func reading<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
-        try await ReadSession.run { try await readingPrimaryFirst(body) }
+        try await ReadScope.run { try await readingPrimaryFirst(body) }
     }
 
     private func readingPrimaryFirst<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
@@ -158,10 +158,10 @@ public final class KnowledgeService: Sendable {
 
     /// A rule by its exact name or alias first, then by search within `srd`.
     public func rulesLookup(_ query: String, filter: SearchFilter, k: Int = 5) async throws -> [SearchHit] {
-        try await ReadSession.run { try await rulesLookupInSession(query, filter: filter, k: k) }
+        try await ReadScope.run { try await rulesLookupInScope(query, filter: filter, k: k) }
     }
 
-    private func rulesLookupInSession(_ query: String, filter: SearchFilter, k: Int) async throws -> [SearchHit] {
+    private func rulesLookupInScope(_ query: String, filter: SearchFilter, k: Int) async throws -> [SearchHit] {
         var rules = filter
         rules.domains = [.srd]
         let exact = try await reading { [rules] in try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
@@ -187,10 +187,10 @@ public final class KnowledgeService: Sendable {
 
     /// An NPC found by source id, name or alias, with all its chunks merged.
     public func npcProfile(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
-        try await ReadSession.run { try await npcProfileInSession(reference, filter: filter) }
+        try await ReadScope.run { try await npcProfileInScope(reference, filter: filter) }
     }
 
-    private func npcProfileInSession(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
+    private func npcProfileInScope(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
         var npcs = filter
         npcs.domains = [.npc]
         let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)

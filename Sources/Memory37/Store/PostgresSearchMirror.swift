@@ -36,10 +36,10 @@ actor PostgresSearchMirror {
         try await catchUp()
     }
 
-    /// Brings the copy up to date before a read: once per ``ReadSession`` when there is one.
+    /// Brings the copy up to date before a read: once per ``ReadScope`` when there is one.
     nonisolated func synchronize() async throws {
-        guard let session = ReadSession.current else { return try await catchUp() }
-        try await session.synchronization(of: self) { Task { try await self.catchUp() } }.value
+        guard let scope = ReadScope.current else { return try await catchUp() }
+        try await scope.synchronization(of: self) { Task { try await self.catchUp() } }.value
     }
 
     /// `body` over the copy, brought up to date first.
