@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // The providers' HTTP client, and the end-to-end tests' (already in the graph through swift-otel).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // Logging, metrics and tracing: the one entry point every service calls at start-up.
@@ -154,6 +156,8 @@ let package = Package(
         .target(
             name: "MediaBroker",
             dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 "ServiceKit",
                 "Persistence",
                 "Observability",

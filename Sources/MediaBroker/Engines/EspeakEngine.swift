@@ -12,9 +12,9 @@ public final class EspeakEngine: SpeechEngine {
     private let cached = Mutex<SpeechCapabilities?>(nil)
 
     public init() {
-        executable = Subprocess.find("espeak-ng")
-        sox = Subprocess.find("sox")
-        lame = Subprocess.find("lame")
+        executable = ExternalProgram.find("espeak-ng")
+        sox = ExternalProgram.find("sox")
+        lame = ExternalProgram.find("lame")
     }
 
     /// espeak-ng's normal pace, in words per minute.
@@ -27,7 +27,7 @@ public final class EspeakEngine: SpeechEngine {
         }
         let found: SpeechCapabilities
         do {
-            let listing = String(decoding: try await Subprocess.run(executable, ["--voices"]), as: UTF8.self)
+            let listing = String(decoding: try await ExternalProgram.run(executable, ["--voices"]), as: UTF8.self)
             var formats: [AudioFormat] = [.wav]
             if sox != nil { formats.append(.ogg) }
             if lame != nil { formats.append(.mp3) }
@@ -53,8 +53,8 @@ public final class EspeakEngine: SpeechEngine {
         let rate = Int((Self.baseRate * request.speed).rounded())
         let wav: Data
         do {
-            wav = try await Subprocess.run(executable, ["-v", request.voice, "-s", String(rate), "--stdin", "--stdout"], input: Data(request.text.utf8))
-        } catch let failure as Subprocess.Failure {
+            wav = try await ExternalProgram.run(executable, ["-v", request.voice, "-s", String(rate), "--stdin", "--stdout"], input: Data(request.text.utf8))
+        } catch let failure as ExternalProgram.Failure {
             throw MediaEngineError(failure.description, transient: true)
         }
         guard wav.count > 44, wav.prefix(4) == Data("RIFF".utf8) else {
@@ -74,10 +74,10 @@ public final class EspeakEngine: SpeechEngine {
 
     private func convert(_ tool: URL, _ arguments: [String], _ wav: Data) async throws -> Data {
         do {
-            let data = try await Subprocess.run(tool, arguments, input: wav)
+            let data = try await ExternalProgram.run(tool, arguments, input: wav)
             guard !data.isEmpty else { throw MediaEngineError("\(tool.lastPathComponent) wrote nothing", transient: true) }
             return data
-        } catch let failure as Subprocess.Failure {
+        } catch let failure as ExternalProgram.Failure {
             throw MediaEngineError(failure.description, transient: true)
         }
     }
