@@ -1,5 +1,7 @@
 public import Foundation
+import Subprocess
 import Synchronization
+import SystemPackage
 
 /// A child process whose stdout is collected line by line and stderr as text, read as it
 /// arrives so a chatty child never blocks on a full pipe. ``ChildProcess/rpgbot(_:environment:)``
@@ -18,76 +20,116 @@ public final class ChildProcess: Sendable {
         return packageRoot.appendingPathComponent(".build/debug/rpgbot")
     }
 
-    let process: Process
-    let outputLines = Mutex<[String]>([])
-    let errorText = Mutex<String>("")
-    let partialLine = Mutex<String>("")
+    private struct State {
+        var status: Int32?
+        /// Bytes of the output files already split into lines.
+        var outputRead = 0
+        var partialLine = ""
+        var lines: [String] = []
+    }
+
+    /// The state the launching task updates: a class, so the task can hold it before `self`
+    /// exists.
+    private final class Shared: Sendable {
+        let state = Mutex(State())
+    }
+
+    private let shared = Shared()
+    private let folder: URL
+    private let outputFile: URL
+    private let errorFile: URL
+    private let executableName: String
+    public let processIdentifier: Int32
 
     /// Starts `rpgbot` with `arguments`; the environment is this process's (minus RPGBOT_* and
     /// OTEL_* so tests are hermetic) plus `environment`.
-    public static func rpgbot(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) throws -> ChildProcess {
-        try ChildProcess(executable: executableURL, arguments: arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
+    public static func rpgbot(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) async throws -> ChildProcess {
+        try await ChildProcess(executable: executableURL, arguments: arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
     }
 
     /// Starts `executable`; the environment is this process's (minus RPGBOT_*, OTEL_* and
-    /// ENABLE_METRICS, so tests are hermetic) plus `environment`.
+    /// ENABLE_METRICS, so tests are hermetic) plus `environment`. stdout and stderr go to files
+    /// read as they grow, so a chatty child never blocks on a full pipe. Started through
+    /// swift-subprocess: Foundation's `Process.run()` crashes now and then on Linux.
     /// - Parameters:
     ///   - standardInput: text fed to the process's stdin (then closed); none by default.
     ///   - currentDirectory: the working folder; this process's by default.
-    public init(executable: URL, arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+    public init(executable: URL, arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil) async throws {
         var base = ProcessInfo.processInfo.environment.filter { key, _ in
             !key.hasPrefix("RPGBOT_") && !key.hasPrefix("OTEL_") && key != "ENABLE_METRICS"
         }
         base.merge(environment) { _, new in new }
-        process.environment = base
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let input = Pipe()
-        process.standardInput = standardInput == nil ? FileHandle.nullDevice : input
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        self.process = process
-        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.append(String(decoding: data, as: UTF8.self))
+        var variables: [Environment.Key: String] = [:]
+        for (key, value) in base { variables[Environment.Key(stringLiteral: key)] = value }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("rpgbot-child-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        outputFile = folder.appendingPathComponent("stdout")
+        errorFile = folder.appendingPathComponent("stderr")
+        executableName = executable.lastPathComponent
+        let output = try FileDescriptor.open(FilePath(outputFile.path), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+        let errors = try FileDescriptor.open(FilePath(errorFile.path), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+        let started = AsyncStream<Result<Int32, any Error>>.makeStream()
+        let shared = self.shared
+        let input = Data((standardInput ?? "").utf8)
+        Task.detached {
+            var status: Int32 = -1
+            do {
+                let result = try await Subprocess.run(
+                    .path(FilePath(executable.path)), arguments: Arguments(arguments), environment: .custom(variables),
+                    workingDirectory: currentDirectory.map { FilePath($0.path) },
+                    input: .data(input),
+                    output: .fileDescriptor(output, closeAfterSpawningProcess: true),
+                    error: .fileDescriptor(errors, closeAfterSpawningProcess: true)
+                ) { execution in
+                    started.continuation.yield(.success(execution.processIdentifier.value))
+                }
+                switch result.terminationStatus {
+                case .exited(let code): status = code
+                case .signaled(let signal): status = signal
+                }
+            } catch {
+                started.continuation.yield(.failure(error))
+            }
+            shared.state.withLock { $0.status = status }
+            started.continuation.finish()
         }
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.errorText.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        var launched: Result<Int32, any Error> = .failure(TestSetupError("\(executable.lastPathComponent) did not start"))
+        for await outcome in started.stream {
+            launched = outcome
+            break
         }
-        try process.run()
-        if let standardInput {
-            input.fileHandleForWriting.write(Data(standardInput.utf8))
-            try input.fileHandleForWriting.close()
-        }
+        processIdentifier = try launched.get()
     }
 
-    private func append(_ text: String) {
-        let complete: [String] = partialLine.withLock { partial in
-            partial += text
-            var lines = partial.components(separatedBy: "\n")
-            partial = lines.removeLast()
-            return lines
-        }
-        if !complete.isEmpty {
-            outputLines.withLock { $0.append(contentsOf: complete) }
+    /// Reads what the child wrote to stdout since the last look.
+    private func readOutput() {
+        guard let handle = try? FileHandle(forReadingFrom: outputFile) else { return }
+        defer { try? handle.close() }
+        shared.state.withLock { state in
+            try? handle.seek(toOffset: UInt64(state.outputRead))
+            guard let data = try? handle.readToEnd(), !data.isEmpty else { return }
+            state.outputRead += data.count
+            state.partialLine += String(decoding: data, as: UTF8.self)
+            var lines = state.partialLine.components(separatedBy: "\n")
+            state.partialLine = lines.removeLast()
+            state.lines.append(contentsOf: lines)
         }
     }
 
     /// The complete stdout lines so far.
-    public var lines: [String] { outputLines.withLock { $0 } }
+    public var lines: [String] {
+        readOutput()
+        return shared.state.withLock { $0.lines }
+    }
 
-    public var standardError: String { errorText.withLock { $0 } }
+    public var standardError: String {
+        (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+    }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { shared.state.withLock { $0.status == nil } }
 
-    public var processIdentifier: Int32 { process.processIdentifier }
+    /// The exit status, or the signal that ended the process; nil while it runs.
+    public var terminationStatus: Int32? { shared.state.withLock { $0.status } }
 
     /// Waits until a stdout line satisfies `predicate`, or fails after `timeout`.
     @discardableResult
@@ -95,10 +137,9 @@ public final class ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = lines.first(where: predicate) { return line }
-            if !process.isRunning {
-                try await Task.sleep(for: .milliseconds(100))
+            if !isRunning {
                 if let line = lines.first(where: predicate) { return line }
-                throw TestSetupError("\(process.executableURL?.lastPathComponent ?? "child") exited (\(process.terminationStatus)) before the expected line; stderr: \(standardError); stdout: \(lines.suffix(5))")
+                throw TestSetupError("\(executableName) exited (\(terminationStatus ?? -1)) before the expected line; stderr: \(standardError); stdout: \(lines.suffix(5))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -121,43 +162,42 @@ public final class ChildProcess: Sendable {
     /// Waits for the process to exit and returns its status.
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while isRunning {
             if ContinuousClock.now > deadline {
-                process.interrupt()
-                kill(process.processIdentifier, SIGKILL)
-                throw TestSetupError("\(process.executableURL?.lastPathComponent ?? "child") did not exit in time")
+                kill(processIdentifier, SIGKILL)
+                throw TestSetupError("\(executableName) did not exit in time")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        // Let the pipes deliver the last bytes, then keep an unterminated last line too.
-        try await Task.sleep(for: .milliseconds(100))
-        let rest = partialLine.withLock { partial in
-            defer { partial = "" }
-            return partial
+        // The files hold everything now: keep an unterminated last line too.
+        readOutput()
+        shared.state.withLock { state in
+            if !state.partialLine.isEmpty {
+                state.lines.append(state.partialLine)
+                state.partialLine = ""
+            }
         }
-        if !rest.isEmpty {
-            outputLines.withLock { $0.append(rest) }
-        }
-        return process.terminationStatus
+        return terminationStatus ?? -1
     }
 
     /// Sends `signal` (SIGTERM by default) and waits for the exit status.
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
+        if isRunning {
+            kill(processIdentifier, signal)
         }
         return try await waitForExit(timeout: timeout)
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+        if shared.state.withLock({ $0.status == nil }) {
+            kill(processIdentifier, SIGKILL)
         }
+        try? FileManager.default.removeItem(at: folder)
     }
 
     /// Runs `rpgbot` to completion and returns its exit status, stdout and stderr.
     public static func runRPGBot(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil, currentDirectory: URL? = nil, timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try ChildProcess.rpgbot(arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
+        let process = try await ChildProcess.rpgbot(arguments, environment: environment, standardInput: standardInput, currentDirectory: currentDirectory)
         let status = try await process.waitForExit(timeout: timeout)
         return (status, process.lines.joined(separator: "\n"), process.standardError)
     }

@@ -38,7 +38,7 @@ public func freeLoopbackPort() throws -> Int {
 /// Runs an external tool from PATH to completion and returns its exit status and output.
 public func runTool(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
     guard let url = toolURL(executable) else { throw TestSetupError("\(executable) is not installed") }
-    let process = try ChildProcess(executable: url, arguments: arguments)
+    let process = try await ChildProcess(executable: url, arguments: arguments)
     let status = try await process.waitForExit(timeout: timeout)
     return (status, process.lines.joined(separator: "\n"), process.standardError)
 }

@@ -6,7 +6,7 @@ import Testing
     /// The load generator runs end to end against a real server and verifies what it received.
     @Test func partySyncBenchPassesOnASmallLoad() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             let port = try await server.waitUntilListening()
             let bench = try await ChildProcess.runRPGBot([
                 "bench", "party-sync", "--url", "http://127.0.0.1:\(port)", "--campaigns", "2", "--clients", "3",

@@ -9,7 +9,7 @@ import Testing
         try await withTemporaryDirectory { directory in
             let token = try await ChildProcess.runRPGBot(["token", "--sub", "alice", "--campaign", "demo", "--role", "gm", "--data-dir", directory.path])
                 .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let first = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let first = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             let port = try await first.waitUntilListening()
 
             let client = WebSocketTestClient(url: "ws://127.0.0.1:\(port)/ws/campaign/demo")
@@ -33,7 +33,7 @@ import Testing
             }
             #expect(try await first.stop(signal: SIGKILL) != 0)
 
-            let second = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let second = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             let secondPort = try await second.waitUntilListening()
             let resumed = WebSocketTestClient(url: "ws://127.0.0.1:\(secondPort)/ws/campaign/demo")
             resumed.send(json: ["t": "hello", "v": 1, "token": token, "since": ["epoch": epoch, "offset": 0]])

@@ -26,7 +26,7 @@ import Testing
         let provider = ScriptedProviderServer([Wire.chat(content: Self.npc, prompt: 150, completion: 60)])
         try await provider.run { base in
             try await withTemporaryDirectory { directory in
-                let server = try ChildProcess.rpgbot(
+                let server = try await ChildProcess.rpgbot(
                     ["serve", "--port", "0", "--data-dir", directory.path, "--services", "gateway", "--enable-metrics", "true",
                      "--profiles", GenerationCommandTests.repository.appendingPathComponent("profiles/profiles.yaml").path],
                     environment: ["RPGBOT_LLM_PROVIDER": "openai-chat", "RPGBOT_LLM_BASE_URL": base, "RPGBOT_LLM_API_KEY": "sk-local"]

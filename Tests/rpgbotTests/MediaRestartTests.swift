@@ -35,7 +35,7 @@ import Testing
             let token = try await ChildProcess.runRPGBot(["token", "--sub", "ada", "--campaign", "demo", "--role", "player", "--data-dir", directory.path])
                 .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--services", "media-broker", "--media-workers", "1"]
-            let first = try ChildProcess.rpgbot(arguments)
+            let first = try await ChildProcess.rpgbot(arguments)
             let port = try await first.waitUntilListening()
             var jobs: [String: String] = [:]
             for index in 0..<24 {
@@ -45,7 +45,7 @@ import Testing
             }
             #expect(try await first.stop(signal: SIGKILL) != 0)
 
-            let second = try ChildProcess.rpgbot(arguments)
+            let second = try await ChildProcess.rpgbot(arguments)
             let secondPort = try await second.waitUntilListening()
             var artifacts = Set<String>()
             for id in jobs.keys.sorted() {
@@ -72,11 +72,11 @@ import Testing
         try await withTemporaryDirectory { directory in
             let collectorPort = try freeLoopbackPort()
             let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-            let receiver = try ChildProcess(executable: try #require(toolURL("oteltap")), arguments: ["--port", String(collectorPort), "--await-span", #"^media\.job$"#])
+            let receiver = try await ChildProcess(executable: try #require(toolURL("oteltap")), arguments: ["--port", String(collectorPort), "--await-span", #"^media\.job$"#])
             try await Task.sleep(for: .milliseconds(500))
             let token = try await ChildProcess.runRPGBot(["token", "--sub", "ada", "--campaign", "demo", "--role", "player", "--data-dir", directory.path])
                 .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--services", "media-broker"], environment: [
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--services", "media-broker"], environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)", "OTEL_SERVICE_NAME": "rpgbot-e2e", "OTEL_BSP_SCHEDULE_DELAY": "100",
             ])
             let port = try await server.waitUntilListening()

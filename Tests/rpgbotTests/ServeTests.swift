@@ -17,7 +17,7 @@ import Testing
 
     @Test func servesHealthAndReadyAndWritesJSONLogsCarryingTheTraceID() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             let port = try await server.waitUntilListening()
             let health = try await Self.get("http://127.0.0.1:\(port)/health")
             #expect(health.status == 200)
@@ -49,7 +49,7 @@ import Testing
 
     @Test func sigtermShutsDownCleanlyAndClosesTheDatabase() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             _ = try await server.waitUntilListening()
             #expect(try await server.stop(signal: SIGTERM) == 0)
             #expect(server.lines.contains { $0.contains("database closed") })
@@ -62,7 +62,7 @@ import Testing
 
     @Test func sigintAlsoShutsDownCleanly() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             _ = try await server.waitUntilListening()
             #expect(try await server.stop(signal: SIGINT) == 0)
         }
@@ -70,7 +70,7 @@ import Testing
 
     @Test func textLogFormatIsForPeople() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--log-format", "text"])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--log-format", "text"])
             let line = try await server.waitForLine { $0.contains("listening on") }
             #expect(!line.hasPrefix("{"))
             #expect(try await server.stop() == 0)
@@ -80,7 +80,7 @@ import Testing
     @Test(.enabled(if: toolExists("promtool") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"))
     func metricsPassPromtoolAndCountRequests() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: ["ENABLE_METRICS": "true"])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: ["ENABLE_METRICS": "true"])
             let port = try await server.waitUntilListening()
             for _ in 0..<5 {
                 _ = try await Self.get("http://127.0.0.1:\(port)/health")
@@ -104,7 +104,7 @@ import Testing
 
     @Test func metricsAre404WhenDisabled() async throws {
         try await withTemporaryDirectory { directory in
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path])
             let port = try await server.waitUntilListening()
             let metrics = try await Self.get("http://127.0.0.1:\(port)/metrics")
             #expect(metrics.status == 404)
@@ -118,12 +118,12 @@ import Testing
         try await withTemporaryDirectory { directory in
             let collectorPort = try freeLoopbackPort()
             let traceID = "0af7651916cd43dd8448eb211c80319c"
-            let receiver = try ChildProcess(
+            let receiver = try await ChildProcess(
                 executable: try #require(toolURL("oteltap")),
                 arguments: ["--port", String(collectorPort), "--await-span", #"^GET /version$"#]
             )
             try await Task.sleep(for: .milliseconds(500))  // let the receiver bind
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)",
                 "OTEL_SERVICE_NAME": "rpgbot-e2e",
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
@@ -146,7 +146,7 @@ import Testing
         try await withTemporaryDirectory { directory in
             let capture = OTLPCapture()
             try await capture.run { collectorPort in
-                let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
+                let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
                     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)",
                     "OTEL_SERVICE_NAME": "rpgbot-e2e",
                     "OTEL_BSP_SCHEDULE_DELAY": "100",
@@ -167,7 +167,7 @@ import Testing
     @Test func aDeadCollectorCostsOnlyAWarning() async throws {
         try await withTemporaryDirectory { directory in
             let deadPort = try freeLoopbackPort()
-            let server = try ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(deadPort)", "OTEL_BSP_SCHEDULE_DELAY": "100",
             ])
             let port = try await server.waitUntilListening()
