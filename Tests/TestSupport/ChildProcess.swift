@@ -3,8 +3,8 @@ import Subprocess
 import Synchronization
 import SystemPackage
 
-/// A child process whose stdout is collected line by line and stderr as text, read as it
-/// arrives so a chatty child never blocks on a full pipe. ``ChildProcess/rpgbot(_:environment:)``
+/// A child process whose stdout is collected line by line and stderr as text, both written to
+/// files and read as they grow, so a chatty child never blocks on a full pipe. ``ChildProcess/rpgbot(_:environment:standardInput:currentDirectory:)``
 /// runs the `rpgbot` executable built by `swift build` the way an operator runs it.
 public final class ChildProcess: Sendable {
     /// `.build/debug/rpgbot` next to the test bundle (or `RPGBOT_BINARY`).
@@ -22,7 +22,7 @@ public final class ChildProcess: Sendable {
 
     private struct State {
         var status: Int32?
-        /// Bytes of the output files already split into lines.
+        /// Bytes of the stdout file already split into lines.
         var outputRead = 0
         var partialLine = ""
         var lines: [String] = []
