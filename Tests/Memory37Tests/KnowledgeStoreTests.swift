@@ -158,6 +158,19 @@ struct RenamedEmbedder: Embedder {
 
 @Suite("PostgreSQL with in-process search on several nodes")
 struct PostgresNodesTests {
+    /// A fresh database with the knowledge migrations applied: its URL and a client on it.
+    static func withMigratedDatabase(_ prefix: String, _ body: @Sendable (DatabaseURL, PostgresClient) async throws -> Void) async throws {
+        let url = try await PostgresTestServer.makeDatabase(prefix: prefix)
+        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
+        try await withRunningDatabase(database) { database in
+            let migrations = MigrationRunner()
+            migrations.register(KnowledgeMigrations.all)
+            _ = try await migrations.apply(to: database)
+            guard case .postgres(let client) = database.backend else { return }
+            try await body(url, client)
+        }
+    }
+
     @Test("a node sees another node's writes and deletions at its next search", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
     func nodesCatchUp() async throws {
         let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_nodes")
@@ -210,14 +223,8 @@ struct PostgresNodesTests {
 
     @Test("when its database goes away, a node keeps answering from its in-process copy, degraded", .enabled(if: PostgresTestServer.isConfigured, "needs PostgreSQL"))
     func databaseGone() async throws {
-        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_gone")
-        guard case .postgres(let location) = url else { return }
-        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
-        try await withRunningDatabase(database) { database in
-            let migrations = MigrationRunner()
-            migrations.register(KnowledgeMigrations.all)
-            _ = try await migrations.apply(to: database)
-            guard case .postgres(let client) = database.backend else { return }
+        try await Self.withMigratedDatabase("knowledge_gone") { url, client in
+            guard case .postgres(let location) = url else { return }
             let store = PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true)
             let service = KnowledgeService(store: store, embedder: HashingEmbedder(), storeTimeout: .seconds(1), logger: StoreFixture.quiet)
             await service.prepare()
@@ -236,13 +243,7 @@ struct PostgresNodesTests {
 
     @Test("a node's copy loaded in batches holds exactly what the database holds", .enabled(if: PostgresTestServer.isConfigured, "needs PostgreSQL"))
     func batchedLoad() async throws {
-        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_load")
-        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
-        try await withRunningDatabase(database) { database in
-            let migrations = MigrationRunner()
-            migrations.register(KnowledgeMigrations.all)
-            _ = try await migrations.apply(to: database)
-            guard case .postgres(let client) = database.backend else { return }
+        try await Self.withMigratedDatabase("knowledge_load") { _, client in
             let writer = KnowledgeService(store: PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: false), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
             await writer.prepare()
             // More chunks than one load batch, three per document, so batches end between documents.
@@ -263,15 +264,9 @@ struct PostgresNodesTests {
         }
     }
 
-    @Test("a node further behind than the change log keeps loads everything again; writers trim the log", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
+    @Test("a node further behind than the change log reaches loads everything again; writers trim the log", .enabled(if: PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs PostgreSQL"))
     func trimmedLog() async throws {
-        let url = try await PostgresTestServer.makeDatabase(prefix: "knowledge_trim")
-        let database = try DatabaseHandle.open(url, logger: StoreFixture.quiet)
-        try await withRunningDatabase(database) { database in
-            let migrations = MigrationRunner()
-            migrations.register(KnowledgeMigrations.all)
-            _ = try await migrations.apply(to: database)
-            guard case .postgres(let client) = database.backend else { return }
+        try await Self.withMigratedDatabase("knowledge_trim") { _, client in
             func node() -> KnowledgeService {
                 KnowledgeService(store: PostgresKnowledgeStore(client: client, dimensions: 256, logger: StoreFixture.quiet, inProcessSearch: true, changeLogRetention: 2), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
             }

@@ -74,10 +74,7 @@ public final class KnowledgeService: Sendable {
     public func refresh() async {
         guard !isDegraded else { return }
         do {
-            let primary = self.primary
-            if try await withDeadline(storeTimeout, { try await primary.refresh() }) == nil {
-                markDegraded(StoreTimeout(timeout: storeTimeout))
-            }
+            try await onPrimary { try await $0.refresh() }
         } catch is CancellationError {
         } catch {
             markDegraded(error)
@@ -94,9 +91,7 @@ public final class KnowledgeService: Sendable {
     private func readingPrimaryFirst<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
         if !isDegraded {
             do {
-                let primary = self.primary
-                if let result = try await withDeadline(storeTimeout, { try await body(primary) }) { return result }
-                markDegraded(StoreTimeout(timeout: storeTimeout))
+                return try await onPrimary(body)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -104,6 +99,14 @@ public final class KnowledgeService: Sendable {
             }
         }
         return try await body(fallback)
+    }
+
+    /// `body` on the primary store; ``StoreTimeout`` when it takes longer than ``storeTimeout``
+    /// (the call is then abandoned, not awaited).
+    private func onPrimary<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
+        let primary = self.primary
+        guard let result = try await withDeadline(storeTimeout, { try await body(primary) }) else { throw StoreTimeout(timeout: storeTimeout) }
+        return result
     }
 
     // MARK: - Ingestion
