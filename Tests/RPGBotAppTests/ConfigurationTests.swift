@@ -98,6 +98,9 @@ import Testing
         (["otel-traces-exporter": "jaeger"], [:], Setting.otelTracesExporter),
         (["otel-endpoint": "not a url"], [:], Setting.otelEndpoint),
         ([:], ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], Setting.otelProtocol),
+        (["knowledge-search": "cloud"], [:], Setting.knowledgeSearch),
+        ([:], ["RPGBOT_KNOWLEDGE_STORE_TIMEOUT": "soon"], Setting.knowledgeStoreTimeout),
+        (["knowledge-store-timeout": "0"], [:], Setting.knowledgeStoreTimeout),
     ] as [([String: String], [String: String], Setting)])
     func badValueStopsWithANamedSetting(flags: [String: String], environment: [String: String], setting: Setting) {
         do {
