@@ -15,6 +15,9 @@ public struct PartySyncSettings: Sendable, Equatable {
     public var idempotencyWindow: Duration = .seconds(24 * 3600)
     /// How long a member stays present after their last connection closes.
     public var presenceGrace: Duration = .seconds(10)
+    /// How long a peer has, once its close frame is queued, to read what is ahead of it and
+    /// answer the close handshake; then the connection is dropped.
+    public var closeTimeout: Duration = .seconds(10)
     /// Bytes queued for one connection before it is closed as a slow consumer.
     public var outboundQueueBytes: Int = 1 << 20
     /// Per-connection publish rate: sustained messages per second and burst.

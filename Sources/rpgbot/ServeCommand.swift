@@ -69,6 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ws-pong-timeout"), help: ArgumentHelp(Setting.wsPongTimeout.helpText, valueName: "duration"))
     var wsPongTimeout: String?
 
+    @Option(name: .customLong("ws-close-timeout"), help: ArgumentHelp(Setting.wsCloseTimeout.helpText, valueName: "duration"))
+    var wsCloseTimeout: String?
+
     @Option(name: .customLong("ws-queue-bytes"), help: ArgumentHelp(Setting.wsQueueBytes.helpText, valueName: "size"))
     var wsQueueBytes: String?
 
@@ -206,7 +209,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.shutdownTimeout, shutdownTimeout),
             (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
             (.wsMaxFrame, wsMaxFrame), (.wsHelloTimeout, wsHelloTimeout), (.wsPingInterval, wsPingInterval), (.wsPongTimeout, wsPongTimeout),
-            (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),
+            (.wsCloseTimeout, wsCloseTimeout), (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),
             (.idempotencyWindow, idempotencyWindow), (.presenceGrace, presenceGrace), (.restPublishRate, restPublishRate), (.restPublishBurst, restPublishBurst),
             (.retentionEvents, retentionEvents), (.retentionAge, retentionAge),
             (.profiles, profiles), (.llmProvider, llmProvider), (.llmBaseURL, llmBaseURL), (.llmModel, llmModel),

@@ -228,6 +228,9 @@ import Testing
         try await LiveServer.run(settings: LiveServer.settings {
             $0.connectionRate = 10_000
             $0.connectionBurst = 10_000
+            // The slow reader stays paused while the fast one reads 18 MB, which can take longer
+            // than the default close timeout on a busy machine; the close frame must still wait.
+            $0.closeTimeout = .seconds(120)
         }) { server in
             let (slow, welcome) = try await server.join("slow")
             let epoch = try #require(welcome["epoch"] as? String)
@@ -260,6 +263,37 @@ import Testing
             #expect(resumedWelcome["recovered"] as? Bool == true)
             let rest = try await collectEvents(resumed, count: total - Int(last), timeout: .seconds(60))
             #expect(offsets(rest) == Array((last + 1)...Int64(total)))
+        }
+    }
+
+    /// A slow reader that is still not reading when the close timeout runs out is dropped
+    /// without its close frame (nothing could reach it), and others see it leave.
+    @Test func aReaderThatNeverReadsAgainIsDroppedAfterTheCloseTimeout() async throws {
+        try await LiveServer.run(settings: LiveServer.settings {
+            $0.connectionRate = 10_000
+            $0.connectionBurst = 10_000
+            $0.closeTimeout = .seconds(1)
+            $0.presenceGrace = .milliseconds(100)
+        }) { server in
+            let (slow, _) = try await server.join("slow")
+            let (watcher, _) = try await server.join("watcher")
+            let (publisher, _) = try await server.join("publisher", role: .gm)
+            slow.setPaused(true)
+            let blob = String(repeating: "d", count: 30_000)
+            for index in 1...600 {
+                publisher.send(json: ["t": "publish", "cmid": "e\(index)", "type": "map.tile", "payload": ["n": index, "blob": blob]])
+                _ = try await publisher.next("ack")
+            }
+            // The leave is only announced once the server has dropped the connection.
+            var left = false
+            while !left {
+                let diff = try await watcher.next("presence_diff", timeout: .seconds(60))
+                left = (diff["leaves"] as? [String: Any])?.keys.contains("slow") == true
+            }
+            slow.setPaused(false)
+            while try await slow.next(timeout: .seconds(30)) != nil {}
+            let closed = try await slow.waitUntilClosed()
+            #expect(closed.code == nil, "expected the connection to end without a close frame, got \(closed)")
         }
     }
 }

@@ -99,6 +99,7 @@ import Testing
         (["otel-endpoint": "not a url"], [:], Setting.otelEndpoint),
         ([:], ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], Setting.otelProtocol),
         (["knowledge-search": "cloud"], [:], Setting.knowledgeSearch),
+        ([:], ["RPGBOT_WS_CLOSE_TIMEOUT": "later"], Setting.wsCloseTimeout),
         ([:], ["RPGBOT_KNOWLEDGE_STORE_TIMEOUT": "soon"], Setting.knowledgeStoreTimeout),
         (["knowledge-store-timeout": "0"], [:], Setting.knowledgeStoreTimeout),
     ] as [([String: String], [String: String], Setting)])

@@ -70,10 +70,8 @@ import Testing
     @Test(.enabled(if: espeakAvailable && (toolExists("oteltap") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1")))
     func jobSpanLinksToItsRequest() async throws {
         try await withTemporaryDirectory { directory in
-            let collectorPort = try freeLoopbackPort()
             let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-            let receiver = try await ChildProcess(executable: try #require(toolURL("oteltap")), arguments: ["--port", String(collectorPort), "--await-span", #"^media\.job$"#])
-            try await Task.sleep(for: .milliseconds(500))
+            let (receiver, collectorPort) = try await OTelTap.start(awaitSpan: #"^media\.job$"#)
             let token = try await ChildProcess.runRPGBot(["token", "--sub", "ada", "--campaign", "demo", "--role", "player", "--data-dir", directory.path])
                 .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path, "--services", "media-broker"], environment: [

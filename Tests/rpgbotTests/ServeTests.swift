@@ -116,13 +116,8 @@ import Testing
     @Test(.enabled(if: toolExists("oteltap") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"))
     func requestSpanReachesAnOTLPReceiverWithTheCallersTraceID() async throws {
         try await withTemporaryDirectory { directory in
-            let collectorPort = try freeLoopbackPort()
             let traceID = "0af7651916cd43dd8448eb211c80319c"
-            let receiver = try await ChildProcess(
-                executable: try #require(toolURL("oteltap")),
-                arguments: ["--port", String(collectorPort), "--await-span", #"^GET /version$"#]
-            )
-            try await Task.sleep(for: .milliseconds(500))  // let the receiver bind
+            let (receiver, collectorPort) = try await OTelTap.start(awaitSpan: #"^GET /version$"#)
             let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", directory.path], environment: [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(collectorPort)",
                 "OTEL_SERVICE_NAME": "rpgbot-e2e",

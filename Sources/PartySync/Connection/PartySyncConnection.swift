@@ -118,11 +118,11 @@ struct PartySyncConnection {
             let values = shared.values.withLock { $0 }
             if let closeSentAt = values.closeSentAt {
                 // A peer that does not answer the close handshake is dropped.
-                if now - closeSentAt > .seconds(5) {
+                if now - closeSentAt > settings.closeTimeout {
                     channel.close(promise: nil)
                     return
                 }
-                wake = closeSentAt + .seconds(5)
+                wake = closeSentAt + settings.closeTimeout
                 continue
             }
             guard let claims = values.claims else {

@@ -159,6 +159,7 @@ public struct ConfigurationLoader: Sendable {
         settings.helloTimeout = try duration(.wsHelloTimeout) ?? settings.helloTimeout
         settings.pingInterval = try duration(.wsPingInterval) ?? settings.pingInterval
         settings.pongTimeout = try duration(.wsPongTimeout) ?? settings.pongTimeout
+        settings.closeTimeout = try duration(.wsCloseTimeout) ?? settings.closeTimeout
         settings.outboundQueueBytes = try byteSize(.wsQueueBytes) ?? settings.outboundQueueBytes
         settings.connectionRate = try positiveNumber(.wsRate) ?? settings.connectionRate
         settings.connectionBurst = try positiveNumber(.wsBurst, minimum: 1) ?? settings.connectionBurst

@@ -42,6 +42,7 @@ extension Setting {
     public static let wsHelloTimeout = Setting(flag: "ws-hello-timeout", environment: "RPGBOT_WS_HELLO_TIMEOUT", defaultValue: "10s", summary: "Time a new WebSocket connection has to send hello.", accepted: "a duration")
     public static let wsPingInterval = Setting(flag: "ws-ping-interval", environment: "RPGBOT_WS_PING_INTERVAL", defaultValue: "25s", summary: "Interval of the application-level ping.", accepted: "a duration")
     public static let wsPongTimeout = Setting(flag: "ws-pong-timeout", environment: "RPGBOT_WS_PONG_TIMEOUT", defaultValue: "10s", summary: "Time allowed for a pong before the connection is closed.", accepted: "a duration")
+    public static let wsCloseTimeout = Setting(flag: "ws-close-timeout", environment: "RPGBOT_WS_CLOSE_TIMEOUT", defaultValue: "10s", summary: "Time a closing connection has to read what is queued for it and answer the close handshake.", accepted: "a duration")
     public static let wsQueueBytes = Setting(flag: "ws-queue-bytes", environment: "RPGBOT_WS_QUEUE_BYTES", defaultValue: "1MiB", summary: "Outbound bytes queued per connection before it is closed as slow.", accepted: "bytes, optionally with KiB or MiB")
     public static let wsRate = Setting(flag: "ws-rate", environment: "RPGBOT_WS_RATE", defaultValue: "20", summary: "Frames per second a connection may send, sustained.", accepted: "a positive number")
     public static let wsBurst = Setting(flag: "ws-burst", environment: "RPGBOT_WS_BURST", defaultValue: "40", summary: "Frames a connection may send in a burst.", accepted: "a number, 1 or more")
@@ -99,7 +100,7 @@ extension Setting {
     public static let all: [Setting] = [
         .host, .port, .dataDirectory, .services, .databaseURL, .jwtSecret, .logLevel, .logFormat,
         .metrics, .maxBodySize, .shutdownTimeout, .otelTracesExporter, .otelEndpoint, .otelProtocol, .otelServiceName,
-        .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsQueueBytes, .wsRate, .wsBurst,
+        .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsCloseTimeout, .wsQueueBytes, .wsRate, .wsBurst,
         .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge,
         .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
         .generationRate, .generationBurst, .contextTokens,
