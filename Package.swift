@@ -244,11 +244,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Helpers shared by the test targets: temporary folders, a PostgreSQL from the
-        // environment, JSON helpers.
+        // environment, JSON helpers, a knowledge store that fails on demand.
         .target(
             name: "TestSupport",
             dependencies: [
-                "Persistence",
+                "Persistence", "Memory37",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -367,7 +367,7 @@ let package = Package(
         .testTarget(
             name: "RPGBotAppTests",
             dependencies: [
-                "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit",
+                "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit", "Memory37",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -88,6 +88,9 @@ public struct GroundedGenerator: Sendable {
         } catch let error as APIError {
             metrics.request(request.endpoint, outcome: error.problem.code, duration: ContinuousClock.now - start)
             throw error
+        } catch let error as any ProblemConvertible {
+            metrics.request(request.endpoint, outcome: error.apiError.problem.code, duration: ContinuousClock.now - start)
+            throw error
         }
     }
 
@@ -130,18 +133,21 @@ public struct GroundedGenerator: Sendable {
         ))
         let cited = Self.citations(in: generation.output).intersection(context.ids)
 
+        // Recorded before it is broadcast: a record the store cannot take fails the request
+        // (503) with nothing announced, and a retry under the same key records its own output
+        // under the same id before announcing it.
+        var recorded: String?
+        if request.record, let knowledge {
+            let document = Self.episode(for: request, output: generation.output)
+            _ = try await knowledge.ingest([document])
+            recorded = document.sourceID
+        }
         var offset: Int64?
         if request.broadcast, let events {
             offset = try await events.publish(
                 campaignID: request.campaignID, type: request.endpoint.eventType, actor: request.caller.subject, role: request.caller.role,
                 idempotencyKey: request.idempotencyKey, payload: Self.broadcastPayload(request.endpoint, output: generation.output, context: context, cited: cited)
             )
-        }
-        var recorded: String?
-        if request.record, let knowledge {
-            let document = Self.episode(for: request, output: generation.output)
-            _ = try await knowledge.ingest([document])
-            recorded = document.sourceID
         }
         return Result(generation: generation, context: context, cited: cited, knowledgeState: state, broadcastOffset: offset, recordedSourceID: recorded)
     }

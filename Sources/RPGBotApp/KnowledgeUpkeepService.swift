@@ -4,12 +4,14 @@ import ServiceLifecycle
 /// Keeps the knowledge layer current and healthy in the background: every second it brings a
 /// PostgreSQL node's in-process copy up to date with other nodes' writes (so a node nobody
 /// reads from never falls behind the change log's retention); while the layer serves from its
-/// in-memory fallback, it checks the configured store every 15 seconds instead and switches
-/// back when it answers.
+/// in-memory fallback, it checks the configured store every 15 seconds instead, switches back
+/// when it answers and then runs `onRecovery` (the server ingests its content folder again, in
+/// case it was written to the fallback only).
 struct KnowledgeUpkeepService: Service {
     let knowledge: KnowledgeService
     var refreshInterval: Duration = .seconds(1)
-    var probeInterval: Duration = .seconds(15)
+    var probeInterval: Duration = KnowledgeService.probeInterval
+    var onRecovery: @Sendable () async -> Void = {}
 
     func run() async throws {
         var sinceProbe = Duration.zero
@@ -23,7 +25,7 @@ struct KnowledgeUpkeepService: Service {
             sinceProbe += refreshInterval
             if sinceProbe >= probeInterval {
                 sinceProbe = .zero
-                await knowledge.probePrimary()
+                if await knowledge.probePrimary() { await onRecovery() }
             }
         }
     }

@@ -105,6 +105,8 @@ public struct RPGBotServer: Sendable {
     }
 
     /// Ingests the content folder (unchanged documents cost nothing), reporting each bad file.
+    /// While the store is unavailable the documents go into the fallback only: the folder is
+    /// ingested again when the store is back.
     static func ingestContent(_ configuration: KnowledgeConfiguration, into knowledge: KnowledgeService, logger: Logger) async {
         guard let folder = configuration.contentDirectory else { return }
         guard FileManager.default.fileExists(atPath: folder.path) else {
@@ -118,8 +120,9 @@ public struct RPGBotServer: Sendable {
             logger.warning("knowledge document not ingested", metadata: ["file": "\(failure.path)", "line": "\(failure.line.map(String.init) ?? "-")", "reason": "\(failure.reason)"])
         }
         do {
-            let report = try await knowledge.ingest(loaded.documents)
+            let report = try await knowledge.ingest(loaded.documents, whenStoreUnavailable: .fallbackOnly)
             logger.info("knowledge content ingested", metadata: [
+                "store": "\(knowledge.isDegraded ? "in-memory fallback" : knowledge.primary.kind)",
                 "path": "\(folder.path)", "added": "\(report.added.count)", "updated": "\(report.updated.count)",
                 "unchanged": "\(report.unchanged.count)", "failed": "\(report.failed.count + loaded.failures.count)",
             ])
@@ -206,7 +209,11 @@ public struct RPGBotServer: Sendable {
             application.addServices(partySync)
         }
         if let knowledge {
-            application.addServices(KnowledgeUpkeepService(knowledge: knowledge))
+            let content = configuration.knowledge
+            let logger = telemetry.logger
+            application.addServices(KnowledgeUpkeepService(knowledge: knowledge) {
+                await Self.ingestContent(content, into: knowledge, logger: logger)
+            })
         }
         if let media {
             application.addServices(media)

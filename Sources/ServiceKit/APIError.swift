@@ -83,3 +83,9 @@ extension APIError {
         APIError(.badRequest, code: code, detail: detail)
     }
 }
+
+/// An error of a capability that knows its problem+json answer without depending on the HTTP
+/// layer's types where it is thrown; ``ProblemMiddleware`` renders ``apiError``.
+public protocol ProblemConvertible: Error {
+    var apiError: APIError { get }
+}

@@ -36,6 +36,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case let error as any ProblemConvertible:
+            return error.apiError
         case let error as HTTPError:
             return translate(error, request: request)
         case let error as DecodingError:

@@ -35,8 +35,8 @@ enum GatewayFixture {
         return GenerationEngine(catalog: catalog, providers: GenerationEngine.standardProviders(settings.providerSettings), settings: settings, logger: quiet)
     }
 
-    static func knowledge(embedder: any Embedder = HashingEmbedder()) async throws -> KnowledgeService {
-        let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, logger: quiet)
+    static func knowledge(embedder: any Embedder = HashingEmbedder(), store: (any KnowledgeStore)? = nil) async throws -> KnowledgeService {
+        let service = KnowledgeService(store: store ?? InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, logger: quiet)
         _ = try await service.ingest(DocumentLoader(defaultDomain: .lore, defaultCampaign: "demo").load(demo).documents)
         return service
     }

@@ -122,6 +122,29 @@ struct GroundedGenerationTests {
         }
     }
 
+    @Test("a record the knowledge store cannot take fails the request with 503 and nothing is broadcast; the retry records and broadcasts")
+    func recordWhileTheStoreIsDown() async throws {
+        let store = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: HashingEmbedder().dimensions))
+        let knowledge = try await GatewayFixture.knowledge(store: store)
+        let publisher = RecordingPublisher()
+        try await GatewayFixture.withApp(engine: try GatewayFixture.engine(), knowledge: knowledge, events: publisher) { client, tokens in
+            store.failing = true
+            let body = #"{"campaign_id": "demo", "intent": "we wait for the tide", "broadcast": true, "record": true}"#
+            let refused = try await GatewayFixture.post(client, "scene", tokens.gm, body, key: "tide-1")
+            #expect(refused.status == .serviceUnavailable && refused.code == "knowledge_store_unavailable")
+            #expect(publisher.events.withLock { $0.isEmpty }, "nothing may be announced that was not recorded")
+            #expect(try await store.base.documents(campaignID: "demo").allSatisfy { !$0.sourceID.hasPrefix("generated.") })
+
+            store.failing = false
+            #expect(await knowledge.probePrimary())
+            let answer = try await GatewayFixture.post(client, "scene", tokens.gm, body, key: "tide-1")
+            #expect(answer.status == .ok)
+            let recorded = try #require((answer.body["recorded"] as? [String: Any])?["source_id"] as? String)
+            #expect(try await store.base.documents(campaignID: "demo", sourceIDs: [recorded]).count == 1)
+            #expect(publisher.events.withLock { $0.count } == 1)
+        }
+    }
+
     @Test("an Idempotency-Key repeats the first answer; another body under the same key is a conflict")
     func idempotency() async throws {
         let publisher = RecordingPublisher()

@@ -9,7 +9,7 @@ import Testing
 struct FallbackAndEmbedderTests {
     @Test("when the configured store fails, reads come from the in-memory copy and the service says so")
     func fallback() async throws {
-        let failing = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let failing = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
         let service = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
         await service.prepare()
         _ = try await service.ingest(StoreFixture.demoDocuments())
@@ -23,9 +23,43 @@ struct FallbackAndEmbedderTests {
         #expect(!service.isDegraded)
     }
 
+    @Test("writes the store cannot take are refused, not kept in memory only; content meant for the fallback goes there")
+    func writesWhileTheStoreIsDown() async throws {
+        let failing = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let service = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+        await service.prepare()
+        _ = try await service.ingest(StoreFixture.demoDocuments())
+        let wren = KnowledgeDocument(sourceID: "npc.wren", campaignID: "demo", domain: .npc, title: "Wren the ferryman", aliases: ["Wren"], body: "Wren poles the ferry across the Brindle.")
+        failing.failing = true
+        // The write that meets the failure: refused with the store's error, and the service degrades.
+        do {
+            _ = try await service.ingest([wren])
+            Issue.record("expected the write to be refused")
+        } catch let refused as KnowledgeStoreUnavailable {
+            #expect(refused.underlying is FailingKnowledgeStore.Down)
+            #expect(refused.apiError.status == .serviceUnavailable)
+            #expect(refused.apiError.headers[.retryAfter] == "15")
+        }
+        #expect(service.isDegraded)
+        #expect(try await service.npcProfile("Wren", filter: StoreFixture.player()) == nil)
+        // Already degraded: refused at once, the store not asked.
+        failing.failing = false
+        await #expect(throws: KnowledgeStoreUnavailable.self) { try await service.ingest([wren]) }
+        #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).isEmpty)
+        // Content the caller writes again later may go to the fallback alone.
+        let report = try await service.ingest([wren], whenStoreUnavailable: .fallbackOnly)
+        #expect(report.added == ["npc.wren"])
+        #expect(try await service.npcProfile("Wren", filter: StoreFixture.player())?.id == "npc.wren")
+        #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).isEmpty)
+        // Back: the same write now reaches the store.
+        #expect(await service.probePrimary())
+        #expect(try await service.ingest([wren]).added == ["npc.wren"])
+        #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).map(\.sourceID) == ["npc.wren"])
+    }
+
     @Test("a store that stops answering is given up after the store timeout: the fallback answers while it is still stuck")
     func stalledStore() async throws {
-        let stalled = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let stalled = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
         let service = KnowledgeService(store: stalled, embedder: HashingEmbedder(), storeTimeout: .milliseconds(300), logger: StoreFixture.quiet)
         await service.prepare()
         _ = try await service.ingest(StoreFixture.demoDocuments())
@@ -48,7 +82,7 @@ struct FallbackAndEmbedderTests {
 
     @Test("a service started over a store that already holds the documents still fills its fallback, without writing to the store")
     func fallbackAfterRestart() async throws {
-        let failing = FailingStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let failing = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
         _ = try await KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet).ingest(StoreFixture.demoDocuments())
         let restarted = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
         let report = try await restarted.ingest(StoreFixture.demoDocuments())
@@ -103,71 +137,4 @@ struct FallbackAndEmbedderTests {
             }
         }
     }
-}
-
-import Synchronization
-
-/// A store that can be made to fail, standing in for a database that went away.
-final class FailingStore: KnowledgeStore, @unchecked Sendable {
-    let base: InMemoryKnowledgeStore
-    private let flag = Atomic<Bool>(false)
-    var failing: Bool {
-        get { flag.load(ordering: .relaxed) }
-        set { flag.store(newValue, ordering: .relaxed) }
-    }
-    var kind: String { "failing" }
-
-    init(base: InMemoryKnowledgeStore) { self.base = base }
-
-    private let stallFlag = Atomic<Bool>(false)
-    /// Reads wait, ignoring cancellation, until ``release()``: a database that went away.
-    var stalling: Bool {
-        get { stallFlag.load(ordering: .relaxed) }
-        set { stallFlag.store(newValue, ordering: .relaxed) }
-    }
-    private let gate = Mutex<(released: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
-    var released: Bool { gate.withLock { $0.released } }
-
-    func release() {
-        let waiting = gate.withLock { state in
-            state.released = true
-            defer { state.waiting = [] }
-            return state.waiting
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-
-    private func stall() async {
-        await withCheckedContinuation { continuation in
-            let now = gate.withLock { state in
-                if state.released { return true }
-                state.waiting.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    struct Down: Error {}
-    func check() async throws {
-        if stalling { await stall() }
-        if failing { throw Down() }
-    }
-
-    func prepare() async throws { try await check() }
-    func documents(campaignID: String?) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID) }
-    func hasDocuments(campaignID: String) async throws -> Bool { try await check(); return try await base.hasDocuments(campaignID: campaignID) }
-    func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
-    func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try await check(); try await base.replace(documents) }
-    func delete(campaignID: String?, sourceIDs: [String]) async throws { try await check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
-    func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.textSearch(query, filter: filter, limit: limit) }
-    func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }
-    func chunks(ids: [String]) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(ids: ids) }
-    func chunks(named name: String, filter: SearchFilter) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(named: name, filter: filter) }
-    func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(sourceIDs: sourceIDs, filter: filter) }
-    func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] { try await check(); return try await base.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
-    func embeddingModels() async throws -> [String: Int] { try await check(); return try await base.embeddingModels() }
-    func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunksToReembed(model: model, limit: limit) }
-    func updateVectors(_ vectors: [String: [Float]], model: String) async throws { try await check(); try await base.updateVectors(vectors, model: model) }
-    func counts() async throws -> (documents: Int, chunks: Int) { try await check(); return try await base.counts() }
 }

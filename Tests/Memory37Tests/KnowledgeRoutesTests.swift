@@ -10,9 +10,12 @@ import Testing
 
 @Suite("/v1/knowledge over HTTP")
 struct KnowledgeRoutesTests {
-    func withApp(_ body: @Sendable (any TestClientProtocol, _ player: String, _ gm: String, _ other: String) async throws -> Void) async throws {
+    func withApp(
+        store: any KnowledgeStore = InMemoryKnowledgeStore(dimensions: 256),
+        _ body: @Sendable (any TestClientProtocol, _ player: String, _ gm: String, _ other: String) async throws -> Void
+    ) async throws {
         let tokens = await TokenAuthority(secret: Array("a-test-secret-of-at-least-32-bytes!!".utf8))
-        let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: 256), embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+        let service = KnowledgeService(store: store, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
         _ = try await service.ingest(StoreFixture.demoDocuments())
         let catalog = RouteCatalog()
         let router = Router(context: AppRequestContext.self)
@@ -108,6 +111,32 @@ struct KnowledgeRoutesTests {
             #expect(body["id"] as? String == "npc.wren")
             (status, body) = try await post(client, "/v1/knowledge/ingest", gm, #"{"documents": [{"id": "g", "text": "global"}]}"#)
             #expect(status == .forbidden)
+        }
+    }
+
+    @Test("ingest while the store is down: 503 with Retry-After, nothing kept in memory only; reads still answer")
+    func ingestWhileTheStoreIsDown() async throws {
+        let store = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        try await withApp(store: store) { client, player, gm, _ in
+            store.failing = true
+            let document = #"{"campaign_id": "demo", "documents": [{"id": "npc.wren", "domain": "npc", "title": "Wren the ferryman", "aliases": ["Wren"], "text": "Wren poles the ferry across the Brindle."}]}"#
+            let (status, headers, body) = try await client.execute(
+                uri: "/v1/knowledge/ingest", method: .post, headers: [.authorization: "Bearer \(gm)", .contentType: "application/json"], body: ByteBuffer(string: document)
+            ) { response in (response.status, response.headers, try jsonObject(response.body)) }
+            #expect(status == .serviceUnavailable)
+            #expect(headers[.contentType] == "application/problem+json")
+            #expect(headers[.retryAfter] == "15")
+            #expect(body["code"] as? String == "knowledge_store_unavailable")
+            #expect((body["detail"] as? String)?.contains("Down") == false, "the store's error stays in the log")
+            // Reads are answered from the fallback, which did not take the refused document.
+            var (readStatus, read) = try await post(client, "/v1/knowledge/npc_profile", player, #"{"npc": "Old Tom"}"#)
+            #expect(readStatus == .ok && read["id"] as? String == "npc.old-tom")
+            (readStatus, read) = try await post(client, "/v1/knowledge/npc_profile", player, #"{"npc": "Wren"}"#)
+            #expect(readStatus == .notFound)
+            // Once the store is back and the service has checked it, the same request stores it.
+            store.failing = false
+            let (again, _) = try await post(client, "/v1/knowledge/ingest", gm, document)
+            #expect(again == .serviceUnavailable, "still degraded until the store is checked again")
         }
     }
 }

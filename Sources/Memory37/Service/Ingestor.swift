@@ -26,11 +26,12 @@ struct Ingestor: Sendable {
 
     /// Ingests into `store`. A `mirror` (the in-memory fallback) receives every document it
     /// does not hold in its current version, from the same chunks and vectors — nothing is
-    /// embedded twice — and its failures are ignored.
+    /// embedded twice — and its failures are ignored. A failure of `store` itself is thrown as
+    /// ``StoreCallFailure``.
     func ingest(_ documents: [KnowledgeDocument], into store: any KnowledgeStore, mirror: (any KnowledgeStore)? = nil, pruneScopes: [String?: Set<KnowledgeDomain>?]?) async throws -> IngestReport {
         var report = IngestReport()
         let scopes = Set(documents.map(\.campaignID)).union(pruneScopes.map { Set($0.keys) } ?? [])
-        let storedByScope = try await storedDocuments(documents, in: store, scopes: scopes, pruneScopes: pruneScopes)
+        let storedByScope = try await StoreCallFailure.wrapping { try await storedDocuments(documents, in: store, scopes: scopes, pruneScopes: pruneScopes) }
         var mirroredByScope: [String?: [String: StoredDocument]] = [:]
         if let mirror {
             mirroredByScope = (try? await storedDocuments(documents, in: mirror, scopes: scopes, pruneScopes: pruneScopes)) ?? [:]
@@ -54,7 +55,7 @@ struct Ingestor: Sendable {
                 if item.toMirror { mirrorBatch.append((stored, embedded)) }
             }
             // One transaction for the batch: all of these documents are stored, or none.
-            if !batch.isEmpty { try await store.replace(batch) }
+            if !batch.isEmpty { try await StoreCallFailure.wrapping { try await store.replace(batch) } }
             if let mirror, !mirrorBatch.isEmpty { try? await mirror.replace(mirrorBatch) }
             for item in pending where item.toStore {
                 report.chunksWritten += item.chunks.count
@@ -86,7 +87,7 @@ struct Ingestor: Sendable {
             for (scope, domains) in pruneScopes {
                 let stale = Self.stale(storedByScope[scope] ?? [:], seen: seen[scope] ?? [], domains: domains)
                 if !stale.isEmpty {
-                    try await store.delete(campaignID: scope, sourceIDs: stale)
+                    try await StoreCallFailure.wrapping { try await store.delete(campaignID: scope, sourceIDs: stale) }
                     report.removed += stale
                 }
                 let staleMirrored = Self.stale(mirroredByScope[scope] ?? [:], seen: seen[scope] ?? [], domains: domains)

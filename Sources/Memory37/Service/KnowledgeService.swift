@@ -55,17 +55,26 @@ public final class KnowledgeService: Sendable {
         }
     }
 
-    /// Tries the primary again; back to normal when it answers.
-    public func probePrimary() async {
-        guard isDegraded else { return }
+    /// Tries the primary again; back to normal when it answers. Returns whether it switched
+    /// back.
+    @discardableResult
+    public func probePrimary() async -> Bool {
+        guard isDegraded else { return false }
         do {
             try await primary.prepare()
             _ = try await primary.counts()
             degradedState.store(false, ordering: .relaxed)
             metrics.fallback(false)
             logger.notice("knowledge store reachable again", metadata: ["store": "\(primary.kind)"])
-        } catch {}
+            return true
+        } catch {
+            return false
+        }
     }
+
+    /// How often a degraded service checks the configured store again; also the `Retry-After`
+    /// of a refused write.
+    public static let probeInterval: Duration = .seconds(15)
 
     /// Brings the configured store's in-process copy up to date with other nodes' writes, if it
     /// keeps one: called in the background, so that a node nobody reads from never falls behind
@@ -111,10 +120,25 @@ public final class KnowledgeService: Sendable {
 
     // MARK: - Ingestion
 
+    /// What a write does while the configured store is unavailable.
+    public enum WhenStoreUnavailable: Sendable {
+        /// Throw ``KnowledgeStoreUnavailable``: the caller keeps the documents and sends them
+        /// again. A write kept only in the fallback would be lost when the store comes back.
+        case refuse
+        /// Write them into the fallback only, so reads can find them meanwhile: for documents
+        /// the caller writes again once the store is back (the content folder is ingested at
+        /// every start and on recovery).
+        case fallbackOnly
+    }
+
     /// Writes the documents whose content changed, each atomically; with `prune`, deletes the
     /// scope's documents that were not given (limited to `pruneDomains` when set). The
     /// fallback store receives the same documents, so it can answer if the primary fails.
-    public func ingest(_ documents: [KnowledgeDocument], prune: Bool = false, pruneScope: String?? = nil, pruneDomains: Set<KnowledgeDomain>? = nil) async throws -> IngestReport {
+    /// When the store fails, or the service is already degraded, `whenStoreUnavailable` decides.
+    public func ingest(
+        _ documents: [KnowledgeDocument], prune: Bool = false, pruneScope: String?? = nil, pruneDomains: Set<KnowledgeDomain>? = nil,
+        whenStoreUnavailable: WhenStoreUnavailable = .refuse
+    ) async throws -> IngestReport {
         try await withSpan("knowledge.ingest") { span in
             span.attributes["rpgbot.knowledge.documents"] = documents.count
             var scopes: [String?: Set<KnowledgeDomain>?]?
@@ -126,11 +150,21 @@ public final class KnowledgeService: Sendable {
             }
             let start = ContinuousClock.now
             let report: IngestReport
-            if isDegraded {
+            do {
+                guard !isDegraded else { throw KnowledgeStoreUnavailable(underlying: nil, retryAfter: Self.probeInterval) }
+                do {
+                    // The fallback keeps a copy; its failure must not fail the ingestion.
+                    report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
+                } catch let failure as StoreCallFailure {
+                    markDegraded(failure.underlying)
+                    throw KnowledgeStoreUnavailable(underlying: failure.underlying, retryAfter: Self.probeInterval)
+                }
+            } catch let unavailable as KnowledgeStoreUnavailable {
+                guard whenStoreUnavailable == .fallbackOnly else {
+                    span.attributes["rpgbot.knowledge.refused"] = true
+                    throw unavailable
+                }
                 report = try await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
-            } else {
-                // The fallback keeps a copy; its failure must not fail the ingestion.
-                report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
             }
             metrics.ingested(report, duration: ContinuousClock.now - start)
             return report
