@@ -3,6 +3,7 @@ public import Logging
 public import PostgresNIO
 public import ServiceLifecycle
 import NIOSSL
+import Synchronization
 
 import Foundation
 
@@ -24,6 +25,29 @@ public struct DatabaseHandle: Sendable {
     public let logger: Logger
     /// The lifecycle of the connection(s); add it to the service group before its users.
     public let service: any Service
+    /// Set when ``service`` starts the PostgreSQL pool (nil for SQLite, which has no pool to run).
+    private let poolStarted: SharedFlag?
+
+    init(url: DatabaseURL, backend: Backend, logger: Logger, service: any Service, poolStarted: SharedFlag? = nil) {
+        self.url = url
+        self.backend = backend
+        self.logger = logger
+        self.service = service
+        self.poolStarted = poolStarted
+    }
+
+    /// Returns once ``service`` has started the connection pool (at most `timeout` later).
+    /// Users that start alongside the service call it first: a PostgreSQL lease made before
+    /// the pool runs still waits for it, but PostgresNIO logs a warning about it.
+    public func waitUntilRunning(timeout: Duration = .seconds(5)) async {
+        guard let poolStarted else { return }
+        let deadline = ContinuousClock.now + timeout
+        while !poolStarted.value, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        // The flag is raised just before the pool's own `run()` marks itself running.
+        try? await Task.sleep(for: .milliseconds(1))
+    }
 
     /// Opens (and for SQLite creates) the database at `url`.
     public static func open(_ url: DatabaseURL, logger: Logger) throws -> DatabaseHandle {
@@ -33,7 +57,8 @@ public struct DatabaseHandle: Sendable {
             return DatabaseHandle(url: url, backend: .sqlite(pool), logger: logger, service: SQLiteLifecycle(pool: pool, logger: logger))
         case .postgres(let location):
             let client = PostgresClient(configuration: postgresConfiguration(location), backgroundLogger: logger)
-            return DatabaseHandle(url: url, backend: .postgres(client), logger: logger, service: PostgresLifecycle(client: client))
+            let started = SharedFlag()
+            return DatabaseHandle(url: url, backend: .postgres(client), logger: logger, service: PostgresLifecycle(client: client, started: started), poolStarted: started)
         }
     }
 
@@ -128,10 +153,19 @@ struct SQLiteLifecycle: Service {
 /// Runs the PostgreSQL connection pool until shutdown.
 struct PostgresLifecycle: Service {
     let client: PostgresClient
+    let started: SharedFlag
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            started.raise()
             await client.run()
         }
     }
+}
+
+/// A flag raised once by one task and read by others.
+final class SharedFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var value: Bool { flag.load(ordering: .acquiring) }
+    func raise() { flag.store(true, ordering: .releasing) }
 }

@@ -62,6 +62,7 @@ public final class MigrationRunner: Sendable {
         for migration in migrations where !seen.insert(migration.id).inserted {
             throw Failure.duplicateID(migration.id)
         }
+        await database.waitUntilRunning()
         let report: Report
         switch database.backend {
         case .sqlite(let pool):

@@ -52,6 +52,7 @@ public func withRunningDatabase<T: Sendable>(_ database: DatabaseHandle, _ body:
             return nil
         }
         defer { group.cancelAll() }
+        await database.waitUntilRunning()
         let result = try await body(database)
         return result
     }
