@@ -13,6 +13,7 @@ public enum KnowledgeToolbox {
     ) async throws -> T {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let database = try DatabaseHandle.open(configuration.databaseURL, logger: logger)
+        try await database.waitUntilReachable(within: configuration.databaseWait, logger: logger)
         let migrations = MigrationRunner()
         migrations.register(KnowledgeMigrations.all)
         let embedder = configuration.knowledge.makeEmbedder()

@@ -41,6 +41,7 @@ public struct RPGBotServer: Sendable {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let secret = try configuration.jwtSecret ?? JWTSecret.loadOrCreate(in: configuration.dataDirectory)
         let database = try DatabaseHandle.open(configuration.databaseURL, logger: telemetry.makeLogger("rpgbot.database"))
+        try await database.waitUntilReachable(within: configuration.databaseWait, logger: database.logger)
         let tokens = await TokenAuthority(secret: secret)
         let migrations = MigrationRunner()
         var partySync: PartySyncService?

@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-size"), help: ArgumentHelp(Setting.maxBodySize.helpText, valueName: "size"))
     var maxBodySize: String?
 
+    @Option(name: .customLong("database-wait"), help: ArgumentHelp(Setting.databaseWait.helpText, valueName: "duration"))
+    var databaseWait: String?
+
     @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Setting.shutdownTimeout.helpText, valueName: "duration"))
     var shutdownTimeout: String?
 
@@ -205,7 +208,7 @@ struct ServeCommand: AsyncParsableCommand {
     var givenFlags: [String: String] {
         let pairs: [(Setting, String?)] = [
             (.host, host), (.port, port), (.dataDirectory, dataDirectory), (.services, services),
-            (.databaseURL, databaseURL), (.logLevel, logLevel), (.logFormat, logFormat),
+            (.databaseURL, databaseURL), (.databaseWait, databaseWait), (.logLevel, logLevel), (.logFormat, logFormat),
             (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.shutdownTimeout, shutdownTimeout),
             (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
             (.wsMaxFrame, wsMaxFrame), (.wsHelloTimeout, wsHelloTimeout), (.wsPingInterval, wsPingInterval), (.wsPongTimeout, wsPongTimeout),

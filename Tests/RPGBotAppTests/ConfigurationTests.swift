@@ -100,6 +100,7 @@ import Testing
         ([:], ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], Setting.otelProtocol),
         (["knowledge-search": "cloud"], [:], Setting.knowledgeSearch),
         ([:], ["RPGBOT_WS_CLOSE_TIMEOUT": "later"], Setting.wsCloseTimeout),
+        (["database-wait": "forever"], [:], Setting.databaseWait),
         ([:], ["RPGBOT_KNOWLEDGE_STORE_TIMEOUT": "soon"], Setting.knowledgeStoreTimeout),
         (["knowledge-store-timeout": "0"], [:], Setting.knowledgeStoreTimeout),
     ] as [([String: String], [String: String], Setting)])

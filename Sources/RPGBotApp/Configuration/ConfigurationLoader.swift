@@ -50,6 +50,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.jwtSecret = try jwtSecret()
         configuration.maxBodySize = try byteSize(.maxBodySize) ?? configuration.maxBodySize
         configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
+        configuration.databaseWait = try duration(.databaseWait) ?? configuration.databaseWait
         configuration.observability = try observability()
         configuration.partySync = try partySync()
         configuration.generation = try generation()

@@ -19,6 +19,8 @@ public struct RPGBotConfiguration: Sendable {
     /// The capability services to run; a subset of ``CapabilityCatalog/available``.
     public var services: [String]
     public var databaseURL: DatabaseURL
+    /// How long start-up waits for the database to take connections.
+    public var databaseWait: Duration = .seconds(30)
     /// The secret from `RPGBOT_JWT_SECRET`, or nil to use the generated file in the data folder.
     public var jwtSecret: [UInt8]?
     public var maxBodySize: Int

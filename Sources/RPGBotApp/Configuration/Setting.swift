@@ -26,6 +26,7 @@ extension Setting {
     public static let dataDirectory = Setting(flag: "data-dir", environment: "RPGBOT_DATA_DIR", defaultValue: "./data", summary: "Folder for the SQLite database, the generated JWT secret and artifacts.", accepted: "a folder path")
     public static let services = Setting(flag: "services", environment: "RPGBOT_SERVICES", defaultValue: "all", summary: "Capability services to run.", accepted: "all, none, or a comma-separated list of \(CapabilityCatalog.acceptedList)")
     public static let databaseURL = Setting(flag: "database-url", environment: "RPGBOT_DATABASE_URL", defaultValue: "sqlite://<data-dir>/rpgbot.sqlite", summary: "Database for every store.", accepted: "sqlite:///path/file.sqlite or postgres://user:pass@host:port/db[?sslmode=disable|prefer|require]")
+    public static let databaseWait = Setting(flag: "database-wait", environment: "RPGBOT_DATABASE_WAIT", defaultValue: "30s", summary: "How long start-up waits for PostgreSQL to take connections before giving up (an unknown database or wrong credentials end it at once).", accepted: "a duration")
     public static let jwtSecret = Setting(flag: nil, environment: "RPGBOT_JWT_SECRET", defaultValue: "generated once into <data-dir>/jwt-secret", summary: "HS256 secret for access tokens (environment only, never a flag).", accepted: "a string of at least 32 bytes")
     public static let logLevel = Setting(flag: "log-level", environment: "RPGBOT_LOG_LEVEL", defaultValue: "info", summary: "Lowest log level written.", accepted: "trace, debug, info, notice, warning, error or critical")
     public static let logFormat = Setting(flag: "log-format", environment: "RPGBOT_LOG_FORMAT", defaultValue: "json", summary: "Log line format.", accepted: "json or text")
@@ -98,7 +99,7 @@ extension Setting {
 
     /// Every setting of `rpgbot serve`, in the order of its help.
     public static let all: [Setting] = [
-        .host, .port, .dataDirectory, .services, .databaseURL, .jwtSecret, .logLevel, .logFormat,
+        .host, .port, .dataDirectory, .services, .databaseURL, .databaseWait, .jwtSecret, .logLevel, .logFormat,
         .metrics, .maxBodySize, .shutdownTimeout, .otelTracesExporter, .otelEndpoint, .otelProtocol, .otelServiceName,
         .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsCloseTimeout, .wsQueueBytes, .wsRate, .wsBurst,
         .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge,
