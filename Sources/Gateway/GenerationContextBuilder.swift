@@ -248,6 +248,6 @@ struct FrameReader {
     }
 
     func integer(_ name: String) -> Int? {
-        members[name]?.numberValue.map { Int($0) }
+        members[name]?.intValue
     }
 }

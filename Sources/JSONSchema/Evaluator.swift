@@ -235,10 +235,10 @@ final class Evaluator {
             if node.maxLength != nil || node.minLength != nil {
                 let length = text.unicodeScalars.count
                 if let limit = node.maxLength, Double(length) > limit {
-                    outcome.fail(path.pointer, node.location + "/maxLength", "must be at most \(Int(limit)) characters (is \(length))")
+                    outcome.fail(path.pointer, node.location + "/maxLength", "must be at most \(JSONValue.number(limit).canonicalText) characters (is \(length))")
                 }
                 if let limit = node.minLength, Double(length) < limit {
-                    outcome.fail(path.pointer, node.location + "/minLength", "must be at least \(Int(limit)) characters (is \(length))")
+                    outcome.fail(path.pointer, node.location + "/minLength", "must be at least \(JSONValue.number(limit).canonicalText) characters (is \(length))")
                 }
             }
             if let pattern = node.pattern, !Self.search(pattern.expression, text) {
@@ -249,10 +249,10 @@ final class Evaluator {
             }
         case .array(let values):
             if let limit = node.maxItems, Double(values.count) > limit {
-                outcome.fail(path.pointer, node.location + "/maxItems", "must have at most \(Int(limit)) items (has \(values.count))")
+                outcome.fail(path.pointer, node.location + "/maxItems", "must have at most \(JSONValue.number(limit).canonicalText) items (has \(values.count))")
             }
             if let limit = node.minItems, Double(values.count) < limit {
-                outcome.fail(path.pointer, node.location + "/minItems", "must have at least \(Int(limit)) items (has \(values.count))")
+                outcome.fail(path.pointer, node.location + "/minItems", "must have at least \(JSONValue.number(limit).canonicalText) items (has \(values.count))")
             }
             if node.uniqueItems {
                 outer: for i in values.indices {
@@ -264,10 +264,10 @@ final class Evaluator {
             }
         case .object(let members):
             if let limit = node.maxProperties, Double(members.count) > limit {
-                outcome.fail(path.pointer, node.location + "/maxProperties", "must have at most \(Int(limit)) properties (has \(members.count))")
+                outcome.fail(path.pointer, node.location + "/maxProperties", "must have at most \(JSONValue.number(limit).canonicalText) properties (has \(members.count))")
             }
             if let limit = node.minProperties, Double(members.count) < limit {
-                outcome.fail(path.pointer, node.location + "/minProperties", "must have at least \(Int(limit)) properties (has \(members.count))")
+                outcome.fail(path.pointer, node.location + "/minProperties", "must have at least \(JSONValue.number(limit).canonicalText) properties (has \(members.count))")
             }
             for name in node.required where members[name] == nil {
                 outcome.fail(path.pointer, node.location + "/required", "is missing the required property \(name)")
@@ -359,10 +359,10 @@ final class Evaluator {
             let vocabulary = node.validationVocabulary ?? true
             let minimum = vocabulary ? (node.minContains ?? 1) : 1
             if Double(matches) < minimum {
-                outcome.fail(path.pointer, node.location + (node.minContains == nil ? "/contains" : "/minContains"), "must contain at least \(Int(minimum)) matching item(s) (has \(matches))")
+                outcome.fail(path.pointer, node.location + (node.minContains == nil ? "/contains" : "/minContains"), "must contain at least \(JSONValue.number(minimum).canonicalText) matching item(s) (has \(matches))")
             }
             if vocabulary, let maximum = node.maxContains, Double(matches) > maximum {
-                outcome.fail(path.pointer, node.location + "/maxContains", "must contain at most \(Int(maximum)) matching item(s) (has \(matches))")
+                outcome.fail(path.pointer, node.location + "/maxContains", "must contain at most \(JSONValue.number(maximum).canonicalText) matching item(s) (has \(matches))")
             }
         }
         if let schema = node.unevaluatedItems {

@@ -139,6 +139,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The number as an `Int` when it is a whole number that fits; nil for a fraction or a
+    /// number out of range, which `Int(_:)` would trap on (`1e308` in a request body).
+    public var intValue: Int? {
+        numberValue.flatMap { Int(exactly: $0) }
+    }
+
     /// Nesting depth: 1 for scalars.
     public var depth: Int {
         switch self {

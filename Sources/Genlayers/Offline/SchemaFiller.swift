@@ -16,6 +16,8 @@ struct SchemaFiller {
     let seed: String
     let templates: TemplateCache
 
+    /// Most items or characters added to reach a schema's minimum.
+    static let largestPadding = 10_000
     private static let loneTag = try! NSRegularExpression(pattern: #"^\{\{\{?\s*([A-Za-z0-9_.$-]+)\s*\}?\}\}$"#)
 
     mutating func fill(_ schema: JSONValue, template: JSONValue?, path: String) -> JSONValue {
@@ -45,7 +47,7 @@ struct SchemaFiller {
             let saved = values["item"]
             defer { values["item"] = saved }
             var items: [JSONValue] = []
-            let maximum = Int(schema["maxItems"]?.numberValue ?? Double(elements.count))
+            let maximum = max(0, schema["maxItems"]?.intValue ?? elements.count)
             for (index, element) in elements.prefix(maximum).enumerated() {
                 values["item"] = element
                 items.append(fill(itemSchema, template: members["item"], path: "\(path)/\(index)"))
@@ -155,7 +157,8 @@ struct SchemaFiller {
 
     private mutating func padArray(_ items: [JSONValue], schema: [String: JSONValue], path: String) -> JSONValue {
         var items = items
-        let minimum = Int(schema["minItems"]?.numberValue ?? 0)
+        // Bounded: a schema asking for more is answered with fewer, and validation says so.
+        let minimum = min(schema["minItems"]?.intValue ?? 0, Self.largestPadding)
         let itemSchema = schema["items"] ?? .bool(true)
         while items.count < minimum {
             items.append(fill(itemSchema, template: nil, path: "\(path)/\(items.count)"))
@@ -177,10 +180,10 @@ struct SchemaFiller {
         } else {
             text = name.replacingOccurrences(of: "_", with: " ")
         }
-        let minimum = Int(schema["minLength"]?.numberValue ?? 0)
+        let minimum = min(schema["minLength"]?.intValue ?? 0, Self.largestPadding)
         while text.unicodeScalars.count < minimum { text += "." }
-        if let maximum = schema["maxLength"]?.numberValue, text.unicodeScalars.count > Int(maximum) {
-            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(Int(maximum))))
+        if let maximum = schema["maxLength"]?.intValue, maximum >= 0, text.unicodeScalars.count > maximum {
+            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(maximum)))
         }
         return text
     }

@@ -86,7 +86,7 @@ public struct OpenAIResponsesProvider: LanguageModelProvider {
 
     static func usage(_ usage: [String: JSONValue]?) -> TokenUsage {
         guard let usage else { return TokenUsage() }
-        func count(_ value: JSONValue?) -> Int { Int(value?.numberValue ?? 0) }
+        func count(_ value: JSONValue?) -> Int { value?.intValue ?? 0 }
         return TokenUsage(
             inputTokens: count(usage["input_tokens"]),
             outputTokens: count(usage["output_tokens"]),

@@ -121,13 +121,13 @@ extension MediaJob {
         func date(_ name: String) -> Date? { row[name]?.numberValue.map(Date.init(timeIntervalSince1970:)) }
         var artifact: ArtifactReference?
         if let sha = row["artifact_sha256"]?.stringValue {
-            artifact = ArtifactReference(sha256: sha, contentType: row["artifact_type"]?.stringValue ?? "application/octet-stream", bytes: Int(row["artifact_bytes"]?.numberValue ?? 0))
+            artifact = ArtifactReference(sha256: sha, contentType: row["artifact_type"]?.stringValue ?? "application/octet-stream", bytes: row["artifact_bytes"]?.intValue ?? 0)
         }
         self.init(
             id: id, kind: kind, engine: row["engine"]?.stringValue ?? "", key: row["job_key"]?.stringValue ?? "",
             parameters: row["parameters"]?.stringValue.flatMap { try? JSONValue.parse($0) } ?? .object([:]),
             campaignID: row["campaign_id"]?.stringValue, owner: row["owner"]?.stringValue ?? "", status: status,
-            attempts: Int(row["attempts"]?.numberValue ?? 0), error: row["error"]?.stringValue.flatMap { try? JSONValue.parse($0) }, artifact: artifact,
+            attempts: row["attempts"]?.intValue ?? 0, error: row["error"]?.stringValue.flatMap { try? JSONValue.parse($0) }, artifact: artifact,
             createdAt: date("created_at") ?? Date(), startedAt: date("started_at"), finishedAt: date("finished_at"), leaseUntil: date("lease_until"),
             traceparent: row["traceparent"]?.stringValue
         )

@@ -185,8 +185,8 @@ public struct DocumentLoader: Sendable {
             }
             expiresAt = date
         }
-        if let session = metadata["session"], session.numberValue == nil {
-            throw fail("session must be a number")
+        if let session = metadata["session"], !(session.intValue.map(KnowledgeDocument.sessionRange.contains) ?? false) {
+            throw fail("session must be a whole number from \(KnowledgeDocument.sessionRange.lowerBound) to \(KnowledgeDocument.sessionRange.upperBound)")
         }
         let title = take("title")?.stringValue ?? defaultID.split(separator: "/").last.map(String.init) ?? defaultID
         guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !title.isEmpty else {

@@ -72,7 +72,7 @@ public struct FiveEDatabaseImporter: Sendable {
 
     static func spell(_ fields: [String: JSONValue]) -> [String] {
         var lines: [String] = []
-        let level = Int(fields["level"]?.numberValue ?? 0)
+        let level = fields["level"]?.intValue ?? 0
         let school = name(fields["school"]) ?? "unknown school"
         let ritual = fields["ritual"] == .bool(true) ? " (ritual)" : ""
         lines.append(level == 0 ? "\(school) cantrip\(ritual)." : "Level \(level) \(school.lowercased()) spell\(ritual).")

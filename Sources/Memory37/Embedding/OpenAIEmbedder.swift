@@ -98,7 +98,7 @@ public struct OpenAIEmbedder: Embedder {
             guard let item = item.objectValue, case .array(let numbers)? = item["embedding"] else {
                 throw EmbedderError("data[\(position)] has no embedding")
             }
-            let index = item["index"]?.numberValue.map { Int($0) } ?? position
+            let index = item["index"].map { $0.intValue ?? -1 } ?? position
             guard vectors.indices.contains(index) else { throw EmbedderError("data[\(position)] has index \(index) out of range") }
             var vector = numbers.map { Float($0.numberValue ?? 0) }
             guard vector.count == settings.dimensions else {

@@ -34,10 +34,10 @@ struct KnowledgeRequest {
 
     func integer(_ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let value = fields[name], value != .null else { return nil }
-        guard let number = value.numberValue, number == number.rounded(), range.contains(Int(number)) else {
+        guard let number = value.intValue, range.contains(number) else {
             throw APIError.validation([.init(pointer: "/\(name)", detail: "must be an integer \(range.lowerBound)–\(range.upperBound)")])
         }
-        return Int(number)
+        return number
     }
 
     func domains() throws -> Set<KnowledgeDomain> {

@@ -58,9 +58,12 @@ public struct KnowledgeDocument: Sendable, Equatable {
         self.origin = origin
     }
 
+    /// The session numbers a document may carry (PostgreSQL stores them as `integer`).
+    public static let sessionRange = 0...1_000_000
+
     /// The episode's session number (`session` in the front matter), for ordering.
     public var sessionNumber: Int? {
-        metadata["session"]?.numberValue.map { Int($0) }
+        metadata["session"]?.intValue
     }
 
     /// A hash of everything that changes what is stored: re-ingesting a document with the same
