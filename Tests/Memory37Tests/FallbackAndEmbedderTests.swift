@@ -57,6 +57,19 @@ struct FallbackAndEmbedderTests {
         #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).map(\.sourceID) == ["npc.wren"])
     }
 
+    @Test("a write the store refuses while it still answers is an error of its own: no degrading, nothing refused after it")
+    func writeRefusedByAHealthyStore() async throws {
+        let store = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let service = KnowledgeService(store: store, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+        await service.prepare()
+        let wren = KnowledgeDocument(sourceID: "npc.wren", campaignID: "demo", domain: .npc, title: "Wren the ferryman", aliases: ["Wren"], body: "Wren poles the ferry across the Brindle.")
+        store.refusingWrites = true
+        await #expect(throws: FailingKnowledgeStore.Refused.self) { try await service.ingest([wren]) }
+        #expect(!service.isDegraded)
+        store.refusingWrites = false
+        #expect(try await service.ingest([wren]).added == ["npc.wren"])
+    }
+
     @Test("a store that stops answering is given up after the store timeout: the fallback answers while it is still stuck")
     func stalledStore() async throws {
         let stalled = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))

@@ -12,6 +12,14 @@ public final class FailingKnowledgeStore: KnowledgeStore, Sendable {
     }
     public var kind: String { "failing" }
 
+    private let refusingFlag = Atomic<Bool>(false)
+    /// Writes fail with ``Refused`` while reads still answer: a store that rejects the data.
+    public var refusingWrites: Bool {
+        get { refusingFlag.load(ordering: .relaxed) }
+        set { refusingFlag.store(newValue, ordering: .relaxed) }
+    }
+    public struct Refused: Error {}
+
     public init(base: InMemoryKnowledgeStore) { self.base = base }
 
     private let stallFlag = Atomic<Bool>(false)
@@ -53,7 +61,11 @@ public final class FailingKnowledgeStore: KnowledgeStore, Sendable {
     public func documents(campaignID: String?) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID) }
     public func hasDocuments(campaignID: String) async throws -> Bool { try await check(); return try await base.hasDocuments(campaignID: campaignID) }
     public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
-    public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws { try await check(); try await base.replace(documents) }
+    public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
+        try await check()
+        if refusingWrites { throw Refused() }
+        try await base.replace(documents)
+    }
     public func delete(campaignID: String?, sourceIDs: [String]) async throws { try await check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.textSearch(query, filter: filter, limit: limit) }
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }

@@ -156,6 +156,12 @@ public final class KnowledgeService: Sendable {
                     // The fallback keeps a copy; its failure must not fail the ingestion.
                     report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
                 } catch let failure as StoreCallFailure {
+                    // A store that still answers refused this write for its content — a gap in
+                    // validation, not an outage: reported as the error it is, no degrading.
+                    if (try? await onPrimary({ try await $0.counts() })) != nil {
+                        logger.error("knowledge store refused a write", metadata: ["store": "\(primary.kind)", "error": "\(failure.underlying)"])
+                        throw failure.underlying
+                    }
                     markDegraded(failure.underlying)
                     throw KnowledgeStoreUnavailable(underlying: failure.underlying, retryAfter: Self.probeInterval)
                 }
