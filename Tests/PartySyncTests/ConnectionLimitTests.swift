@@ -142,6 +142,8 @@ import Testing
                 (#"{"t":"publish","cmid":"c2","type":"has space"}"#, "invalid_type"),
                 (#"{"t":"publish","cmid":"\#(String(repeating: "x", count: 65))","type":"a"}"#, "invalid_cmid"),
                 (#"{"t":"history","limit":100000}"#, "invalid_limit"),
+                (#"{"t":"history","limit":1e308}"#, "wrong_type"),
+                (#"{"t":"history","limit":2.5}"#, "wrong_type"),
                 (#"{"t":"presence_set","state":"busy"}"#, "invalid_state"),
                 (#"[1,2,3]"#, "invalid_json"),
             ]

@@ -89,6 +89,10 @@ extension PartySyncConnection {
                 reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
             case .typeMismatch(_, let context), .valueNotFound(_, let context):
                 reject(queue, .badRequest, "wrong_type", "Wrong type at \(JSONBodyDecoder.jsonPointer(context.codingPath)).")
+            case .dataCorrupted where (try? JSONValue.parse(text))?.objectValue != nil:
+                // Foundation reports a number that does not fit its member (a fraction, or
+                // beyond 64 bits) as invalid JSON, without a path; the object itself is fine.
+                reject(queue, .badRequest, "wrong_type", "A number does not fit its member: counts and offsets are whole numbers within 64 bits.")
             default:
                 reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
             }
