@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import PartySync
 public import Genlayers
@@ -197,9 +198,14 @@ public struct RPGBotServer: Sendable {
             closeTimeout: .seconds(5)
         )
 
+        let webSocketResponder = webSocketRouter.buildResponder()
         var application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: webSocketConfiguration)),
+            server: HTTPServerBuilder { responder in
+                RequestHeadErrorAnswering(base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: .init(ws: webSocketConfiguration)
+                ))
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
             onServerRunning: onServerRunning,
             logger: telemetry.logger

@@ -51,7 +51,7 @@ import Testing
                         .replacingOccurrences(of: "{job_id}", with: "not-a-job")
                         .replacingOccurrences(of: "{sha256}", with: String(repeating: "ab", count: 32))
                     for token in [player, gm, service] {
-                        for (body, query) in route.method == .post ? Self.bodies.map { ($0, "") } : Self.queries.map { ("", $0) } {
+                        for (body, query) in route.method == .post ? Self.bodies.map({ ($0, "") }) : Self.queries.map({ ("", $0) }) {
                             let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
                             try await client.execute(uri: path + query, method: route.method, headers: headers, body: ByteBuffer(string: body)) { response in
                                 answered += 1

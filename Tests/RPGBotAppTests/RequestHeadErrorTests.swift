@@ -1,0 +1,34 @@
+import Foundation
+import HummingbirdTesting
+@testable import RPGBotApp
+import TestSupport
+import Testing
+
+/// Requests NIO cannot parse are answered and the connection closed, before and after the
+/// server has decided whether to upgrade it to a WebSocket.
+@Suite struct RequestHeadErrorTests {
+    static func request(headers: String) -> [UInt8] {
+        Array("GET /health HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\n".utf8)
+    }
+
+    @Test func oversizedOrMalformedFirstHeadsAreAnsweredAndClosed() async throws {
+        try await withTemporaryDirectory { directory in
+            try await makeServer(directory).makeApplication().test(.live) { client in
+                let port = try #require(client.port)
+                let big = "X-Big: " + String(repeating: "A", count: 100_000) + "\r\n"
+                let cases: [([UInt8], String)] = [
+                    (Self.request(headers: big), "HTTP/1.1 431 Request Header Fields Too Large"),
+                    (Self.request(headers: big + "Upgrade: websocket\r\nConnection: Upgrade\r\n"), "HTTP/1.1 431 Request Header Fields Too Large"),
+                    (Array("GARBAGE LINE\r\n\r\n".utf8), "HTTP/1.1 400 Bad Request"),
+                ]
+                for (request, statusLine) in cases {
+                    let answer = try await rawHTTPExchange(port: port, request: request)
+                    #expect(answer?.hasPrefix(statusLine) == true, "got \(String(describing: answer?.prefix(200))) (nil: no answer and still open)")
+                }
+                // A head within the limits is served as before.
+                let fine = try await rawHTTPExchange(port: port, request: Self.request(headers: "X-Small: 1\r\nConnection: close\r\n"))
+                #expect(fine?.hasPrefix("HTTP/1.1 200 OK") == true)
+            }
+        }
+    }
+}
