@@ -199,12 +199,17 @@ public struct RPGBotServer: Sendable {
         )
 
         let webSocketResponder = webSocketRouter.buildResponder()
+        let idleTimeout = TimeAmount(configuration.httpIdleTimeout)
         var application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                RequestHeadErrorAnswering(base: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder, configuration: .init(ws: webSocketConfiguration)
-                ))
+                FirstRequestHeadGuarding(
+                    base: HTTP1WebSocketUpgradeChannel(
+                        responder: responder, webSocketResponder: webSocketResponder,
+                        configuration: .init(http1: .init(idleTimeout: idleTimeout), ws: webSocketConfiguration)
+                    ),
+                    headTimeout: idleTimeout
+                )
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),
             onServerRunning: onServerRunning,

@@ -48,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("database-wait"), help: ArgumentHelp(Setting.databaseWait.helpText, valueName: "duration"))
     var databaseWait: String?
 
+    @Option(name: .customLong("http-idle-timeout"), help: ArgumentHelp(Setting.httpIdleTimeout.helpText, valueName: "duration"))
+    var httpIdleTimeout: String?
+
     @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Setting.shutdownTimeout.helpText, valueName: "duration"))
     var shutdownTimeout: String?
 
@@ -209,7 +212,7 @@ struct ServeCommand: AsyncParsableCommand {
         let pairs: [(Setting, String?)] = [
             (.host, host), (.port, port), (.dataDirectory, dataDirectory), (.services, services),
             (.databaseURL, databaseURL), (.databaseWait, databaseWait), (.logLevel, logLevel), (.logFormat, logFormat),
-            (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.shutdownTimeout, shutdownTimeout),
+            (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.httpIdleTimeout, httpIdleTimeout), (.shutdownTimeout, shutdownTimeout),
             (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
             (.wsMaxFrame, wsMaxFrame), (.wsHelloTimeout, wsHelloTimeout), (.wsPingInterval, wsPingInterval), (.wsPongTimeout, wsPongTimeout),
             (.wsCloseTimeout, wsCloseTimeout), (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),

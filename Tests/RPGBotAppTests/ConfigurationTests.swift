@@ -101,6 +101,7 @@ import Testing
         (["knowledge-search": "cloud"], [:], Setting.knowledgeSearch),
         ([:], ["RPGBOT_WS_CLOSE_TIMEOUT": "later"], Setting.wsCloseTimeout),
         (["database-wait": "forever"], [:], Setting.databaseWait),
+        ([:], ["RPGBOT_HTTP_IDLE_TIMEOUT": "0"], Setting.httpIdleTimeout),
         ([:], ["RPGBOT_KNOWLEDGE_STORE_TIMEOUT": "soon"], Setting.knowledgeStoreTimeout),
         (["knowledge-store-timeout": "0"], [:], Setting.knowledgeStoreTimeout),
     ] as [([String: String], [String: String], Setting)])

@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 
 /// Requests NIO cannot parse are answered and the connection closed, before and after the
-/// server has decided whether to upgrade it to a WebSocket.
+/// server has decided whether to upgrade it to a WebSocket; so is a first head that never
+/// completes.
 @Suite struct RequestHeadErrorTests {
     static func request(headers: String) -> [UInt8] {
         Array("GET /health HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\n".utf8)
@@ -28,6 +29,24 @@ import Testing
                 // A head within the limits is served as before.
                 let fine = try await rawHTTPExchange(port: port, request: Self.request(headers: "X-Small: 1\r\nConnection: close\r\n"))
                 #expect(fine?.hasPrefix("HTTP/1.1 200 OK") == true)
+            }
+        }
+    }
+
+    @Test func aFirstHeadThatNeverCompletesIsAnswered408AndClosed() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await makeServer(directory) { $0.httpIdleTimeout = .milliseconds(500) }
+            try await server.makeApplication().test(.live) { client in
+                let port = try #require(client.port)
+                // Half a head, then silence: the answer comes when the timeout runs out.
+                let partial = try await rawHTTPExchange(port: port, request: Array("GET /health HTTP/1.1\r\nHost: local".utf8), timeout: .seconds(20))
+                #expect(partial?.hasPrefix("HTTP/1.1 408 Request Timeout") == true, "got \(String(describing: partial?.prefix(200)))")
+                let silent = try await rawHTTPExchange(port: port, request: [], timeout: .seconds(20))
+                #expect(silent?.hasPrefix("HTTP/1.1 408 Request Timeout") == true, "got \(String(describing: silent?.prefix(200)))")
+                // A keep-alive connection idle after its request is closed without an answer.
+                let idle = try await rawHTTPExchange(port: port, request: Self.request(headers: ""), timeout: .seconds(20))
+                #expect(idle?.hasPrefix("HTTP/1.1 200 OK") == true)
+                #expect(idle?.contains("408") == false)
             }
         }
     }

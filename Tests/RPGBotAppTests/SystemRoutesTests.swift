@@ -13,9 +13,13 @@ import TestSupport
 import Testing
 
 /// Builds a server the way `rpgbot serve` does, on an ephemeral port and a temporary folder.
-func makeServer(_ directory: TemporaryDirectory, metrics: Bool = false, databaseURL: DatabaseURL? = nil) async throws -> RPGBotServer {
+func makeServer(
+    _ directory: TemporaryDirectory, metrics: Bool = false, databaseURL: DatabaseURL? = nil,
+    configure: (inout RPGBotConfiguration) -> Void = { _ in }
+) async throws -> RPGBotServer {
     var configuration = RPGBotConfiguration(port: 0, dataDirectory: directory.url, databaseURL: databaseURL)
     configuration.observability.metricsEnabled = metrics
+    configure(&configuration)
     let telemetry = try Observability.bootstrap(service: "rpgbot-test", settings: configuration.observability, installGlobally: false)
     return try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
 }

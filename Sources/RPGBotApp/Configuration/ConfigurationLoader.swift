@@ -51,6 +51,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.maxBodySize = try byteSize(.maxBodySize) ?? configuration.maxBodySize
         configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
         configuration.databaseWait = try duration(.databaseWait) ?? configuration.databaseWait
+        configuration.httpIdleTimeout = try duration(.httpIdleTimeout) ?? configuration.httpIdleTimeout
         configuration.observability = try observability()
         configuration.partySync = try partySync()
         configuration.generation = try generation()

@@ -19,6 +19,9 @@ public struct RPGBotConfiguration: Sendable {
     /// The capability services to run; a subset of ``CapabilityCatalog/available``.
     public var services: [String]
     public var databaseURL: DatabaseURL
+    /// How long an HTTP connection may be idle: before its first request head is complete, or
+    /// between requests.
+    public var httpIdleTimeout: Duration = .seconds(75)
     /// How long start-up waits for the database to take connections.
     public var databaseWait: Duration = .seconds(30)
     /// The secret from `RPGBOT_JWT_SECRET`, or nil to use the generated file in the data folder.

@@ -1,0 +1,94 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Wraps a child channel so that a new connection's first request head is guarded: a head
+/// NIO cannot parse — headers over the 80 KiB limit, a malformed request line — gets an
+/// answer and the connection is closed, and so does a connection whose first head is not
+/// complete within `headTimeout`.
+///
+/// The WebSocket-upgrade channel turns NIO's error handling off and takes over only once it
+/// has decided whether to upgrade; until then a parse error reached no one and an idle
+/// connection had no deadline, so both stayed open for as long as the client liked.
+struct FirstRequestHeadGuarding<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let headTimeout: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            try channel.pipeline.syncOperations.addHandler(FirstRequestHeadGuard(headTimeout: headTimeout))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// See ``FirstRequestHeadGuarding``. It sits behind the upgrade handler, so the first read it
+/// sees means the head was complete and the connection has its handler; from then on errors
+/// pass on to that handler, so a response already being written is never interleaved.
+final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let headTimeout: TimeAmount
+    private var waitingForHead = true
+    private var deadline: Scheduled<Void>?
+
+    init(headTimeout: TimeAmount) {
+        self.headTimeout = headTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: headTimeout) {
+            let (guardian, context) = loopBound.value
+            guardian.answer(.requestTimeout, context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if waitingForHead {
+            waitingForHead = false
+            deadline?.cancel()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard waitingForHead, let parseError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        answer(parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, context: context)
+    }
+
+    /// Writes a bodiless answer with `Connection: close` and closes once it is out.
+    private func answer(_ status: HTTPResponseStatus, context: ChannelHandlerContext) {
+        guard waitingForHead else { return }
+        waitingForHead = false
+        deadline?.cancel()
+        var headers = HTTPHeaders()
+        headers.add(name: "Connection", value: "close")
+        headers.add(name: "Content-Length", value: "0")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
