@@ -29,9 +29,10 @@ struct FirstRequestHeadGuarding<Base: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-/// See ``FirstRequestHeadGuarding``. It sits behind the upgrade handler, so the first read it
-/// sees means the head was complete and the connection has its handler; from then on errors
-/// pass on to that handler, so a response already being written is never interleaved.
+/// See ``FirstRequestHeadGuarding``. It sits behind the upgrade handler, so the first read or
+/// upgrade event it sees means the head was complete and the connection has its handler; from
+/// then on errors pass on to that handler, so a response already being written is never
+/// interleaved, and nothing HTTP is written into an upgraded connection.
 final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     typealias OutboundOut = HTTPServerResponsePart
@@ -62,11 +63,21 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if waitingForHead {
-            waitingForHead = false
-            deadline?.cancel()
-        }
+        headArrived()
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // An upgrade consumes the head without passing it on; from here on the pipeline
+        // speaks WebSocket, where an HTTP answer must never be written.
+        if event is HTTPServerUpgradeEvents { headArrived() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func headArrived() {
+        guard waitingForHead else { return }
+        waitingForHead = false
+        deadline?.cancel()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
