@@ -22,6 +22,9 @@ import Testing
                     (Self.request(headers: big), "HTTP/1.1 431 Request Header Fields Too Large"),
                     (Self.request(headers: big + "Upgrade: websocket\r\nConnection: Upgrade\r\n"), "HTTP/1.1 431 Request Header Fields Too Large"),
                     (Array("GARBAGE LINE\r\n\r\n".utf8), "HTTP/1.1 400 Bad Request"),
+                    // Upgrade requests the WebSocket upgrader refuses: no key, an unknown version.
+                    (Array("GET /ws/campaign/demo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8), "HTTP/1.1 400 Bad Request"),
+                    (Array("GET /ws/campaign/demo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n\r\n".utf8), "HTTP/1.1 400 Bad Request"),
                 ]
                 for (request, statusLine) in cases {
                     let answer = try await rawHTTPExchange(port: port, request: request)

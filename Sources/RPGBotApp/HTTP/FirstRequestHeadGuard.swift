@@ -4,9 +4,9 @@ import NIOCore
 import NIOHTTP1
 
 /// Wraps a child channel so that a new connection's first request head is guarded: a head
-/// NIO cannot parse — headers over the 80 KiB limit, a malformed request line — gets an
-/// answer and the connection is closed, and so does a connection whose first head is not
-/// complete within `headTimeout`.
+/// NIO cannot parse — headers over the 80 KiB limit, a malformed request line — or a
+/// WebSocket upgrade request NIO refuses gets an answer and the connection is closed, and so
+/// does a connection whose first head is not complete within `headTimeout`.
 ///
 /// The WebSocket-upgrade channel turns NIO's error handling off and takes over only once it
 /// has decided whether to upgrade; until then a parse error reached no one and an idle
@@ -81,11 +81,13 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard waitingForHead, let parseError = error as? HTTPParserError else {
+        guard waitingForHead else {
             context.fireErrorCaught(error)
             return
         }
-        answer(parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, context: context)
+        // Before the head has a handler, every error is about the head: NIO's parser, or the
+        // WebSocket upgrader refusing it (no Sec-WebSocket-Key, an unknown version).
+        answer((error as? HTTPParserError) == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, context: context)
     }
 
     /// Writes a bodiless answer with `Connection: close` and closes once it is out.
