@@ -200,6 +200,7 @@ public struct RPGBotServer: Sendable {
 
         let webSocketResponder = webSocketRouter.buildResponder()
         let idleTimeout = TimeAmount(configuration.httpIdleTimeout)
+        let connections = OpenConnections(limit: configuration.maxConnections)
         var application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
@@ -208,7 +209,8 @@ public struct RPGBotServer: Sendable {
                         responder: responder, webSocketResponder: webSocketResponder,
                         configuration: .init(http1: .init(idleTimeout: idleTimeout), ws: webSocketConfiguration)
                     ),
-                    headTimeout: idleTimeout
+                    headTimeout: idleTimeout,
+                    connections: connections
                 )
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),

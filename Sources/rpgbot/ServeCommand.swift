@@ -51,6 +51,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-idle-timeout"), help: ArgumentHelp(Setting.httpIdleTimeout.helpText, valueName: "duration"))
     var httpIdleTimeout: String?
 
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(Setting.maxConnections.helpText, valueName: "count"))
+    var maxConnections: String?
+
     @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp(Setting.shutdownTimeout.helpText, valueName: "duration"))
     var shutdownTimeout: String?
 
@@ -212,7 +215,7 @@ struct ServeCommand: AsyncParsableCommand {
         let pairs: [(Setting, String?)] = [
             (.host, host), (.port, port), (.dataDirectory, dataDirectory), (.services, services),
             (.databaseURL, databaseURL), (.databaseWait, databaseWait), (.logLevel, logLevel), (.logFormat, logFormat),
-            (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.httpIdleTimeout, httpIdleTimeout), (.shutdownTimeout, shutdownTimeout),
+            (.metrics, enableMetrics), (.maxBodySize, maxBodySize), (.httpIdleTimeout, httpIdleTimeout), (.maxConnections, maxConnections), (.shutdownTimeout, shutdownTimeout),
             (.otelTracesExporter, otelTracesExporter), (.otelEndpoint, otelEndpoint), (.otelServiceName, otelServiceName),
             (.wsMaxFrame, wsMaxFrame), (.wsHelloTimeout, wsHelloTimeout), (.wsPingInterval, wsPingInterval), (.wsPongTimeout, wsPongTimeout),
             (.wsCloseTimeout, wsCloseTimeout), (.wsQueueBytes, wsQueueBytes), (.wsRate, wsRate), (.wsBurst, wsBurst), (.replayLimit, replayLimit),

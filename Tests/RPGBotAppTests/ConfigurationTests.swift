@@ -102,6 +102,7 @@ import Testing
         ([:], ["RPGBOT_WS_CLOSE_TIMEOUT": "later"], Setting.wsCloseTimeout),
         (["database-wait": "forever"], [:], Setting.databaseWait),
         ([:], ["RPGBOT_HTTP_IDLE_TIMEOUT": "0"], Setting.httpIdleTimeout),
+        (["max-connections": "0"], [:], Setting.maxConnections),
         ([:], ["RPGBOT_KNOWLEDGE_STORE_TIMEOUT": "soon"], Setting.knowledgeStoreTimeout),
         (["knowledge-store-timeout": "0"], [:], Setting.knowledgeStoreTimeout),
     ] as [([String: String], [String: String], Setting)])

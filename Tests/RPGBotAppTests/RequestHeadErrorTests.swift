@@ -72,5 +72,42 @@ import Testing
             }
         }
     }
+
+    /// Beyond the limit of open connections a new one is answered 503 at once; a closed one
+    /// frees its place.
+    @Test func connectionsBeyondTheLimitAreAnswered503() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await makeServer(directory) { $0.maxConnections = 2 }
+            let token = try await server.tokens.issue(subject: "ada", campaign: "demo", role: .player, ttl: 600)
+            try await server.makeApplication().test(.live) { client in
+                let port = try #require(client.port)
+                // The test harness may hold a connection of its own: fill what is left.
+                var held: [WebSocketTestClient] = []
+                var refused: String?
+                while held.count <= 3 {
+                    refused = try await rawHTTPExchange(port: port, request: Self.request(headers: "Connection: close\r\n"))
+                    if refused?.hasPrefix("HTTP/1.1 503") == true { break }
+                    let socket = WebSocketTestClient(url: "ws://127.0.0.1:\(port)/ws/campaign/demo")
+                    socket.send(json: ["t": "hello", "v": 1, "token": token])
+                    #expect(try await socket.next(timeout: .seconds(10))?["t"] as? String == "welcome")
+                    held.append(socket)
+                }
+                #expect(!held.isEmpty && held.count <= 3)
+                #expect(refused?.hasPrefix("HTTP/1.1 503 Service Unavailable") == true, "got \(String(describing: refused?.prefix(200)))")
+                #expect(refused?.contains("Retry-After: 1") == true)
+                held[0].close()
+                _ = try await held[0].waitUntilClosed()
+                // The count drops when the server side of the connection has closed too.
+                var served: String?
+                for _ in 0..<100 {
+                    served = try await rawHTTPExchange(port: port, request: Self.request(headers: "Connection: close\r\n"))
+                    if served?.hasPrefix("HTTP/1.1 200") == true { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(served?.hasPrefix("HTTP/1.1 200 OK") == true, "got \(String(describing: served?.prefix(200)))")
+                for socket in held.dropFirst() { socket.close() }
+            }
+        }
+    }
 }
 

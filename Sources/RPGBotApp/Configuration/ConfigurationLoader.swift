@@ -52,6 +52,7 @@ public struct ConfigurationLoader: Sendable {
         configuration.shutdownTimeout = try duration(.shutdownTimeout) ?? configuration.shutdownTimeout
         configuration.databaseWait = try duration(.databaseWait) ?? configuration.databaseWait
         configuration.httpIdleTimeout = try duration(.httpIdleTimeout) ?? configuration.httpIdleTimeout
+        configuration.maxConnections = try positiveInteger(.maxConnections) ?? configuration.maxConnections
         configuration.observability = try observability()
         configuration.partySync = try partySync()
         configuration.generation = try generation()

@@ -22,6 +22,8 @@ public struct RPGBotConfiguration: Sendable {
     /// How long an HTTP connection may be idle: before its first request head is complete, or
     /// between requests.
     public var httpIdleTimeout: Duration = .seconds(75)
+    /// Open HTTP and WebSocket connections beyond this are answered 503 and closed.
+    public var maxConnections = 10_000
     /// How long start-up waits for the database to take connections.
     public var databaseWait: Duration = .seconds(30)
     /// The secret from `RPGBOT_JWT_SECRET`, or nil to use the generated file in the data folder.

@@ -33,6 +33,7 @@ extension Setting {
     public static let metrics = Setting(flag: "enable-metrics", environment: "ENABLE_METRICS", defaultValue: "false", summary: "Serve Prometheus metrics at /metrics.", accepted: "true or false")
     public static let maxBodySize = Setting(flag: "max-body-size", environment: "RPGBOT_MAX_BODY_SIZE", defaultValue: "1MiB", summary: "Largest request body accepted (413 beyond).", accepted: "bytes, optionally with KiB or MiB (e.g. 65536, 512KiB, 4MiB)")
     public static let httpIdleTimeout = Setting(flag: "http-idle-timeout", environment: "RPGBOT_HTTP_IDLE_TIMEOUT", defaultValue: "75s", summary: "How long an HTTP connection may be idle: before its first request head is complete (408 then), or between requests.", accepted: "a duration")
+    public static let maxConnections = Setting(flag: "max-connections", environment: "RPGBOT_MAX_CONNECTIONS", defaultValue: "10000", summary: "Open HTTP and WebSocket connections beyond this are answered 503 and closed (keep it below the process's file descriptor limit).", accepted: "an integer, 1 or more")
     public static let shutdownTimeout = Setting(flag: "shutdown-timeout", environment: "RPGBOT_SHUTDOWN_TIMEOUT", defaultValue: "30s", summary: "How long SIGTERM/SIGINT wait for in-flight requests before forcing exit.", accepted: "a duration such as 500ms, 30s, 2m")
     public static let otelTracesExporter = Setting(flag: "otel-traces-exporter", environment: "OTEL_TRACES_EXPORTER", defaultValue: "none (otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set)", summary: "Where spans are exported.", accepted: "none or otlp")
     public static let otelEndpoint = Setting(flag: "otel-endpoint", environment: "OTEL_EXPORTER_OTLP_ENDPOINT", defaultValue: "http://localhost:4318", summary: "OTLP/HTTP collector base URL (/v1/traces is appended).", accepted: "an http or https URL")
@@ -101,7 +102,7 @@ extension Setting {
     /// Every setting of `rpgbot serve`, in the order of its help.
     public static let all: [Setting] = [
         .host, .port, .dataDirectory, .services, .databaseURL, .databaseWait, .jwtSecret, .logLevel, .logFormat,
-        .metrics, .maxBodySize, .httpIdleTimeout, .shutdownTimeout, .otelTracesExporter, .otelEndpoint, .otelProtocol, .otelServiceName,
+        .metrics, .maxBodySize, .httpIdleTimeout, .maxConnections, .shutdownTimeout, .otelTracesExporter, .otelEndpoint, .otelProtocol, .otelServiceName,
         .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsCloseTimeout, .wsQueueBytes, .wsRate, .wsBurst,
         .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge,
         .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
