@@ -373,6 +373,8 @@ let package = Package(
             dependencies: [
                 "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit", "Memory37",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

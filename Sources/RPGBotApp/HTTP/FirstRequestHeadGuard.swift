@@ -2,13 +2,13 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Wraps a child channel so that a new connection's first request head is guarded: a head
 /// NIO cannot parse — headers over the 80 KiB limit, a malformed request line — or a
 /// WebSocket upgrade request NIO refuses gets an answer and the connection is closed, and so
-/// does a connection whose first head is not complete within `headTimeout`. A connection
-/// beyond the server's limit of open connections is answered 503 at once and closed.
+/// does a connection whose first head is not complete within `headTimeout` (see
+/// ``FirstHeadDeadline``). A connection beyond the server's limit of open connections is
+/// answered 503 at once and closed.
 ///
 /// The WebSocket-upgrade channel turns NIO's error handling off and takes over only once it
 /// has decided whether to upgrade; until then a parse error reached no one and an idle
@@ -23,7 +23,10 @@ struct FirstRequestHeadGuarding<Base: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let admitted = connections.open(channel)
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try channel.pipeline.syncOperations.addHandler(FirstRequestHeadGuard(headTimeout: headTimeout, refuse: !admitted))
+            // The deadline watches bytes at the front, so a server slow to handle a complete
+            // head never answers it 408; errors are seen at the back, after the decoder.
+            try channel.pipeline.syncOperations.addHandler(FirstHeadDeadline(timeout: headTimeout, refuse: !admitted), position: .first)
+            try channel.pipeline.syncOperations.addHandler(FirstRequestHeadGuard())
             return value
         }
     }
@@ -33,45 +36,15 @@ struct FirstRequestHeadGuarding<Base: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-/// See ``FirstRequestHeadGuarding``. It sits behind the upgrade handler, so the first read or
-/// upgrade event it sees means the head was complete and the connection has its handler; from
-/// then on errors pass on to that handler, so a response already being written is never
-/// interleaved, and nothing HTTP is written into an upgraded connection.
+/// Answers errors about the first request head (see ``FirstRequestHeadGuarding``). It sits
+/// behind the upgrade handler, so the first read or upgrade event it sees means the head has
+/// its handler; from then on errors pass on to that handler, so a response already being
+/// written is never interleaved, and nothing HTTP is written into an upgraded connection.
 final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let headTimeout: TimeAmount
-    /// Over the limit of open connections: answered 503 as soon as the handler is in place.
-    private let refuse: Bool
     private var waitingForHead = true
-    private var deadline: Scheduled<Void>?
-
-    init(headTimeout: TimeAmount, refuse: Bool = false) {
-        self.headTimeout = headTimeout
-        self.refuse = refuse
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if refuse {
-            answer(.serviceUnavailable, extraHeaders: [("Retry-After", "1")], context: context)
-            return
-        }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: headTimeout) {
-            let (guardian, context) = loopBound.value
-            guardian.answer(.requestTimeout, context: context)
-        }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        context.fireChannelInactive()
-    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         headArrived()
@@ -86,9 +59,7 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func headArrived() {
-        guard waitingForHead else { return }
         waitingForHead = false
-        deadline?.cancel()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -102,11 +73,10 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Writes a bodiless answer with `Connection: close` and closes once it is out.
-    private func answer(_ status: HTTPResponseStatus, extraHeaders: [(String, String)] = [], context: ChannelHandlerContext) {
+    private func answer(_ status: HTTPResponseStatus, context: ChannelHandlerContext) {
         guard waitingForHead else { return }
         waitingForHead = false
-        deadline?.cancel()
-        var headers = HTTPHeaders(extraHeaders)
+        var headers = HTTPHeaders()
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Content-Length", value: "0")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
@@ -115,23 +85,4 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
             channel.close(promise: nil)
         }
     }
-}
-
-/// Counts the server's open connections against its limit.
-final class OpenConnections: Sendable {
-    let limit: Int
-    private let count = Atomic<Int>(0)
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Counts `channel` until it closes; false when it is beyond the limit.
-    func open(_ channel: any Channel) -> Bool {
-        let open = count.add(1, ordering: .relaxed).newValue
-        channel.closeFuture.whenComplete { [self] _ in count.subtract(1, ordering: .relaxed) }
-        return open <= limit
-    }
-
-    var current: Int { count.load(ordering: .relaxed) }
 }
