@@ -185,7 +185,7 @@ import Testing
             for index in 0..<200 {
                 client.send(json: ["t": "history", "limit": 1, "n": index])
             }
-            let error = try await client.next("error")
+            let error = try await client.next("error", timeout: .seconds(30))
             #expect(error["code"] as? Int == 111)
             #expect(error["temporary"] as? Bool == true)
             #expect((error["retry_after_ms"] as? Int ?? 0) > 0)
@@ -233,6 +233,9 @@ import Testing
             // The slow reader stays paused while the fast one reads 18 MB, which can take longer
             // than the default close timeout on a busy machine; the close frame must still wait.
             $0.closeTimeout = .seconds(120)
+            // The publisher reads only acks and answers no ping; 600 publishes can outlast a
+            // ping interval on a busy machine.
+            $0.pingInterval = .seconds(600)
         }) { server in
             let (slow, welcome) = try await server.join("slow")
             let epoch = try #require(welcome["epoch"] as? String)
@@ -276,6 +279,7 @@ import Testing
             $0.connectionBurst = 10_000
             $0.closeTimeout = .seconds(1)
             $0.presenceGrace = .milliseconds(100)
+            $0.pingInterval = .seconds(600)
         }) { server in
             let (slow, _) = try await server.join("slow")
             let (watcher, _) = try await server.join("watcher")
