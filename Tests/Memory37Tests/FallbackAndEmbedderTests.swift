@@ -7,12 +7,20 @@ import Testing
 
 @Suite("Fallback store and the OpenAI embedder")
 struct FallbackAndEmbedderTests {
-    @Test("when the configured store fails, reads come from the in-memory copy and the service says so")
-    func fallback() async throws {
-        let failing = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
-        let service = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
+    static let wren = KnowledgeDocument(sourceID: "npc.wren", campaignID: "demo", domain: .npc, title: "Wren the ferryman", aliases: ["Wren"], body: "Wren poles the ferry across the Brindle.")
+
+    /// A service over a store that fails on demand, prepared and holding the demo documents.
+    func demoService(storeTimeout: Duration = .seconds(3)) async throws -> (store: FailingKnowledgeStore, service: KnowledgeService) {
+        let store = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
+        let service = KnowledgeService(store: store, embedder: HashingEmbedder(), storeTimeout: storeTimeout, logger: StoreFixture.quiet)
         await service.prepare()
         _ = try await service.ingest(StoreFixture.demoDocuments())
+        return (store, service)
+    }
+
+    @Test("when the configured store fails, reads come from the in-memory copy and the service says so")
+    func fallback() async throws {
+        let (failing, service) = try await demoService()
         #expect(!service.isDegraded)
         failing.failing = true
         let hits = try await service.search("Old Tom innkeeper", filter: StoreFixture.player(), k: 3)
@@ -25,11 +33,8 @@ struct FallbackAndEmbedderTests {
 
     @Test("writes the store cannot take are refused, not kept in memory only; content meant for the fallback goes there")
     func writesWhileTheStoreIsDown() async throws {
-        let failing = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
-        let service = KnowledgeService(store: failing, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
-        await service.prepare()
-        _ = try await service.ingest(StoreFixture.demoDocuments())
-        let wren = KnowledgeDocument(sourceID: "npc.wren", campaignID: "demo", domain: .npc, title: "Wren the ferryman", aliases: ["Wren"], body: "Wren poles the ferry across the Brindle.")
+        let (failing, service) = try await demoService()
+        let wren = Self.wren
         failing.failing = true
         // The write that meets the failure: refused with the store's error, and the service degrades.
         do {
@@ -59,10 +64,8 @@ struct FallbackAndEmbedderTests {
 
     @Test("a write the store refuses while it still answers is an error of its own: no degrading, nothing refused after it")
     func writeRefusedByAHealthyStore() async throws {
-        let store = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
-        let service = KnowledgeService(store: store, embedder: HashingEmbedder(), logger: StoreFixture.quiet)
-        await service.prepare()
-        let wren = KnowledgeDocument(sourceID: "npc.wren", campaignID: "demo", domain: .npc, title: "Wren the ferryman", aliases: ["Wren"], body: "Wren poles the ferry across the Brindle.")
+        let (store, service) = try await demoService()
+        let wren = Self.wren
         store.refusingWrites = true
         await #expect(throws: FailingKnowledgeStore.Refused.self) { try await service.ingest([wren]) }
         #expect(!service.isDegraded)
@@ -72,10 +75,7 @@ struct FallbackAndEmbedderTests {
 
     @Test("a store that stops answering is given up after the store timeout: the fallback answers while it is still stuck")
     func stalledStore() async throws {
-        let stalled = FailingKnowledgeStore(base: InMemoryKnowledgeStore(dimensions: 256))
-        let service = KnowledgeService(store: stalled, embedder: HashingEmbedder(), storeTimeout: .milliseconds(300), logger: StoreFixture.quiet)
-        await service.prepare()
-        _ = try await service.ingest(StoreFixture.demoDocuments())
+        let (stalled, service) = try await demoService(storeTimeout: .milliseconds(300))
         stalled.stalling = true
         // Should the timeout not work, the store answers after a minute and the checks below fail.
         let safety = Task.detached {

@@ -224,30 +224,41 @@ import Testing
 }
 
 @Suite struct SlowConsumerTests {
+    /// Rates out of the way; the publisher reads only acks and answers no ping, and 600
+    /// publishes can outlast a ping interval on a busy machine.
+    static func settings(closeTimeout: Duration, presenceGrace: Duration? = nil) -> PartySyncSettings {
+        LiveServer.settings {
+            $0.connectionRate = 10_000
+            $0.connectionBurst = 10_000
+            $0.closeTimeout = closeTimeout
+            $0.pingInterval = .seconds(600)
+            if let presenceGrace { $0.presenceGrace = presenceGrace }
+        }
+    }
+
+    /// Publishes `total` events of 30 kB, each acknowledged: ~18 MB for 600, more than the
+    /// socket buffers and a paused reader's queue together.
+    static func flood(_ publisher: WebSocketTestClient, total: Int) async throws {
+        let blob = String(repeating: "d", count: 30_000)
+        for index in 1...total {
+            publisher.send(json: ["t": "publish", "cmid": "e\(index)", "type": "map.tile", "payload": ["n": index, "blob": blob]])
+            _ = try await publisher.next("ack")
+        }
+    }
+
     /// A client that stops reading is closed with 4002 while the others keep their pace, and
     /// then resumes without losing anything.
     @Test func aStalledReaderIsClosedAndResumesWithoutLoss() async throws {
-        try await LiveServer.run(settings: LiveServer.settings {
-            $0.connectionRate = 10_000
-            $0.connectionBurst = 10_000
-            // The slow reader stays paused while the fast one reads 18 MB, which can take longer
-            // than the default close timeout on a busy machine; the close frame must still wait.
-            $0.closeTimeout = .seconds(120)
-            // The publisher reads only acks and answers no ping; 600 publishes can outlast a
-            // ping interval on a busy machine.
-            $0.pingInterval = .seconds(600)
-        }) { server in
+        // The slow reader stays paused while the fast one reads 18 MB, which can take longer
+        // than the default close timeout on a busy machine; the close frame must still wait.
+        try await LiveServer.run(settings: Self.settings(closeTimeout: .seconds(120))) { server in
             let (slow, welcome) = try await server.join("slow")
             let epoch = try #require(welcome["epoch"] as? String)
             let (fast, _) = try await server.join("fast")
             let (publisher, _) = try await server.join("publisher", role: .gm)
             slow.setPaused(true)
-            let blob = String(repeating: "d", count: 30_000)
-            let total = 600  // ~18 MB: more than the socket buffers and the queue together
-            for index in 1...total {
-                publisher.send(json: ["t": "publish", "cmid": "e\(index)", "type": "map.tile", "payload": ["n": index, "blob": blob]])
-                _ = try await publisher.next("ack")
-            }
+            let total = 600
+            try await Self.flood(publisher, total: total)
             // The fast reader sees everything, in order.
             let fastEvents = try await collectEvents(fast, count: total, timeout: .seconds(60))
             #expect(offsets(fastEvents) == Array(1...Int64(total)))
@@ -274,22 +285,12 @@ import Testing
     /// A slow reader that is still not reading when the close timeout runs out is dropped
     /// without its close frame (nothing could reach it), and others see it leave.
     @Test func aReaderThatNeverReadsAgainIsDroppedAfterTheCloseTimeout() async throws {
-        try await LiveServer.run(settings: LiveServer.settings {
-            $0.connectionRate = 10_000
-            $0.connectionBurst = 10_000
-            $0.closeTimeout = .seconds(1)
-            $0.presenceGrace = .milliseconds(100)
-            $0.pingInterval = .seconds(600)
-        }) { server in
+        try await LiveServer.run(settings: Self.settings(closeTimeout: .seconds(1), presenceGrace: .milliseconds(100))) { server in
             let (slow, _) = try await server.join("slow")
             let (watcher, _) = try await server.join("watcher")
             let (publisher, _) = try await server.join("publisher", role: .gm)
             slow.setPaused(true)
-            let blob = String(repeating: "d", count: 30_000)
-            for index in 1...600 {
-                publisher.send(json: ["t": "publish", "cmid": "e\(index)", "type": "map.tile", "payload": ["n": index, "blob": blob]])
-                _ = try await publisher.next("ack")
-            }
+            try await Self.flood(publisher, total: 600)
             // The leave is only announced once the server has dropped the connection.
             var left = false
             while !left {

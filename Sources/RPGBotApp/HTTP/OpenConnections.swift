@@ -16,6 +16,4 @@ final class OpenConnections: Sendable {
         channel.closeFuture.whenComplete { [self] _ in count.subtract(1, ordering: .relaxed) }
         return open <= limit
     }
-
-    var current: Int { count.load(ordering: .relaxed) }
 }
