@@ -47,8 +47,7 @@ struct FallbackAndEmbedderTests {
         }
         #expect(service.isDegraded)
         #expect(try await service.npcProfile("Wren", filter: StoreFixture.player()) == nil)
-        // Already degraded: refused at once, the store not asked.
-        failing.failing = false
+        // Already degraded and the store still down: refused.
         await #expect(throws: KnowledgeStoreUnavailable.self) { try await service.ingest([wren]) }
         #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).isEmpty)
         // Content the caller writes again later may go to the fallback alone.
@@ -56,9 +55,11 @@ struct FallbackAndEmbedderTests {
         #expect(report.added == ["npc.wren"])
         #expect(try await service.npcProfile("Wren", filter: StoreFixture.player())?.id == "npc.wren")
         #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).isEmpty)
-        // Back: the same write now reaches the store.
-        #expect(await service.probePrimary())
+        // Back: the same write checks the store itself, switches back and reaches it, without
+        // waiting for the next probe.
+        failing.failing = false
         #expect(try await service.ingest([wren]).added == ["npc.wren"])
+        #expect(!service.isDegraded)
         #expect(try await failing.base.documents(campaignID: "demo", sourceIDs: ["npc.wren"]).map(\.sourceID) == ["npc.wren"])
     }
 

@@ -72,6 +72,20 @@ public final class KnowledgeService: Sendable {
         }
     }
 
+    /// Returns when the primary can take a write: the service is not degraded, or the store
+    /// answers again within the store timeout (then it switches back, as the upkeep would: a
+    /// read that once ran slow on a busy machine must not refuse writes until the next probe).
+    /// Throws ``KnowledgeStoreUnavailable`` otherwise, at the latest after the store timeout.
+    private func checkPrimaryTakesWrites() async throws {
+        guard isDegraded else { return }
+        do {
+            _ = try await onPrimary { try await $0.counts() }
+        } catch {
+            throw KnowledgeStoreUnavailable(underlying: error, retryAfter: Self.probeInterval)
+        }
+        guard await probePrimary() else { throw KnowledgeStoreUnavailable(underlying: nil, retryAfter: Self.probeInterval) }
+    }
+
     /// How often a degraded service checks the configured store again; also the `Retry-After`
     /// of a refused write.
     public static let probeInterval: Duration = .seconds(15)
@@ -151,7 +165,7 @@ public final class KnowledgeService: Sendable {
             let start = ContinuousClock.now
             let report: IngestReport
             do {
-                guard !isDegraded else { throw KnowledgeStoreUnavailable(underlying: nil, retryAfter: Self.probeInterval) }
+                try await checkPrimaryTakesWrites()
                 do {
                     // The fallback keeps a copy; its failure must not fail the ingestion.
                     report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
