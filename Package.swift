@@ -332,7 +332,7 @@ let package = Package(
         .testTarget(
             name: "PartySyncTests",
             dependencies: [
-                "PartySync", "TestSupport", "RPGBotApp", "ServiceKit", "Persistence", "Observability",
+                "PartySync", "TestSupport", "RPGBotApp", "Memory37", "ServiceKit", "Persistence", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -97,25 +97,31 @@ public struct GenerationContextBuilder: Sendable {
         let npcNames = frame.objects("npcs").compactMap { $0["name"]?.stringValue }
         var plan = Plan()
         plan.npcs = frame.objects("npcs").compactMap { $0["id"]?.stringValue ?? $0["name"]?.stringValue }
+        // Every endpoint looks lore up by the place and what the players are doing (`intent`
+        // wherever the frame has one), rules by what they attempt, and episodes by the place,
+        // the people and what happened recently; each adds its own fields (docs/generate.md).
+        let intent = frame.text("intent")
+        let location = frame.text("location")
+        let recent = frame.texts("recent_events")
         switch endpoint {
         case .scene:
-            plan.lore = query([frame.text("location"), frame.text("intent")] + npcNames)
-            plan.rules = query([frame.text("intent")])
-            plan.episodes = query([frame.text("location"), frame.text("intent")] + npcNames + frame.texts("recent_events"))
+            plan.lore = query([location, intent] + npcNames)
+            plan.rules = query([intent])
+            plan.episodes = query([location, intent] + npcNames + recent)
         case .combat:
             let combatants = frame.objects("combatants")
             plan.npcs = combatants.compactMap { $0["npc_id"]?.stringValue }
             plan.ruleNames = Array(Set(combatants.flatMap { ($0["conditions"]?.arrayValue ?? []).compactMap(\.stringValue) })).sorted()
                 + combatants.filter { $0["side"]?.stringValue == "enemy" && $0["npc_id"] == nil }.compactMap { $0["name"]?.stringValue }
-            plan.lore = query([frame.text("location")])
-            plan.rules = query([frame.text("intent")])
-            plan.episodes = ""
+            plan.lore = query([location, intent])
+            plan.rules = query([intent])
+            plan.episodes = query([location, intent] + recent)
         case .social:
-            plan.lore = query([frame.text("goal"), frame.text("approach"), frame.text("location")] + npcNames)
-            plan.rules = query([frame.text("approach")])
-            plan.episodes = query(npcNames + [frame.text("goal")])
+            plan.lore = query([frame.text("goal"), frame.text("approach"), intent, location] + npcNames)
+            plan.rules = query([frame.text("approach"), intent])
+            plan.episodes = query(npcNames + [frame.text("goal"), intent] + recent)
         case .epilogue:
-            plan.lore = query(frame.texts("key_events") + [frame.text("location")])
+            plan.lore = query(frame.texts("key_events") + [location])
             plan.episodes = query(frame.texts("key_events"))
             plan.session = frame.integer("session")
         }

@@ -41,8 +41,11 @@ public struct GroundedGenerator: Sendable {
         public var broadcast: Bool
         public var record: Bool
         public var idempotencyKey: String?
+        /// Identifies the request under its Idempotency-Key: a repeat with the same key and
+        /// fingerprint is the same request, with another fingerprint a reused key.
+        public var fingerprint: String
 
-        public init(endpoint: DomainEndpoint, campaignID: String, frame: [String: JSONValue], caller: TokenClaims, broadcast: Bool = false, record: Bool = false, idempotencyKey: String? = nil) {
+        public init(endpoint: DomainEndpoint, campaignID: String, frame: [String: JSONValue], caller: TokenClaims, broadcast: Bool = false, record: Bool = false, idempotencyKey: String? = nil, fingerprint: String? = nil) {
             self.endpoint = endpoint
             self.campaignID = campaignID
             self.frame = frame
@@ -50,6 +53,17 @@ public struct GroundedGenerator: Sendable {
             self.broadcast = broadcast
             self.record = record
             self.idempotencyKey = idempotencyKey
+            self.fingerprint = fingerprint ?? Self.fingerprint(endpoint: endpoint, frame: frame, campaignID: campaignID, broadcast: broadcast, record: record)
+        }
+
+        /// SHA-256 of the endpoint and the request's canonical body.
+        public static func fingerprint(endpoint: DomainEndpoint, frame: [String: JSONValue], campaignID: String, broadcast: Bool, record: Bool) -> String {
+            var body = frame
+            body["campaign_id"] = .string(campaignID)
+            body["broadcast"] = .bool(broadcast)
+            body["record"] = .bool(record)
+            let text = endpoint.rawValue + "\u{0}" + JSONValue.object(body).canonicalText
+            return SHA256.hash(data: Data(text.utf8)).hexString
         }
     }
 
@@ -96,6 +110,10 @@ public struct GroundedGenerator: Sendable {
 
     private func run(_ request: Request, span: any Span) async throws -> Result {
         try checkPermissions(request)
+        if request.broadcast, let events, let key = request.idempotencyKey,
+           try await events.isIdempotencyKeyReused(campaignID: request.campaignID, actor: request.caller.subject, idempotencyKey: key, requestFingerprint: request.fingerprint) {
+            throw APIError(.conflict, code: "idempotency_key_reused", detail: "This Idempotency-Key was already used in campaign \(request.campaignID) for a different request or event; use a new key.")
+        }
         let filter = SearchFilter(campaignID: request.campaignID, includeGM: request.caller.role != .player)
         let profiles = try await checkReferences(request, filter: filter)
 
@@ -146,7 +164,7 @@ public struct GroundedGenerator: Sendable {
         if request.broadcast, let events {
             offset = try await events.publish(
                 campaignID: request.campaignID, type: request.endpoint.eventType, actor: request.caller.subject, role: request.caller.role,
-                idempotencyKey: request.idempotencyKey, payload: Self.broadcastPayload(request.endpoint, output: generation.output, context: context, cited: cited)
+                idempotencyKey: request.idempotencyKey, requestFingerprint: request.fingerprint, payload: Self.broadcastPayload(request.endpoint, output: generation.output, context: context, cited: cited)
             )
         }
         return Result(generation: generation, context: context, cited: cited, knowledgeState: state, broadcastOffset: offset, recordedSourceID: recorded)
@@ -163,6 +181,11 @@ public struct GroundedGenerator: Sendable {
             guard events != nil else {
                 throw APIError(.unprocessableContent, code: "broadcast_unavailable", detail: "Party Sync does not run in this server (see --services), so nothing can be broadcast.")
             }
+        }
+        if request.record, request.caller.role == .player {
+            // A recorded episode grounds every later prompt of the campaign: campaign memory is
+            // written by game masters, as ingestion is.
+            throw APIError(.forbidden, code: "gm_required", detail: "Only a game master (role gm or service) can record into the campaign's memory.")
         }
         if request.record, knowledge == nil {
             throw APIError(.unprocessableContent, code: "record_unavailable", detail: "Memory37 is switched off in this server (RPGBOT_MEMORY37_ENABLED=false), so nothing can be recorded.")

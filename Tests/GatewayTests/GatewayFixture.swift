@@ -94,15 +94,22 @@ final class RecordingPublisher: CampaignEventPublisher {
         let type: String
         let actor: String
         let key: String?
+        let fingerprint: String?
         let payload: JSONValue
     }
 
     let events = Mutex<[Event]>([])
 
-    func publish(campaignID: String, type: String, actor: String, role: Role, idempotencyKey: String?, payload: JSONValue) async throws -> Int64 {
+    func publish(campaignID: String, type: String, actor: String, role: Role, idempotencyKey: String?, requestFingerprint: String?, payload: JSONValue) async throws -> Int64 {
         events.withLock { events in
-            events.append(Event(campaignID: campaignID, type: type, actor: actor, key: idempotencyKey, payload: payload))
+            events.append(Event(campaignID: campaignID, type: type, actor: actor, key: idempotencyKey, fingerprint: requestFingerprint, payload: payload))
             return Int64(events.count)
+        }
+    }
+
+    func isIdempotencyKeyReused(campaignID: String, actor: String, idempotencyKey: String, requestFingerprint: String) async throws -> Bool {
+        events.withLock { events in
+            events.contains { $0.campaignID == campaignID && $0.actor == actor && $0.key == idempotencyKey && $0.fingerprint != requestFingerprint }
         }
     }
 }

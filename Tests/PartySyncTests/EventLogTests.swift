@@ -112,6 +112,31 @@ func draft(_ campaign: String = "demo", type: String = "chat.say", actor: String
         }
     }
 
+    @Test("a request fingerprint identifies a repeat whatever the payload; the record of a cmid can be looked up", arguments: StoreKind.available)
+    func requestFingerprintAndLookup(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            #expect(try await store.idempotencyRecord(campaignID: "demo", actor: "gm", cmid: "K1", idempotencyWindow: Self.window) == nil)
+            var generated = EventDraft(campaignID: "demo", type: "gm.scene", actor: "gm", role: .gm, cmid: "K1", payload: #"{"text":"first answer"}"#, requestFingerprint: "req-a")
+            let first = try await store.append(generated, idempotencyWindow: Self.window)
+            // The same request answered differently by the model is still the same event.
+            generated.payload = #"{"text":"second answer"}"#
+            #expect(try await store.append(generated, idempotencyWindow: Self.window).offset == first.offset)
+            let record = try #require(try await store.idempotencyRecord(campaignID: "demo", actor: "gm", cmid: "K1", idempotencyWindow: Self.window))
+            #expect(record.offset == first.offset && record.fingerprint == generated.fingerprint)
+            // Another request, or a plain event, under the key is a conflict.
+            generated.requestFingerprint = "req-b"
+            await #expect(throws: EventLogError.cmidConflict(cmid: "K1", originalOffset: first.offset)) {
+                try await store.append(generated, idempotencyWindow: Self.window)
+            }
+            await #expect(throws: EventLogError.cmidConflict(cmid: "K1", originalOffset: first.offset)) {
+                try await store.append(EventDraft(campaignID: "demo", type: "gm.scene", actor: "gm", role: .gm, cmid: "K1", payload: #"{"text":"first answer"}"#), idempotencyWindow: Self.window)
+            }
+            // Outside the window the record is gone.
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await store.idempotencyRecord(campaignID: "demo", actor: "gm", cmid: "K1", idempotencyWindow: .milliseconds(5)) == nil)
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func concurrentAppendsGetDistinctGaplessOffsets(_ kind: StoreKind) async throws {
         try await kind.withStore { store in

@@ -106,6 +106,7 @@ public final class MediaBroker: Service, Sendable {
         if let token = submission.clientToken, let known = try await store.clientToken(owner: submission.owner, token: token, now: now) {
             guard known.fingerprint == key else { throw MediaBrokerError.clientTokenConflict }
             if let job = try await store.job(id: known.jobID) {
+                if !job.status.isFinal { try await store.addRequester(jobID: job.id, requester: submission.owner) }
                 metrics.requested(job.kind, outcome: job.status == .succeeded ? "cache_hit" : "joined")
                 return Accepted(job: job, cached: job.status == .succeeded)
             }
@@ -146,6 +147,9 @@ public final class MediaBroker: Service, Sendable {
                 accepted = Accepted(job: job, cached: job.status == .succeeded)
             }
         }
+        if !accepted.job.status.isFinal {
+            try await store.addRequester(jobID: accepted.job.id, requester: submission.owner)
+        }
         metrics.requested(request.kind, outcome: outcome)
         return accepted
     }
@@ -176,11 +180,19 @@ public final class MediaBroker: Service, Sendable {
             if !capabilities.formats.contains(speech.format) {
                 errors.append(.init(pointer: "/format", detail: "\(engine) can produce \(capabilities.formats.map(\.rawValue).joined(separator: ", ")) here"))
             }
-            if let voice = capabilities.voices.first(where: { $0.id == speech.voice }) {
+            // A voice id, or a language code the engine resolves to its voice for it (`en`); no
+            // voice at all means the engine's voice for the language.
+            let asked = speech.voice.isEmpty ? speech.language : speech.voice
+            if let voice = capabilities.voice(for: asked, isLanguage: speech.voice.isEmpty) {
+                speech.voice = voice.id
                 let language = speech.language.lowercased()
-                if voice.language != "*", !(voice.language == language || voice.language.hasPrefix(language + "-") || language.hasPrefix(voice.language + "-")) {
+                let speaks = voice.language == "*" || voice.language == language || voice.language.hasPrefix(language + "-")
+                    || language.hasPrefix(voice.language + "-") || voice.alsoFor[language] != nil
+                if !speaks {
                     errors.append(.init(pointer: "/language", detail: "voice \(voice.id) speaks \(voice.language), not \(speech.language)"))
                 }
+            } else if speech.voice.isEmpty {
+                errors.append(.init(pointer: "/language", detail: "\(engine) has no voice for '\(speech.language)'; name a voice, GET /v1/media/engines lists them"))
             } else {
                 errors.append(.init(pointer: "/voice", detail: "\(engine) has no voice '\(speech.voice)'; GET /v1/media/engines lists them"))
             }
@@ -209,8 +221,35 @@ public final class MediaBroker: Service, Sendable {
         try await store.job(id: id)
     }
 
-    /// Cancels a queued or running job; a final job is returned unchanged.
-    public func cancel(id: String) async throws -> MediaJob? {
+    /// What withdrawing from a job did.
+    public enum Withdrawal: Sendable {
+        /// Nobody wants the job any more (or the caller may stop it for everyone): canceled.
+        case canceled(MediaJob)
+        /// The caller's interest is withdrawn; others who asked for the same work still want it.
+        case stillWanted(MediaJob)
+        /// The job had already ended; nothing changed.
+        case final(MediaJob)
+        /// The caller never asked for this job and may not stop it.
+        case notRequester(MediaJob)
+    }
+
+    /// Withdraws `requester`'s interest in a job. Deduplication gives callers who ask for the
+    /// same work one shared job, so one caller cannot stop it for the others: the job is
+    /// canceled when the last of its requesters withdraws, or at once when `overriding` (a game
+    /// master of the job's campaign, or a service). nil when there is no such job.
+    public func withdraw(id: String, requester: String, overriding: Bool) async throws -> Withdrawal? {
+        guard let job = try await store.job(id: id) else { return nil }
+        guard !job.status.isFinal else { return .final(job) }
+        let remaining = try await store.withdrawRequester(jobID: id, requester: requester)
+        if !overriding {
+            guard let remaining else { return .notRequester(job) }
+            if remaining > 0 { return .stillWanted(job) }
+        }
+        return try await cancel(id: id).map { $0.status == .canceled ? .canceled($0) : .final($0) }
+    }
+
+    /// Cancels a queued or running job for everyone; a final job is returned unchanged.
+    func cancel(id: String) async throws -> MediaJob? {
         guard var job = try await store.job(id: id) else { return nil }
         guard !job.status.isFinal else { return job }
         job.status = .canceled

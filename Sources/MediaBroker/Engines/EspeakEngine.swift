@@ -39,12 +39,21 @@ public final class EspeakEngine: SpeechEngine {
         return found
     }
 
-    /// `espeak-ng --voices`: `Pty Language Age/Gender VoiceName File Other Languages`.
+    /// `espeak-ng --voices`: `Pty Language Age/Gender VoiceName File Other Languages`, the
+    /// last column a list of `(code rank)` pairs: `(en-gb 3)(en 5)`.
     static func parseVoices(_ listing: String) -> [VoiceDescription] {
         listing.split(separator: "\n").dropFirst().compactMap { line in
             let columns = line.split(separator: " ", omittingEmptySubsequences: true)
             guard columns.count >= 4 else { return nil }
-            return VoiceDescription(id: String(columns[1]), language: String(columns[1]), name: String(columns[3]).replacingOccurrences(of: "_", with: " "))
+            var alsoFor: [String: Int] = [:]
+            if columns.count > 5 {
+                let pairs = columns[5...].joined(separator: " ").split(separator: "(").map { $0.replacingOccurrences(of: ")", with: "") }
+                for pair in pairs {
+                    let parts = pair.split(separator: " ")
+                    if parts.count == 2, let rank = Int(parts[1]) { alsoFor[parts[0].lowercased()] = rank }
+                }
+            }
+            return VoiceDescription(id: String(columns[1]), language: String(columns[1]), name: String(columns[3]).replacingOccurrences(of: "_", with: " "), alsoFor: alsoFor)
         }
     }
 

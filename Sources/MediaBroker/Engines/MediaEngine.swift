@@ -34,11 +34,15 @@ public struct VoiceDescription: Sendable, Equatable {
     /// BCP 47-ish language code (`en`, `en-us`, `ru`).
     public var language: String
     public var name: String
+    /// Other language codes the engine accepts for this voice, with its rank among the voices
+    /// for each (lower is preferred): espeak-ng picks `en-gb` for `en`.
+    public var alsoFor: [String: Int]
 
-    public init(id: String, language: String, name: String) {
+    public init(id: String, language: String, name: String, alsoFor: [String: Int] = [:]) {
         self.id = id
         self.language = language
         self.name = name
+        self.alsoFor = alsoFor
     }
 }
 
@@ -55,6 +59,19 @@ public struct SpeechCapabilities: Sendable {
         self.problem = problem
         self.voices = voices
         self.formats = formats
+    }
+
+    /// The voice a requested voice or language code names: a voice id; else the engine's
+    /// preferred voice for that language code (as the engine itself resolves `-v en`); else
+    /// the first voice of a more specific language (`pt` → `pt-br`); else, for a language code
+    /// (`isLanguage`), a voice that speaks every language. nil when nothing fits.
+    public func voice(for code: String, isLanguage: Bool = false) -> VoiceDescription? {
+        let code = code.lowercased()
+        if let exact = voices.first(where: { $0.id.lowercased() == code }) { return exact }
+        let ranked = voices.enumerated().compactMap { index, voice in voice.alsoFor[code].map { (rank: $0, index: index, voice: voice) } }
+        if let best = ranked.min(by: { ($0.rank, $0.index) < ($1.rank, $1.index) }) { return best.voice }
+        if let specific = voices.first(where: { $0.language.lowercased().hasPrefix(code + "-") }) { return specific }
+        return isLanguage ? voices.first { $0.language == "*" } : nil
     }
 }
 

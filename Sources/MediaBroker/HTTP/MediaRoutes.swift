@@ -32,9 +32,7 @@ public struct MediaRoutes: Sendable {
             return Self.answer(waited, cached: false, status: .ok, request: request)
         }
         group.delete("jobs/{job_id}") { request, context in
-            let job = try await Self.visibleJob(context: context, broker: broker)
-            let canceled = try await broker.cancel(id: job.id) ?? job
-            return Self.answer(canceled, cached: false, status: .ok, request: request)
+            try await Self.withdraw(request: request, context: context, broker: broker)
         }
         group.get("artifacts/{sha256}") { request, context in
             try ArtifactResponder.respond(request, sha: context.parameters.get("sha256") ?? "", store: broker.artifacts)
@@ -66,6 +64,27 @@ public struct MediaRoutes: Sendable {
             job = try await broker.wait(for: job.id, upTo: .seconds(wait)) ?? job
         }
         return answer(job, cached: accepted.cached, status: job.status == .succeeded ? .ok : .accepted, request: request)
+    }
+
+    /// `DELETE /v1/media/jobs/{id}`: the caller's interest withdrawn; the job is canceled when
+    /// nobody who asked for it still wants it, or at once for a game master of its campaign or a
+    /// service. `withdrawn: true` says the job goes on for the others who asked for it.
+    static func withdraw(request: Request, context: AppRequestContext, broker: MediaBroker) async throws -> Response {
+        let caller = try context.requireIdentity()
+        let job = try await visibleJob(context: context, broker: broker)
+        let overriding = caller.role == .service || (caller.role == .gm && job.campaignID != nil)
+        switch try await broker.withdraw(id: job.id, requester: caller.subject, overriding: overriding) ?? .final(job) {
+        case .canceled(let job), .final(let job):
+            return answer(job, cached: false, status: .ok, request: request)
+        case .stillWanted(let job):
+            guard case .object(var members) = encode(job, cached: false) else { return answer(job, cached: false, status: .ok, request: request) }
+            members["withdrawn"] = .bool(true)
+            var response = Response.json(.object(members), status: .ok)
+            response.headers[.location] = "/v1/media/jobs/\(job.id)"
+            return response
+        case .notRequester:
+            throw APIError(.forbidden, code: "not_requester", detail: "Only those who asked for this job, a game master of its campaign or a service can cancel it.")
+        }
     }
 
     static func problem(_ error: MediaBrokerError) -> APIError {
@@ -182,7 +201,9 @@ struct MediaRequestBody {
         switch kind {
         case .tts:
             let text = string("text", required: true)
-            let voice = string("voice", required: true)
+            // Optional: without it the engine's voice for the language speaks.
+            let voice = string("voice", required: false)
+            if let voice, voice.isEmpty || voice.count > 64 { errors.append(.init(pointer: "/voice", detail: "must be 1 to 64 characters")) }
             let language = string("language", required: true)
             let formatText = string("format", required: true)
             let format = formatText.flatMap(AudioFormat.init(rawValue:))
@@ -191,8 +212,9 @@ struct MediaRequestBody {
             if let value = members["speed"] {
                 if let number = value.numberValue { speed = number } else { errors.append(.init(pointer: "/speed", detail: "must be a number")) }
             }
-            if let text, let voice, let language, let format {
-                request = .speech(SpeechRequest(text: text, voice: voice, language: language, format: format, speed: speed))
+            if let language, language.isEmpty || language.count > 35 { errors.append(.init(pointer: "/language", detail: "must be 1 to 35 characters")) }
+            if let text, let language, let format {
+                request = .speech(SpeechRequest(text: text, voice: voice ?? "", language: language, format: format, speed: speed))
             }
         case .image:
             let prompt = string("prompt", required: true)

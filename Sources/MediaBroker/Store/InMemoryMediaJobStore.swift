@@ -7,6 +7,7 @@ public final class InMemoryMediaJobStore: MediaJobStore {
         var jobs: [String: MediaJob] = [:]
         var order: [String] = []
         var tokens: [String: (jobID: String, fingerprint: String, expiresAt: Date)] = [:]
+        var requesters: [String: Set<String>] = [:]
     }
     private let state = Mutex(State())
 
@@ -96,5 +97,16 @@ public final class InMemoryMediaJobStore: MediaJobStore {
 
     public func queuedCount(kind: MediaKind) async throws -> Int {
         state.withLock { state in state.jobs.values.filter { $0.status == .queued && $0.kind == kind }.count }
+    }
+
+    public func addRequester(jobID: String, requester: String) async throws {
+        state.withLock { _ = $0.requesters[jobID, default: []].insert(requester) }
+    }
+
+    public func withdrawRequester(jobID: String, requester: String) async throws -> Int? {
+        state.withLock { state in
+            guard state.requesters[jobID]?.remove(requester) != nil else { return nil }
+            return state.requesters[jobID]?.count ?? 0
+        }
     }
 }

@@ -27,4 +27,9 @@ public protocol MediaJobStore: Sendable {
     func requeueAbandoned(now: Date) async throws -> Int
     /// Queued jobs of a kind.
     func queuedCount(kind: MediaKind) async throws -> Int
+    /// Records that `requester` wants the job (idempotent).
+    func addRequester(jobID: String, requester: String) async throws
+    /// Withdraws `requester`'s interest in the job; returns how many requesters remain, or nil
+    /// when `requester` had not asked for it.
+    func withdrawRequester(jobID: String, requester: String) async throws -> Int?
 }

@@ -46,5 +46,17 @@ public enum MediaMigrations {
             sqlite: ["CREATE TABLE media_jobs (\(jobColumns))"] + indexes + [tokens],
             postgres: ["CREATE TABLE media_jobs (\(jobColumns))"] + indexes + [tokens]
         ),
+        // Who asked for a job: deduplication shares one job between callers, so cancelling
+        // withdraws one caller's interest and stops the job only when nobody wants it still.
+        Migration(
+            id: "media.002_requesters",
+            sqlite: requesters,
+            postgres: requesters
+        ),
+    ]
+
+    static let requesters = [
+        "CREATE TABLE media_job_requesters (job_id TEXT NOT NULL, requester TEXT NOT NULL, PRIMARY KEY (job_id, requester))",
+        "INSERT INTO media_job_requesters (job_id, requester) SELECT id, owner FROM media_jobs WHERE status IN ('queued', 'running')",
     ]
 }

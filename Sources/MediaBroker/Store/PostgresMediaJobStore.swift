@@ -110,6 +110,22 @@ public final class PostgresMediaJobStore: MediaJobStore {
         }
         return 0
     }
+
+    public func addRequester(jobID: String, requester: String) async throws {
+        try await client.query("INSERT INTO media_job_requesters (job_id, requester) VALUES (\(jobID), \(requester)) ON CONFLICT DO NOTHING", logger: logger)
+    }
+
+    public func withdrawRequester(jobID: String, requester: String) async throws -> Int? {
+        // One statement: the delete and the count of the others see one snapshot.
+        let rows = try await client.query("""
+            WITH gone AS (DELETE FROM media_job_requesters WHERE job_id = \(jobID) AND requester = \(requester) RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM gone)::bigint, (SELECT COUNT(*) FROM media_job_requesters WHERE job_id = \(jobID) AND requester <> \(requester))::bigint
+            """, logger: logger)
+        for try await (deleted, remaining) in rows.decode((Int64, Int64).self) {
+            return deleted > 0 ? Int(remaining) : nil
+        }
+        return nil
+    }
 }
 
 extension MediaJob {

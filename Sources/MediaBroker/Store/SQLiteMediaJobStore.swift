@@ -94,6 +94,20 @@ public final class SQLiteMediaJobStore: MediaJobStore {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM media_jobs WHERE status = 'queued' AND kind = ?", arguments: [kind.rawValue]) ?? 0 }
     }
 
+    public func addRequester(jobID: String, requester: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO media_job_requesters (job_id, requester) VALUES (?, ?)", arguments: [jobID, requester])
+        }
+    }
+
+    public func withdrawRequester(jobID: String, requester: String) async throws -> Int? {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM media_job_requesters WHERE job_id = ? AND requester = ?", arguments: [jobID, requester])
+            guard db.changesCount > 0 else { return nil }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM media_job_requesters WHERE job_id = ?", arguments: [jobID]) ?? 0
+        }
+    }
+
     static func insert(_ job: MediaJob, db: GRDB.Database) throws {
         try db.execute(sql: """
             INSERT INTO media_jobs (id, kind, engine, job_key, parameters, campaign_id, owner, status, attempts, error, artifact_sha256, artifact_type,

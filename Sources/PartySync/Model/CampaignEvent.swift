@@ -44,14 +44,38 @@ public struct EventDraft: Sendable, Equatable {
     public var cmid: String?
     /// Canonical JSON text of the payload.
     public var payload: String
+    /// What makes a repeat of this `cmid` the same request, when that is not the event itself:
+    /// a generated broadcast is identified by the request that produced it, since a model's
+    /// second answer to the same request differs. nil: the type and payload identify it.
+    public var requestFingerprint: String?
 
-    public init(campaignID: String, type: String, actor: String, role: Role, cmid: String?, payload: String) {
+    public init(campaignID: String, type: String, actor: String, role: Role, cmid: String?, payload: String, requestFingerprint: String? = nil) {
         self.campaignID = campaignID
         self.type = type
         self.actor = actor
         self.role = role
         self.cmid = cmid
         self.payload = payload
+        self.requestFingerprint = requestFingerprint
+    }
+
+    /// The fingerprint a repeated `cmid` is compared by.
+    public var fingerprint: String {
+        requestFingerprint.map { "request:" + $0 } ?? EventFingerprint.of(self)
+    }
+}
+
+/// A `cmid` already used within the idempotency window: the event it named and what that
+/// request was identified by.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var offset: Int64
+    public var eventID: String
+    public var fingerprint: String
+
+    public init(offset: Int64, eventID: String, fingerprint: String) {
+        self.offset = offset
+        self.eventID = eventID
+        self.fingerprint = fingerprint
     }
 }
 

@@ -13,6 +13,10 @@ public protocol EventLog: Sendable {
     /// a different payload.
     func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome
 
+    /// The record of `cmid` sent by `actor` in the campaign, when it was used within the
+    /// window: lets a publisher refuse a reused key before doing expensive work for it.
+    func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord?
+
     /// The campaign's epoch, top and first retained offset; creates the campaign (with a new
     /// epoch) if it has never been seen.
     func head(campaignID: String) async throws -> CampaignHead

@@ -12,8 +12,7 @@ public actor InMemoryEventLog: EventLog {
     struct CmidRecord {
         var offset: Int64
         var id: String
-        var type: String
-        var payload: String
+        var fingerprint: String
         var createdAt: Int64
     }
 
@@ -27,7 +26,7 @@ public actor InMemoryEventLog: EventLog {
         let now = EventIdentity.nowMilliseconds()
         let cmidKey = draft.cmid.map { "\(draft.campaignID)\u{0}\(draft.actor)\u{0}\($0)" }
         if let cmidKey, let record = cmids[cmidKey], now - record.createdAt < Int64(EventIdentity.seconds(idempotencyWindow) * 1000) {
-            guard record.type == draft.type, record.payload == draft.payload else {
+            guard record.fingerprint == draft.fingerprint else {
                 throw EventLogError.cmidConflict(cmid: draft.cmid ?? "", originalOffset: record.offset)
             }
             return .duplicate(offset: record.offset, id: record.id, epoch: campaign.epoch)
@@ -40,9 +39,16 @@ public actor InMemoryEventLog: EventLog {
         campaign.events.append(event)
         campaigns[draft.campaignID] = campaign
         if let cmidKey {
-            cmids[cmidKey] = CmidRecord(offset: event.offset, id: event.id, type: draft.type, payload: draft.payload, createdAt: now)
+            cmids[cmidKey] = CmidRecord(offset: event.offset, id: event.id, fingerprint: draft.fingerprint, createdAt: now)
         }
         return .stored(event)
+    }
+
+    public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
+        let now = EventIdentity.nowMilliseconds()
+        guard let record = cmids["\(campaignID)\u{0}\(actor)\u{0}\(cmid)"],
+              now - record.createdAt < Int64(EventIdentity.seconds(idempotencyWindow) * 1000) else { return nil }
+        return IdempotencyRecord(offset: record.offset, eventID: record.id, fingerprint: record.fingerprint)
     }
 
     public func head(campaignID: String) async throws -> CampaignHead {

@@ -95,7 +95,7 @@ public struct PostgresEventLog: EventLog {
                     guard var head = heads[draft.campaignID] else {
                         throw PostgresEventLogError.campaignMissing(draft.campaignID)
                     }
-                    let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+                    let fingerprint = draft.cmid == nil ? "" : draft.fingerprint
                     if let cmid = draft.cmid, let earlier = previous[Self.cmidKey(draft.campaignID, draft.actor, cmid)] {
                         if earlier.fingerprint == fingerprint {
                             results.append(.success(.duplicate(offset: earlier.offset, id: earlier.eventID, epoch: head.epoch)))
@@ -162,6 +162,19 @@ public struct PostgresEventLog: EventLog {
             INSERT INTO party_campaigns (campaign_id, epoch, top, created_at)
             VALUES (\(campaignID), \(EventIdentity.newEpoch()), 0, \(now)) ON CONFLICT (campaign_id) DO NOTHING
             """, logger: logger)
+    }
+
+    public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
+        let windowStart = EventIdentity.nowMilliseconds() - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let rows = try await client.query(
+            """
+            SELECT event_offset, event_id, fingerprint FROM party_cmids
+            WHERE campaign_id = \(campaignID) AND actor = \(actor) AND cmid = \(cmid) AND created_at >= \(windowStart)
+            """, logger: logger)
+        for try await (offset, eventID, fingerprint) in rows.decode((Int64, String, String).self) {
+            return IdempotencyRecord(offset: offset, eventID: eventID, fingerprint: fingerprint)
+        }
+        return nil
     }
 
     public func head(campaignID: String) async throws -> CampaignHead {

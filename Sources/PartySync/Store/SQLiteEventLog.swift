@@ -58,7 +58,7 @@ public struct SQLiteEventLog: EventLog {
     }
 
     static func appendOne(_ draft: EventDraft, now: Int64, windowStart: Int64, db: GRDB.Database) throws -> AppendOutcome {
-        let fingerprint = draft.cmid == nil ? "" : EventFingerprint.of(draft)
+        let fingerprint = draft.cmid == nil ? "" : draft.fingerprint
         // Cached statements: an append is on the hot path and runs the same SQL every time.
         let known = try Bool.fetchOne(
             try db.cachedStatement(sql: "SELECT 1 FROM party_campaigns WHERE campaign_id = ?"), arguments: [draft.campaignID]
@@ -104,6 +104,16 @@ public struct SQLiteEventLog: EventLog {
                 .execute(arguments: [draft.campaignID, draft.actor, cmid, event.offset, event.id, fingerprint, now])
         }
         return .stored(event)
+    }
+
+    public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
+        let windowStart = EventIdentity.nowMilliseconds() - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        return try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT event_offset, event_id, fingerprint FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ? AND created_at >= ?",
+                arguments: [campaignID, actor, cmid, windowStart]
+            ).map { IdempotencyRecord(offset: $0["event_offset"], eventID: $0["event_id"], fingerprint: $0["fingerprint"]) }
+        }
     }
 
     public func head(campaignID: String) async throws -> CampaignHead {
