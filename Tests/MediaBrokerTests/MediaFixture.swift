@@ -89,6 +89,10 @@ extension MediaFixture {
     struct Tokens: Sendable {
         let player: String
         let otherCampaign: String
+        /// Another player of the player's campaign.
+        let secondPlayer: String
+        /// The game master of the player's campaign.
+        let gm: String
     }
 
     struct Answer: @unchecked Sendable {
@@ -118,7 +122,9 @@ extension MediaFixture {
             MediaRoutes(broker: broker, tokens: authority).register(on: CatalogedRouter(router: router, catalog: catalog))
             let tokens = Tokens(
                 player: try await authority.issue(subject: "ada", campaign: "demo", role: .player, ttl: 600),
-                otherCampaign: try await authority.issue(subject: "zed", campaign: "other", role: .player, ttl: 600)
+                otherCampaign: try await authority.issue(subject: "zed", campaign: "other", role: .player, ttl: 600),
+                secondPlayer: try await authority.issue(subject: "bea", campaign: "demo", role: .player, ttl: 600),
+                gm: try await authority.issue(subject: "gm", campaign: "demo", role: .gm, ttl: 600)
             )
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await broker.run() }

@@ -114,6 +114,79 @@ struct MediaRoutesTests {
         }
     }
 
+    @Test("cancelling withdraws the caller's own interest: a shared job stops only when nobody wants it; a game master stops a job of the campaign", arguments: MediaStoreKind.available)
+    func cancelOnlyWhatIsYours(kind: MediaStoreKind) async throws {
+        let engine = ControlledSpeechEngine()
+        engine.holding.store(true, ordering: .relaxed)
+        try await MediaFixture.withBroker(kind, speech: [engine]) { client, tokens, _ in
+            func status(_ id: String) async throws -> String? {
+                try await MediaFixture.call(client, .get, "/v1/media/jobs/\(id)", tokens.player).body["status"] as? String
+            }
+            // The game master's job in the campaign: a player who did not ask for it may not stop it.
+            let gmJob = try #require(try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.gm, body: MediaFixture.speech("The gm's narration.", extra: #", "campaign_id": "demo""#)).jobID)
+            let refused = try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(gmJob)", tokens.player)
+            #expect(refused.status == .forbidden && refused.code == "not_requester")
+            #expect(try await status(gmJob) != "canceled")
+            // A job without a campaign is shared by deduplication across campaigns.
+            let shared = try #require(try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: MediaFixture.speech("Shared words.")).jobID)
+            let joined = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.otherCampaign, body: MediaFixture.speech("Shared words."))
+            #expect(joined.jobID == shared)
+            let withdrawn = try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(shared)", tokens.otherCampaign)
+            #expect(withdrawn.status == .ok && withdrawn.body["withdrawn"] as? Bool == true && withdrawn.body["status"] as? String != "canceled")
+            #expect(try await status(shared) != "canceled")
+            // Withdrawing twice changes nothing more; a stranger to the job may not.
+            #expect(try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(shared)", tokens.otherCampaign).code == "not_requester")
+            #expect(try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(shared)", tokens.secondPlayer).code == "not_requester")
+            // The last one who wants it cancels it.
+            let canceled = try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(shared)", tokens.player)
+            #expect(canceled.body["status"] as? String == "canceled" && canceled.body["withdrawn"] == nil)
+            // The game master stops any job of the campaign, whoever else asked for it.
+            let playerJob = try #require(try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: MediaFixture.speech("A player's line.", extra: #", "campaign_id": "demo""#)).jobID)
+            #expect(try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.secondPlayer, body: MediaFixture.speech("A player's line.", extra: #", "campaign_id": "demo""#)).jobID == playerJob)
+            #expect(try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(playerJob)", tokens.gm).body["status"] as? String == "canceled")
+            #expect(try await MediaFixture.call(client, .delete, "/v1/media/jobs/\(gmJob)", tokens.gm).body["status"] as? String == "canceled")
+            engine.holding.store(false, ordering: .relaxed)
+        }
+    }
+
+    @Test("a language code names the engine's voice for it; voice may be left out", .enabled(if: espeakAvailable, "needs espeak-ng"))
+    func languageCodesAsVoices() async throws {
+        try await MediaFixture.withBroker { client, tokens, _ in
+            let en = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Hello there.", "voice": "en", "language": "en", "format": "wav"}"#, headers: [HTTPField.Name("Prefer")!: "wait=10"])
+            #expect(en.status == .ok && en.body["status"] as? String == "succeeded")
+            #expect((en.body["parameters"] as? [String: Any])?["voice"] as? String == "en-gb")
+            let noVoice = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Привет.", "language": "ru", "format": "wav"}"#, headers: [HTTPField.Name("Prefer")!: "wait=10"])
+            #expect(noVoice.body["status"] as? String == "succeeded" && (noVoice.body["parameters"] as? [String: Any])?["voice"] as? String == "ru")
+            // The same words by voice id or by language code are one job.
+            let byID = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Hello there.", "voice": "en-gb", "language": "en", "format": "wav"}"#)
+            #expect(byID.jobID == en.jobID)
+            let unknown = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Hello.", "language": "qq", "format": "wav"}"#)
+            #expect(unknown.status == .unprocessableContent && unknown.pointers == ["/language"])
+            let badVoice = try await MediaFixture.call(client, .post, "/v1/media/tts", tokens.player, body: #"{"text": "Hello.", "voice": "nobody", "language": "en", "format": "wav"}"#)
+            #expect(badVoice.status == .unprocessableContent && badVoice.pointers == ["/voice"])
+        }
+    }
+
+    @Test("espeak-ng's voice listing: other language codes and their ranks")
+    func voiceListing() {
+        let listing = """
+            Pty Language       Age/Gender VoiceName          File                 Other Languages
+             5  en-029          --/M      English_(Caribbean) gmw/en-029           (en 10)
+             2  en-gb           --/M      English_(Great_Britain) gmw/en               (en 2)
+             5  en-gb-x-rp      --/M      English_(Received_Pronunciation) gmw/en-GB-x-rp       (en-gb 4)(en 5)
+             5  pt-br           --/M      Portuguese_(Brazil) roa/pt-BR            (pt 5)
+             5  ru              --/M      Russian            zle/ru
+            """
+        let voices = EspeakEngine.parseVoices(listing)
+        #expect(voices.map(\.id) == ["en-029", "en-gb", "en-gb-x-rp", "pt-br", "ru"])
+        #expect(voices[2].alsoFor == ["en-gb": 4, "en": 5])
+        let capabilities = SpeechCapabilities(ready: true, voices: voices, formats: [.wav])
+        #expect(capabilities.voice(for: "en")?.id == "en-gb")
+        #expect(capabilities.voice(for: "EN-GB-X-RP")?.id == "en-gb-x-rp")
+        #expect(capabilities.voice(for: "pt")?.id == "pt-br")
+        #expect(capabilities.voice(for: "xx") == nil)
+    }
+
     @Test("transient engine errors are retried; the job records its attempts", .enabled(if: espeakAvailable, "needs espeak-ng"))
     func retries() async throws {
         let engine = ControlledSpeechEngine()
@@ -171,7 +244,9 @@ struct MediaRoutesTests {
                 ("/v1/media/tts", MediaFixture.speech(extra: #", "engine": "bard""#), [:], 422, "/engine"),
                 ("/v1/media/tts", MediaFixture.speech(extra: #", "speed": 9"#), [:], 422, "/speed"),
                 ("/v1/media/tts", MediaFixture.speech(extra: #", "volume": 11"#), [:], 422, "/volume"),
-                ("/v1/media/tts", #"{"text": "hi"}"#, [:], 422, "/voice"),
+                ("/v1/media/tts", #"{"text": "hi"}"#, [:], 422, "/language"),
+                ("/v1/media/tts", #"{"text": "hi", "voice": "", "language": "en", "format": "wav"}"#, [:], 422, "/voice"),
+                ("/v1/media/tts", #"{"text": "hi", "language": "", "format": "wav"}"#, [:], 422, "/language"),
                 ("/v1/media/tts", MediaFixture.speech(), [HTTPField.Name("Prefer")!: "wait=soon"], 422, "/headers/Prefer"),
                 ("/v1/media/tts", #"{"text": "#, [:], 400, nil),
                 ("/v1/media/images", #"{"prompt": "x", "width": 300, "height": 300}"#, [:], 422, "/width"),

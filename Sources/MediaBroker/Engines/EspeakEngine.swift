@@ -41,7 +41,7 @@ public final class EspeakEngine: SpeechEngine {
 
     /// `espeak-ng --voices`: `Pty Language Age/Gender VoiceName File Other Languages`, the
     /// last column a list of `(code rank)` pairs: `(en-gb 3)(en 5)`.
-    static func parseVoices(_ listing: String) -> [VoiceDescription] {
+    public static func parseVoices(_ listing: String) -> [VoiceDescription] {
         listing.split(separator: "\n").dropFirst().compactMap { line in
             let columns = line.split(separator: " ", omittingEmptySubsequences: true)
             guard columns.count >= 4 else { return nil }
