@@ -26,6 +26,9 @@ public struct PartySyncSettings: Sendable, Equatable {
     /// Rate-limited frames within `abuseWindow` that close the connection.
     public var abuseThreshold: Int = 200
     public var abuseWindow: Duration = .seconds(10)
+    /// Invalid frames (not JSON, binary, unknown or malformed frames) within `abuseWindow` that
+    /// close the connection: a client that keeps sending garbage is cut off like a flooding one.
+    public var invalidFrameThreshold: Int = 50
     /// REST publish rate per caller: requests per second and burst.
     public var restRate: Double = 5
     public var restBurst: Double = 10

@@ -22,6 +22,24 @@ extension Request {
         return try JSONBodyDecoder.decode(type, from: Data(buffer.readableBytesView))
     }
 
+    /// The JSON body parsed without loss (``ExactJSON``: numbers as written), with the same
+    /// problems as ``decodeJSON(as:context:)`` for a body that is missing, too large, of another
+    /// media type or not JSON.
+    public func decodeExactJSON(context: some RequestContext) async throws -> ExactJSON {
+        if let contentType = headers[.contentType], !Self.isJSONMediaType(contentType) {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", detail: "Send the body as application/json (got \(contentType)).")
+        }
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else {
+            throw APIError.badRequest("The request needs a JSON body.", code: "body_required")
+        }
+        do {
+            return try ExactJSON.parse(buffer.readableBytesView)
+        } catch {
+            throw APIError.badRequest("The body is not valid JSON (\(error)).", code: "malformed_json")
+        }
+    }
+
     public static func isJSONMediaType(_ value: String) -> Bool {
         let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()

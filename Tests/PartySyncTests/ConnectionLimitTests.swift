@@ -193,6 +193,49 @@ import Testing
         }
     }
 
+    @Test("every inbound frame counts against the rate: floods of invalid JSON, binary frames or pongs are limited and closed with 4008, with bounded replies", arguments: ["invalid", "binary", "pong"])
+    func everyFrameCounts(_ kind: String) async throws {
+        try await LiveServer.run(settings: LiveServer.settings {
+            $0.connectionRate = 5
+            $0.connectionBurst = 5
+            $0.abuseThreshold = 20
+            $0.invalidFrameThreshold = 1_000_000
+        }) { server in
+            let (client, _) = try await server.join("alice")
+            for _ in 0..<3_000 {
+                switch kind {
+                case "invalid": client.send("{not json")
+                case "binary": client.send(binary: [1, 2, 3])
+                default: client.send(#"{"t":"pong"}"#)
+                }
+            }
+            let closed = try await client.waitUntilClosed(timeout: .seconds(60))
+            #expect(closed.code == 4008)
+            var replies = 0
+            var rateLimited = 0
+            while let frame = try await client.next(timeout: .seconds(1)) {
+                if frame["t"] as? String == "error" { replies += 1 }
+                if frame["reason"] as? String == "rate_limited" { rateLimited += 1 }
+            }
+            // Replies are bounded by the burst and the refill, not by what was sent: at most the
+            // burst plus what refills while the server reads (generously), plus one rate-limit
+            // reply a second.
+            #expect(replies < 300, "\(replies) error replies to 3,000 frames")
+            #expect(kind == "pong" ? replies == rateLimited : replies > 0)
+        }
+    }
+
+    @Test("a connection that keeps sending garbage within the rate is closed with 4008")
+    func garbageWithinTheRateIsClosed() async throws {
+        try await LiveServer.run(settings: LiveServer.settings { $0.invalidFrameThreshold = 10 }) { server in
+            let (client, _) = try await server.join("alice")
+            for index in 0..<12 {
+                client.send(index.isMultiple(of: 2) ? "{not json" : #"{"t":"teleport"}"#)
+            }
+            #expect(try await client.waitUntilClosed(timeout: .seconds(30)).code == 4008)
+        }
+    }
+
     @Test func shutdownClosesConnectionsWith4000() async throws {
         try await LiveServer.run { server in
             let (client, _) = try await server.join("alice")

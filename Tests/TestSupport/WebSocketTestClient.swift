@@ -16,6 +16,7 @@ public final class WebSocketTestClient: Sendable {
 
     private enum Outgoing: Sendable {
         case text(String)
+        case binary([UInt8])
         case close
     }
 
@@ -53,6 +54,7 @@ public final class WebSocketTestClient: Sendable {
                             for await item in outgoingStream {
                                 switch item {
                                 case .text(let text): try await outbound.write(.text(text))
+                                case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
                                 case .close:
                                     try await outbound.close(.normalClosure, reason: nil)
                                     return
@@ -99,6 +101,11 @@ public final class WebSocketTestClient: Sendable {
     /// Sends one text frame.
     public func send(_ text: String) {
         outgoing.yield(.text(text))
+    }
+
+    /// Sends one binary frame.
+    public func send(binary bytes: [UInt8]) {
+        outgoing.yield(.binary(bytes))
     }
 
     /// Sends a JSON object as one frame.

@@ -1,10 +1,10 @@
 import Foundation
 import ServiceKit
 
-/// A frame from a client, decoded loosely so that each missing or mistyped field gets its
-/// own error rather than one generic decoding failure.
-struct ClientFrame: Decodable {
-    struct Since: Decodable {
+/// A frame from a client. Every member is checked on its own so that each missing or
+/// mistyped one gets its own error; the payload keeps its exact JSON (numbers as written).
+struct ClientFrame {
+    struct Since {
         let epoch: String
         let offset: Int64
     }
@@ -15,10 +15,60 @@ struct ClientFrame: Decodable {
     let since: Since?
     let cmid: String?
     let type: String?
-    let payload: JSONValue?
+    let payload: ExactJSON?
     let state: JSONValue?
     let before: Int64?
     let limit: Int?
+
+    /// Why a text is not a frame.
+    enum Problem: Error, Equatable {
+        /// Not one JSON object.
+        case invalidJSON
+        /// A required member is absent (its JSON Pointer).
+        case missing(String)
+        /// A member has the wrong type, or a number that does not fit it (its JSON Pointer).
+        case wrongType(String)
+    }
+
+    init(parsing text: String) throws(Problem) {
+        guard let parsed = try? ExactJSON.parse(text), case .object(let members) = parsed else { throw .invalidJSON }
+        func string(_ name: String, in object: [String: ExactJSON], at path: String = "") throws(Problem) -> String? {
+            switch object[name] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            default: throw .wrongType(path + "/" + name)
+            }
+        }
+        func integer(_ name: String, in object: [String: ExactJSON], at path: String = "") throws(Problem) -> Int64? {
+            switch object[name] {
+            case nil, .null?: return nil
+            case .number?:
+                guard let value = object[name]?.int64Value else { throw .wrongType(path + "/" + name) }
+                return value
+            default: throw .wrongType(path + "/" + name)
+            }
+        }
+        guard let type = try string("t", in: members) else { throw .missing("/t") }
+        t = type
+        v = try integer("v", in: members).flatMap { Int(exactly: $0) }
+        token = try string("token", in: members)
+        cmid = try string("cmid", in: members)
+        self.type = try string("type", in: members)
+        before = try integer("before", in: members)
+        limit = try integer("limit", in: members).flatMap { Int(exactly: $0) }
+        payload = members["payload"].flatMap { $0 == .null ? nil : $0 }
+        state = members["state"].flatMap { $0 == .null ? nil : $0.jsonValue }
+        switch members["since"] {
+        case nil, .null?:
+            since = nil
+        case .object(let object)?:
+            guard let epoch = try string("epoch", in: object, at: "/since") else { throw .missing("/since/epoch") }
+            guard let offset = try integer("offset", in: object, at: "/since") else { throw .missing("/since/offset") }
+            since = Since(epoch: epoch, offset: offset)
+        default:
+            throw .wrongType("/since")
+        }
+    }
 }
 
 /// Encodes server frames as compact JSON text. Event frames are encoded once per event and

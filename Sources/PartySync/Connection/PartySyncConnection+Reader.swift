@@ -27,23 +27,36 @@ extension PartySyncConnection {
         shared.values.withLock { $0.channel = channel }
         try await join(connectionID: connectionID, claims: claims, since: hello.since, channel: channel, queue: queue)
 
-        // 2. everything else, in order
+        // 2. everything else, in order. Every frame counts against the rate before it is even
+        // parsed — garbage, binary frames and pongs too — so no kind of frame is free to flood.
+        var lastRefusalReply: ContinuousClock.Instant?
         while let message = try await messages.next() {
-            guard let frame = decode(message, queue: queue) else { continue }
-            if frame.t == "pong" {
-                shared.values.withLock { $0.awaitingPongSince = nil }
-                continue
-            }
-            switch bucket.acquire(now: TokenBucketRateLimiter.monotonicSeconds()) {
-            case .allowed:
-                break
-            case .limited(let retryAfter):
+            if case .limited(let retryAfter) = bucket.acquire(now: TokenBucketRateLimiter.monotonicSeconds()) {
                 hub.metrics.recordRateLimited()
-                queue.enqueue(ServerFrame.error(.rateLimited, reason: "rate_limited", cmid: frame.cmid, retryAfterMilliseconds: milliseconds(retryAfter)))
-                if isAbusive(shared) {
+                // A refused publish is answered with its cmid so the client can send it again;
+                // other refusals at most once a second, so replies stay bounded too.
+                let cmid = Self.cmidOfRefused(message, maxBytes: settings.maxFrameBytes)
+                let now = ContinuousClock.now
+                if cmid != nil || lastRefusalReply.map({ now - $0 >= .seconds(1) }) ?? true {
+                    lastRefusalReply = now
+                    queue.enqueue(ServerFrame.error(.rateLimited, reason: "rate_limited", cmid: cmid, retryAfterMilliseconds: milliseconds(retryAfter)))
+                }
+                if recordViolation(shared, invalid: false) {
                     queue.close(.abuse, reason: "sustained rate-limit violations")
                     return
                 }
+                continue
+            }
+            guard let frame = decode(message, queue: queue) else {
+                // Frames that are not frames count towards the abuse threshold like refusals.
+                if recordViolation(shared, invalid: true) {
+                    queue.close(.abuse, reason: "sustained invalid frames")
+                    return
+                }
+                continue
+            }
+            if frame.t == "pong" {
+                shared.values.withLock { $0.awaitingPongSince = nil }
                 continue
             }
             switch frame.t {
@@ -57,6 +70,10 @@ extension PartySyncConnection {
                 reject(queue, .badRequest, "already_joined", "hello is only valid as the first frame.")
             default:
                 reject(queue, .badRequest, "unknown_frame", "Unknown frame type \(frame.t); expected publish, presence_set, history or pong.")
+                if recordViolation(shared, invalid: true) {
+                    queue.close(.abuse, reason: "sustained invalid frames")
+                    return
+                }
             }
         }
     }
@@ -77,28 +94,15 @@ extension PartySyncConnection {
             queue.close(.messageTooLarge, reason: "frame larger than \(settings.maxFrameBytes) bytes")
             return nil
         }
-        do {
-            return try JSONDecoder().decode(ClientFrame.self, from: Data(text.utf8))
-        } catch let error as DecodingError {
-            switch error {
-            case .keyNotFound(let key, _) where key.stringValue == "t":
-                reject(queue, .badRequest, "missing_field", "Every frame needs its type in \"t\".")
-            case .keyNotFound(let key, let context):
-                reject(queue, .badRequest, "missing_field", "Missing \(JSONBodyDecoder.jsonPointer(context.codingPath + [key])).")
-            case .typeMismatch(_, let context) where context.codingPath.isEmpty:
-                reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
-            case .typeMismatch(_, let context), .valueNotFound(_, let context):
-                reject(queue, .badRequest, "wrong_type", "Wrong type at \(JSONBodyDecoder.jsonPointer(context.codingPath)).")
-            case .dataCorrupted where (try? JSONValue.parse(text))?.objectValue != nil:
-                // Foundation reports a number that does not fit its member (a fraction, or
-                // beyond 64 bits) as invalid JSON, without a path; the object itself is fine.
-                reject(queue, .badRequest, "wrong_type", "A number does not fit its member: counts and offsets are whole numbers within 64 bits.")
-            default:
-                reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
-            }
-            return nil
+        do throws(ClientFrame.Problem) {
+            return try ClientFrame(parsing: text)
         } catch {
-            reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
+            switch error {
+            case .missing("/t"): reject(queue, .badRequest, "missing_field", "Every frame needs its type in \"t\".")
+            case .missing(let pointer): reject(queue, .badRequest, "missing_field", "Missing \(pointer).")
+            case .wrongType(let pointer): reject(queue, .badRequest, "wrong_type", "Wrong type at \(pointer): counts and offsets are whole numbers within 64 bits.")
+            case .invalidJSON: reject(queue, .badRequest, "invalid_json", "A frame must be one JSON object.")
+            }
             return nil
         }
     }
@@ -221,7 +225,7 @@ extension PartySyncConnection {
         }
         let draft = EventDraft(
             campaignID: campaignID, type: type, actor: claims.subject, role: claims.role, cmid: cmid,
-            payload: (frame.payload ?? .object([:])).canonicalText
+            payload: frame.payload?.canonicalText ?? "{}"
         )
         do {
             switch try await hub.publish(draft) {
@@ -268,10 +272,25 @@ extension PartySyncConnection {
         queue.enqueue(ServerFrame.error(code, reason: reason, detail: detail, cmid: cmid))
     }
 
-    /// Whether the connection exceeded the abuse threshold of rate-limited frames.
-    private func isAbusive(_ shared: Shared) -> Bool {
+    /// The cmid of a refused frame, read only when the frame is small enough to have been
+    /// accepted: a refused publish is answered with its cmid.
+    static func cmidOfRefused(_ message: WebSocketMessage, maxBytes: Int) -> String? {
+        guard case .text(let text) = message, text.utf8.count <= maxBytes,
+              case .object(let members)? = try? ExactJSON.parse(text), case .string(let cmid)? = members["cmid"] else { return nil }
+        return cmid
+    }
+
+    /// Records a refused or an invalid frame; whether the connection crossed an abuse
+    /// threshold: `abuseThreshold` refusals, or `invalidFrameThreshold` invalid frames, within
+    /// `abuseWindow`.
+    private func recordViolation(_ shared: Shared, invalid: Bool) -> Bool {
         let now = ContinuousClock.now
         return shared.values.withLock { values in
+            if invalid {
+                values.invalidFrameTimes.append(now)
+                values.invalidFrameTimes.removeAll { now - $0 > settings.abuseWindow }
+                return values.invalidFrameTimes.count >= settings.invalidFrameThreshold
+            }
             values.rateLimitedTimes.append(now)
             values.rateLimitedTimes.removeAll { now - $0 > settings.abuseWindow }
             return values.rateLimitedTimes.count >= settings.abuseThreshold

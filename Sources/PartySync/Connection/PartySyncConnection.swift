@@ -29,6 +29,7 @@ struct PartySyncConnection {
             var channel: CampaignChannel?
             var awaitingPongSince: ContinuousClock.Instant?
             var rateLimitedTimes: [ContinuousClock.Instant] = []
+            var invalidFrameTimes: [ContinuousClock.Instant] = []
             /// When the writer sent a close frame; the peer is dropped if it does not answer.
             var closeSentAt: ContinuousClock.Instant?
         }

@@ -58,9 +58,20 @@ public struct PartySyncRoutes: Sendable {
             }
     }
 
-    struct PublishBody: Decodable {
+    /// `{type, payload?}`; the payload is kept exactly as sent (numbers as written).
+    struct PublishBody {
         let type: String
-        let payload: JSONValue?
+        let payload: ExactJSON?
+
+        init(_ body: ExactJSON) throws {
+            guard case .object(let members) = body else { throw APIError.validation([.init(pointer: "", detail: "must be a JSON object")]) }
+            switch members["type"] {
+            case .string(let type)?: self.type = type
+            case nil: throw APIError.validation([.init(pointer: "/type", detail: "is required")])
+            default: throw APIError.validation([.init(pointer: "/type", detail: "must be a string")])
+            }
+            payload = members["payload"].flatMap { $0 == .null ? nil : $0 }
+        }
     }
 
     static func publish(request: Request, context: AppRequestContext, hub: PartySyncHub, limiter: TokenBucketRateLimiter) async throws -> Response {
@@ -74,13 +85,13 @@ public struct PartySyncRoutes: Sendable {
         if let key, key.isEmpty || key.count > 64 {
             throw APIError.validation([.init(pointer: "/headers/Idempotency-Key", detail: "must be 1 to 64 characters")])
         }
-        let body = try await request.decodeJSON(as: PublishBody.self, context: context)
+        let body = try PublishBody(try await request.decodeExactJSON(context: context))
         guard EventValidation.isValidType(body.type, maxLength: hub.settings.maxTypeLength) else {
             throw APIError.validation([.init(pointer: "/type", detail: EventValidation.typeRule(maxLength: hub.settings.maxTypeLength))])
         }
         let draft = EventDraft(
             campaignID: campaignID, type: body.type, actor: caller.subject, role: caller.role, cmid: key,
-            payload: (body.payload ?? .object([:])).canonicalText
+            payload: body.payload?.canonicalText ?? "{}"
         )
         let outcome: AppendOutcome
         do {
