@@ -201,6 +201,7 @@ public struct RPGBotServer: Sendable {
         let webSocketResponder = webSocketRouter.buildResponder()
         let idleTimeout = TimeAmount(configuration.httpIdleTimeout)
         let connections = OpenConnections(limit: configuration.maxConnections)
+        let refused = RefusedRequestReporter(registry: telemetry.metrics, logger: telemetry.logger)
         var application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
@@ -210,7 +211,8 @@ public struct RPGBotServer: Sendable {
                         configuration: .init(http1: .init(idleTimeout: idleTimeout), ws: webSocketConfiguration)
                     ),
                     headTimeout: idleTimeout,
-                    connections: connections
+                    connections: connections,
+                    reporter: refused
                 )
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rpgbot"),

@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import Observability
+import Synchronization
 import HummingbirdTesting
 @testable import RPGBotApp
 import ServiceKit
@@ -111,3 +114,58 @@ import Testing
     }
 }
 
+
+/// Client mistakes before routing are counted and reported at warning level, at most once per
+/// interval; the error level is left to the server's own faults.
+@Suite struct RefusedRequestReportingTests {
+    /// Keeps each record's level and message.
+    struct LevelRecorder: LogHandler {
+        final class Box: Sendable {
+            let entries = Mutex<[(Logger.Level, String)]>([])
+        }
+        let box: Box
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { box.entries.withLock { $0.append((event.level, event.message.description)) } }
+    }
+
+    @Test func aFloodOfRefusalsLogsOneWarningAndCountsEach() throws {
+        let box = LevelRecorder.Box()
+        let registry = MetricsRegistry()
+        let reporter = RefusedRequestReporter(registry: registry, logger: Logger(label: "test") { _ in LevelRecorder(box: box) }, interval: .seconds(60))
+        for _ in 0..<500 { reporter.refused("malformed_head", status: 400) }
+        let entries = box.entries.withLock { $0 }
+        #expect(entries.count == 1 && entries.first?.0 == .warning)
+        #expect(String(decoding: registry.exposition(), as: UTF8.self).contains(#"http_refused_requests_total{reason="malformed_head"} 500"#))
+    }
+
+    @Test func theUpgradeFailureOfABrokenConnectionIsDemotedToDebug() {
+        let box = LevelRecorder.Box()
+        var logger = Logger(label: "test") { _ in LevelRecorder(box: box) }
+        logger.handler = DemotingLogHandler(base: logger.handler) { level, message in
+            level >= .error && message.description == "Error handling upgrade result"
+        }
+        logger.error("Error handling upgrade result")
+        logger.error("a real fault")
+        #expect(box.entries.withLock { $0.map(\.1) } == ["a real fault"])
+    }
+
+    @Test func malformedHeadsAreCountedInTheMetrics() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await makeServer(directory, metrics: true)
+            try await server.makeApplication().test(.live) { client in
+                let port = try #require(client.port)
+                for request in ["GARBAGE LINE\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n"] {
+                    let answer = try await rawHTTPExchange(port: port, request: Array(request.utf8))
+                    #expect(answer?.hasPrefix("HTTP/1.1 400") == true)
+                }
+                let metrics = try await rawHTTPExchange(port: port, request: Array("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+                #expect(metrics?.contains(#"http_refused_requests_total{reason="malformed_head"} 2"#) == true)
+            }
+        }
+    }
+}

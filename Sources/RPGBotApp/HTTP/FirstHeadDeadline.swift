@@ -16,20 +16,24 @@ final class FirstHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
     /// The last bytes seen, so a blank line split across reads is still found.
     private var tail: [UInt8] = []
     private var deadline: Scheduled<Void>?
+    private let reporter: RefusedRequestReporter?
 
-    init(timeout: TimeAmount, refuse: Bool) {
+    init(timeout: TimeAmount, refuse: Bool, reporter: RefusedRequestReporter? = nil) {
         self.timeout = timeout
         self.refuse = refuse
+        self.reporter = reporter
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if refuse {
+            reporter?.refused("over_connection_limit", status: 503)
             answer("503 Service Unavailable", extraHeaders: "Retry-After: 1\r\n", context: context)
             return
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: timeout) {
             let (handler, context) = loopBound.value
+            handler.reporter?.refused("head_timeout", status: 408)
             handler.answer("408 Request Timeout", context: context)
         }
     }

@@ -19,20 +19,28 @@ struct FirstRequestHeadGuarding<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let headTimeout: TimeAmount
     let connections: OpenConnections
+    var reporter: RefusedRequestReporter?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let admitted = connections.open(channel)
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             // The deadline watches bytes at the front, so a server slow to handle a complete
             // head never answers it 408; errors are seen at the back, after the decoder.
-            try channel.pipeline.syncOperations.addHandler(FirstHeadDeadline(timeout: headTimeout, refuse: !admitted), position: .first)
-            try channel.pipeline.syncOperations.addHandler(FirstRequestHeadGuard())
+            try channel.pipeline.syncOperations.addHandler(FirstHeadDeadline(timeout: headTimeout, refuse: !admitted, reporter: reporter), position: .first)
+            try channel.pipeline.syncOperations.addHandler(FirstRequestHeadGuard(reporter: reporter))
             return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        // hummingbird-websocket logs every connection whose upgrade negotiation failed as an
+        // error — and it fails whenever this guard answered a broken head and closed: that is
+        // the client's mistake, counted and reported by the guard.
+        var quieter = logger
+        quieter.handler = DemotingLogHandler(base: logger.handler) { level, message in
+            level >= .error && message.description == "Error handling upgrade result"
+        }
+        await base.handle(value: value, logger: quieter)
     }
 }
 
@@ -45,6 +53,11 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPServerResponsePart
 
     private var waitingForHead = true
+    private let reporter: RefusedRequestReporter?
+
+    init(reporter: RefusedRequestReporter? = nil) {
+        self.reporter = reporter
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         headArrived()
@@ -69,7 +82,9 @@ final class FirstRequestHeadGuard: ChannelInboundHandler, RemovableChannelHandle
         }
         // Before the head has a handler, every error is about the head: NIO's parser, or the
         // WebSocket upgrader refusing it (no Sec-WebSocket-Key, an unknown version).
-        answer((error as? HTTPParserError) == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, context: context)
+        let tooLarge = (error as? HTTPParserError) == .headerOverflow
+        if waitingForHead { reporter?.refused(tooLarge ? "headers_too_large" : "malformed_head", status: tooLarge ? 431 : 400) }
+        answer(tooLarge ? .requestHeaderFieldsTooLarge : .badRequest, context: context)
     }
 
     /// Writes a bodiless answer with `Connection: close` and closes once it is out.
