@@ -190,3 +190,46 @@ extension Data {
         self.init(bytes)
     }
 }
+
+/// A content designer ingests while the game runs: `rpgbot ingest` is another process on the
+/// server's SQLite file, and the running server answers from what it wrote without a restart.
+@Suite struct LiveIngestTests {
+    @Test func aRunningServerOnSQLiteSeesWhatTheIngestCommandWrites() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory.url.appendingPathComponent("data")
+            let content = directory.url.appendingPathComponent("content")
+            try FileManager.default.createDirectory(at: content, withIntermediateDirectories: true)
+            try """
+                ---
+                id: lore.night-ferry
+                title: The night ferry
+                ---
+                A lantern ferry crosses the quagmire at midnight; the ferryman asks for a copper coin.
+                """.write(to: content.appendingPathComponent("ferry.md"), atomically: true, encoding: .utf8)
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", data.path])
+            let port = try await server.waitUntilListening()
+            let token = try await ChildProcess.runRPGBot(["token", "--sub", "gm", "--campaign", "demo", "--role", "gm", "--data-dir", data.path])
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            func ferryFound() async throws -> Bool {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/knowledge/search")
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: #"{"query": "lantern ferry quagmire midnight", "campaign_id": "demo"}"#))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                return String(buffer: try await response.body.collect(upTo: 1 << 20)).contains("lore.night-ferry")
+            }
+            #expect(try await ferryFound() == false)
+            let ingest = try await ChildProcess.runRPGBot(["ingest", content.path, "--campaign", "demo", "--data-dir", data.path])
+            #expect(ingest.status == 0, "\(ingest.stdout) \(ingest.stderr)")
+            // The server's upkeep applies other processes' writes every second.
+            var found = false
+            for _ in 0..<100 where !found {
+                found = try await ferryFound()
+                if !found { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(found)
+            #expect(try await server.stop() == 0)
+        }
+    }
+}

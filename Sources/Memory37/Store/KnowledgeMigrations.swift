@@ -119,5 +119,19 @@ public enum KnowledgeMigrations {
             sqlite: [],
             postgres: ["ALTER TABLE knowledge_revision ADD COLUMN trimmed_through BIGINT NOT NULL DEFAULT 0"]
         ),
+        // Other processes on the same SQLite file (`rpgbot ingest` while the server runs) write
+        // chunks the server's in-process indexes must learn of: each write transaction takes the
+        // next revision and logs the chunk ids it wrote or removed; a node applies the changes
+        // after the revision it has.
+        Migration(
+            id: "memory37.005_sqlite_change_log",
+            sqlite: [
+                "CREATE TABLE knowledge_revision (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)",
+                "INSERT INTO knowledge_revision (id, rev, trimmed_through) VALUES (1, 0, 0)",
+                "CREATE TABLE knowledge_chunk_changes (rev INTEGER NOT NULL, chunk_id TEXT NOT NULL)",
+                "CREATE INDEX knowledge_chunk_changes_rev ON knowledge_chunk_changes (rev)",
+            ],
+            postgres: []
+        ),
     ]
 }

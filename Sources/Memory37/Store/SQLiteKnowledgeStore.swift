@@ -11,42 +11,129 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     public let kind = "sqlite"
     let pool: DatabasePool
     private let mirror: ReadWriteLocked<Mirror>
+    /// The change-log revision the mirror reflects. Read and written only inside the pool's
+    /// write transactions (which are serialised) or while loading, so it needs no lock of its own
+    /// beyond the one that makes it `Sendable`.
+    private let revision = ReadWriteLocked<Int64>(0)
+    /// Log entries kept; a node further behind than this loads everything again.
+    let changeLogRetention: Int64
 
     /// The in-process copy of what queries need.
     typealias Mirror = SearchIndexes
 
-    public init(pool: DatabasePool, dimensions: Int) {
+    public init(pool: DatabasePool, dimensions: Int, changeLogRetention: Int64 = 10_000) {
         self.pool = pool
         self.mirror = ReadWriteLocked(Mirror(vectors: VectorIndex(dimensions: dimensions)))
+        self.changeLogRetention = changeLogRetention
     }
 
     static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
 
     public func prepare() async throws {
         let dimensions = mirror.read { $0.vectors.dimensions }
-        let loaded = try await pool.read { db in
+        // The revision and the rows come from one read transaction: one snapshot.
+        let (loaded, loadedRevision) = try await pool.read { db in
             var loaded = Mirror(vectors: VectorIndex(dimensions: dimensions))
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT c.id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.embedding, f.title, f.aliases, f.text
-                FROM knowledge_chunks c JOIN knowledge_fts f ON f.rowid = c.rowid
-                """)
-            while let row = try rows.next() {
-                let id: String = row["id"]
-                let scope = FilterColumns.Scope(
-                    campaignID: row["campaign_id"], domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore,
-                    visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
-                    expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
-                )
-                // The FTS5 columns hold the terms already: nothing is tokenised again.
-                let heading = Self.split(row["title"]) + Self.split(row["aliases"])
-                loaded.text.upsert(id: id, scope: scope, heading: heading, body: Self.split(row["text"]))
-                let vector = Self.floats(row["embedding"])
-                // Vectors of another length belong to another model: `rpgbot reembed` redoes them.
-                if vector.count == dimensions { loaded.vectors.upsert(id: id, scope: scope, vector: vector) }
-            }
-            return loaded
+            let current = try Int64.fetchOne(db, sql: "SELECT rev FROM knowledge_revision") ?? 0
+            try Self.load(Row.fetchCursor(db, sql: Self.mirrorQuery), into: &loaded)
+            return (loaded, current)
         }
         mirror.write { $0 = loaded }
+        revision.write { $0 = loadedRevision }
+    }
+
+    /// What the mirror needs of a chunk: its filter columns, its terms (the FTS5 columns hold
+    /// them already, so nothing is tokenised again) and its vector.
+    static let mirrorQuery = """
+        SELECT c.id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.embedding, f.title, f.aliases, f.text
+        FROM knowledge_chunks c JOIN knowledge_fts f ON f.rowid = c.rowid
+        """
+
+    /// One chunk as the mirror holds it.
+    struct MirrorEntry {
+        var id: String
+        var scope: FilterColumns.Scope
+        var heading: [String]
+        var body: [String]
+        var vector: [Float]
+
+        init(_ row: Row) {
+            id = row["id"]
+            scope = FilterColumns.Scope(
+                campaignID: row["campaign_id"], domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore,
+                visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
+                expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+            )
+            heading = SQLiteKnowledgeStore.split(row["title"]) + SQLiteKnowledgeStore.split(row["aliases"])
+            body = SQLiteKnowledgeStore.split(row["text"])
+            vector = SQLiteKnowledgeStore.floats(row["embedding"])
+        }
+
+        func insert(into mirror: inout Mirror) {
+            mirror.text.upsert(id: id, scope: scope, heading: heading, body: body)
+            // Vectors of another length belong to another model: `rpgbot reembed` redoes them.
+            if vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(id: id, scope: scope, vector: vector) }
+        }
+    }
+
+    /// Streams rows into a mirror being built (start-up: never every row and the mirror at once).
+    static func load(_ rows: RowCursor, into mirror: inout Mirror) throws {
+        while let row = try rows.next() { MirrorEntry(row).insert(into: &mirror) }
+    }
+
+    /// Applies the writes other processes made to the file since this one last looked
+    /// (`rpgbot ingest` beside a running server): the server's upkeep calls it every second.
+    public func refresh() async throws {
+        let known = revision.read { $0 }
+        let current = try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT rev FROM knowledge_revision") ?? 0 }
+        guard current > known else { return }
+        // Inside the writer, so no write of this process lands between reading the log and
+        // applying it.
+        try await pool.write { db in
+            let known = self.revision.read { $0 }
+            guard let row = try Row.fetchOne(db, sql: "SELECT rev, trimmed_through FROM knowledge_revision") else { return }
+            let (latest, trimmedThrough): (Int64, Int64) = (row["rev"], row["trimmed_through"])
+            guard latest > known else { return }
+            if trimmedThrough > known {
+                // Changes this node needs were trimmed away: load everything again.
+                var loaded = Mirror(vectors: VectorIndex(dimensions: self.mirror.read { $0.vectors.dimensions }))
+                try Self.load(Row.fetchCursor(db, sql: Self.mirrorQuery), into: &loaded)
+                self.mirror.write { $0 = loaded }
+            } else {
+                let ids = try String.fetchAll(db, sql: "SELECT DISTINCT chunk_id FROM knowledge_chunk_changes WHERE rev > ?", arguments: [known])
+                var entries: [MirrorEntry] = []
+                for batch in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                    entries += try Row.fetchAll(db, sql: Self.mirrorQuery + " WHERE c.id IN (\(batch.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(batch)).map(MirrorEntry.init)
+                }
+                // Removed chunks have no row: removing every changed id first leaves them out.
+                self.mirror.write { mirror in
+                    mirror.remove(Set(ids))
+                    for entry in entries { entry.insert(into: &mirror) }
+                }
+            }
+            self.revision.write { $0 = latest }
+        }
+    }
+
+    /// Takes the next revision for a write transaction and logs the chunk ids it touched; trims
+    /// the log now and then. Returns the revision.
+    static func logChange(_ chunkIDs: some Sequence<String>, retention: Int64, db: GRDB.Database) throws -> Int64 {
+        guard let rev = try Int64.fetchOne(db, sql: "UPDATE knowledge_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev") else {
+            throw DatabaseError(message: "knowledge_revision row missing")
+        }
+        let insert = try db.cachedStatement(sql: "INSERT INTO knowledge_chunk_changes (rev, chunk_id) VALUES (?, ?)")
+        for id in Set(chunkIDs) { try insert.execute(arguments: [rev, id]) }
+        if rev % 100 == 0, rev > retention {
+            try db.execute(sql: "DELETE FROM knowledge_chunk_changes WHERE rev <= ?", arguments: [rev - retention])
+            try db.execute(sql: "UPDATE knowledge_revision SET trimmed_through = ? WHERE id = 1", arguments: [rev - retention])
+        }
+        return rev
+    }
+
+    /// After this process's own write under `rev`, in the same write transaction: with no
+    /// other process's write in between, the mirror is as current as `rev`.
+    private func advance(to rev: Int64) {
+        revision.write { if rev == $0 + 1 { $0 = rev } }
     }
 
     static func split(_ terms: String) -> [String] {
@@ -104,25 +191,28 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         // Tokenised before the write transaction, which then holds the lock only for SQL.
         let analyzed = documents.map { ($0.document, $0.chunks.map(AnalyzedChunk.init)) }
-        let removed = try await pool.write { db -> [String] in
+        try await pool.write { db in
             var removed: [String] = []
             for (document, chunks) in analyzed {
                 removed += try Self.write(document, chunks: chunks, db: db)
             }
-            return removed
-        }
-        mirror.write { mirror in
-            mirror.remove(Set(removed))
-            for (_, chunks) in analyzed {
-                for analyzed in chunks {
-                    let embedded = analyzed.embedded
-                    let scope = FilterColumns.Scope(embedded.chunk)
-                    mirror.text.upsert(id: embedded.chunk.id, scope: scope, heading: analyzed.title + analyzed.aliases, body: analyzed.body)
-                    if embedded.vector.count == mirror.vectors.dimensions {
-                        mirror.vectors.upsert(id: embedded.chunk.id, scope: scope, vector: embedded.vector)
+            let written = analyzed.flatMap { $0.1.map(\.embedded.chunk.id) }
+            let rev = try Self.logChange(removed + written, retention: self.changeLogRetention, db: db)
+            // Applied inside the writer, so a refresh never applies an older state after it.
+            self.mirror.write { mirror in
+                mirror.remove(Set(removed))
+                for (_, chunks) in analyzed {
+                    for analyzed in chunks {
+                        let embedded = analyzed.embedded
+                        let scope = FilterColumns.Scope(embedded.chunk)
+                        mirror.text.upsert(id: embedded.chunk.id, scope: scope, heading: analyzed.title + analyzed.aliases, body: analyzed.body)
+                        if embedded.vector.count == mirror.vectors.dimensions {
+                            mirror.vectors.upsert(id: embedded.chunk.id, scope: scope, vector: embedded.vector)
+                        }
                     }
                 }
             }
+            self.advance(to: rev)
         }
     }
 
@@ -175,11 +265,11 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     }
 
     public func delete(campaignID: String?, sourceIDs: [String]) async throws {
-        let removed = try await pool.write { db in
-            try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
-        }
-        mirror.write { mirror in
-            mirror.remove(Set(removed))
+        try await pool.write { db in
+            let removed = try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
+            let rev = try Self.logChange(removed, retention: self.changeLogRetention, db: db)
+            self.mirror.write { $0.remove(Set(removed)) }
+            self.advance(to: rev)
         }
     }
 
@@ -273,12 +363,18 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             for (id, vector) in vectors {
                 try db.execute(sql: "UPDATE knowledge_chunks SET embedding = ?, embedding_model = ? WHERE id = ?", arguments: [Self.blob(vector), model, id])
             }
-        }
-        let updated = try await chunks(ids: Array(vectors.keys))
-        mirror.write { mirror in
-            for chunk in updated {
-                if let vector = vectors[chunk.id], vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(chunk, vector: vector) }
+            let rev = try Self.logChange(vectors.keys, retention: self.changeLogRetention, db: db)
+            let ids = Array(vectors.keys)
+            var updated: [KnowledgeChunk] = []
+            for batch in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                updated += try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM knowledge_chunks WHERE id IN (\(batch.map { _ in "?" }.joined(separator: ",")))", arguments: StatementArguments(batch)).map(Self.chunk)
             }
+            self.mirror.write { mirror in
+                for chunk in updated {
+                    if let vector = vectors[chunk.id], vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(chunk, vector: vector) }
+                }
+            }
+            self.advance(to: rev)
         }
     }
 
