@@ -201,4 +201,11 @@ public final class ChildProcess: Sendable {
         let status = try await process.waitForExit(timeout: timeout)
         return (status, process.lines.joined(separator: "\n"), process.standardError)
     }
+
+    /// Runs any program to completion and returns its exit status, stdout and stderr.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try await ChildProcess(executable: URL(fileURLWithPath: executable), arguments: arguments, environment: environment)
+        let status = try await process.waitForExit(timeout: timeout)
+        return (status, process.lines.joined(separator: "\n"), process.standardError)
+    }
 }
