@@ -97,5 +97,11 @@ export RPGBOT_TEST_LLM_URL="http://127.0.0.1:$LLM_PORT/v1"
 # --- Build and test -------------------------------------------------------------------------
 log "building (debug, with tests)"
 swift build --build-tests
+# The whole REST API against its OpenAPI document (schemathesis), on a full run: before the
+# tests, so that the test runner's summary is the last line.
+if [ $# -eq 0 ]; then
+  log "fuzzing the REST API against openapi.json"
+  "$ROOT/scripts/api-fuzz.sh" "$ROOT/.build/debug/rpgbot"
+fi
 log "running the tests"
 swift test --skip-build "$@"

@@ -9,7 +9,7 @@ import Memory37
 
 import Foundation
 
-/// `/health`, `/ready`, `/version`, `/openapi.json` and (when enabled) `/metrics`.
+/// `/health`, `/ready`, `/version`, `/openapi.json` and `/metrics` (404 unless enabled).
 struct SystemRoutes {
     let server: RPGBotServer
 
@@ -74,15 +74,18 @@ struct SystemRoutes {
             )
         }
 
-        if let metrics = server.telemetry.metrics {
-            router.get("metrics") { _, _ -> Response in
-                let body = metrics.exposition()
-                return Response(
-                    status: .ok,
-                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(body.count), .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: body))
-                )
+        // Registered either way, so another method on /metrics is a 405 like on every path.
+        let metrics = server.telemetry.metrics
+        router.get("metrics") { _, _ -> Response in
+            guard let metrics else {
+                throw APIError.notFound("Metrics are switched off; start the server with ENABLE_METRICS=true.", code: "metrics_disabled")
             }
+            let body = metrics.exposition()
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(body.count), .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
     }
 }

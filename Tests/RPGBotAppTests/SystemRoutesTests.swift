@@ -106,6 +106,10 @@ func makeServer(
                     #expect(response.status == .notFound)
                     #expect(response.headers[.contentType] == "application/problem+json")
                 }
+                // Another method on the path is refused as on every path, whether or not metrics run.
+                try await client.execute(uri: "/metrics", method: .init("TRACE")!) { response in
+                    #expect(response.status == .methodNotAllowed && response.headers[.allow] == "GET")
+                }
             }
             try await makeServer(directory, metrics: true).makeApplication().test(.live) { client in
                 try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
@@ -182,6 +186,20 @@ func makeServer(
                 try await client.execute(uri: "/openapi.json", method: .get) { response in
                     #expect(response.status == .ok)
                     #expect(Data(response.body.readableBytesView) == OpenAPIDocument.load())
+                }
+            }
+        }
+    }
+
+    @Test func allowListsTheMethodsOfTheRouteThatMatchesMostSpecifically() async throws {
+        try await withTemporaryDirectory { directory in
+            try await makeServer(directory).makeApplication().test(.live) { client in
+                // /v1/generation/profiles is GET only, although POST /v1/generation/{profile} exists.
+                try await client.execute(uri: "/v1/generation/profiles", method: .options) { response in
+                    #expect(response.status == .methodNotAllowed && response.headers[.allow] == "GET")
+                }
+                try await client.execute(uri: "/v1/generation/scene", method: .get) { response in
+                    #expect(response.status == .methodNotAllowed && response.headers[.allow] == "POST")
                 }
             }
         }

@@ -37,8 +37,16 @@ public final class RouteCatalog: Sendable {
     public func methods(matching path: String) -> [HTTPRequest.Method] {
         let segments = Self.segments(of: path)
         let matches = routes.filter { Self.template(Self.segments(of: $0.path), matches: segments) }
-        let names = Set(matches.map { $0.method.rawValue }).sorted()
+        // The router prefers literal segments to parameters (`/v1/generation/profiles` over
+        // `/v1/generation/{profile}`), so only the most specific templates say what is allowed.
+        let literals = { (route: Route) in Self.segments(of: route.path).filter { !Self.isParameter($0) }.count }
+        let best = matches.map(literals).max() ?? 0
+        let names = Set(matches.filter { literals($0) == best }.map { $0.method.rawValue }).sorted()
         return names.compactMap { HTTPRequest.Method($0) }
+    }
+
+    static func isParameter(_ part: Substring) -> Bool {
+        part == "*" || part == "**" || (part.hasPrefix("{") && part.hasSuffix("}")) || part.hasPrefix(":")
     }
 
     static func segments(of path: String) -> [Substring] {
@@ -50,8 +58,7 @@ public final class RouteCatalog: Sendable {
         for (position, part) in template.enumerated() {
             if part == "**" { return true }
             guard index < path.count else { return false }
-            let isParameter = part == "*" || (part.hasPrefix("{") && part.hasSuffix("}")) || part.hasPrefix(":")
-            if !isParameter && part != path[index] { return false }
+            if !isParameter(part) && part != path[index] { return false }
             index += 1
             if position == template.count - 1 { return index == path.count }
         }
