@@ -54,22 +54,8 @@ public enum ExactJSON: Sendable, Equatable {
         case .bool(let value): output += value ? "true" : "false"
         case .number(let literal): output += literal
         case .string(let value): JSONValue.appendQuoted(value, to: &output)
-        case .array(let values):
-            output += "["
-            for (index, value) in values.enumerated() {
-                if index > 0 { output += "," }
-                value.appendCanonical(to: &output)
-            }
-            output += "]"
-        case .object(let members):
-            output += "{"
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { output += "," }
-                JSONValue.appendQuoted(key, to: &output)
-                output += ":"
-                members[key]!.appendCanonical(to: &output)
-            }
-            output += "}"
+        case .array(let values): JSONValue.appendCanonicalArray(values, to: &output) { $0.appendCanonical(to: &$1) }
+        case .object(let members): JSONValue.appendCanonicalObject(members, to: &output) { $0.appendCanonical(to: &$1) }
         }
     }
 

@@ -56,23 +56,32 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .bool(let value): output += value ? "true" : "false"
         case .number(let value): output += Self.format(value)
         case .string(let value): Self.appendQuoted(value, to: &output)
-        case .array(let values):
-            output += "["
-            for (index, value) in values.enumerated() {
-                if index > 0 { output += "," }
-                value.appendCanonical(to: &output)
-            }
-            output += "]"
-        case .object(let members):
-            output += "{"
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { output += "," }
-                Self.appendQuoted(key, to: &output)
-                output += ":"
-                members[key]!.appendCanonical(to: &output)
-            }
-            output += "}"
+        case .array(let values): Self.appendCanonicalArray(values, to: &output) { $0.appendCanonical(to: &$1) }
+        case .object(let members): Self.appendCanonicalObject(members, to: &output) { $0.appendCanonical(to: &$1) }
         }
+    }
+
+    /// `[a,b]`, each element written by `element`: shared by the canonical forms of
+    /// ``JSONValue`` and ``ExactJSON``.
+    static func appendCanonicalArray<Element>(_ values: [Element], to output: inout String, element: (Element, inout String) -> Void) {
+        output += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { output += "," }
+            element(value, &output)
+        }
+        output += "]"
+    }
+
+    /// `{"a":…,"b":…}` with keys sorted, each value written by `value`.
+    static func appendCanonicalObject<Value>(_ members: [String: Value], to output: inout String, value: (Value, inout String) -> Void) {
+        output += "{"
+        for (index, key) in members.keys.sorted().enumerated() {
+            if index > 0 { output += "," }
+            appendQuoted(key, to: &output)
+            output += ":"
+            value(members[key]!, &output)
+        }
+        output += "}"
     }
 
     /// Integers print without a fraction; others with the shortest round-tripping form.
