@@ -62,7 +62,8 @@ for identity in player:demo gm:demo 'service:*'; do
   log "schemathesis as $role (campaign $campaign): every check, $EXAMPLES examples per operation, seed $SEED"
   # The WebSocket endpoint speaks its own protocol (docs/party-sync-protocol.md), which the
   # Party Sync tests cover; its plain-HTTP answer (426) is in the document for clients.
-  (cd "$ROOT/scripts" && "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
+  # Run from the scratch folder: schemathesis keeps a cache in the working folder.
+  (cd "$WORK" && "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "http://127.0.0.1:$PORT/openapi.json" \
       --url "http://127.0.0.1:$PORT" -H "Authorization: Bearer $TOKEN" \
       --checks all --max-examples "$EXAMPLES" --seed "$SEED" \
       --exclude-path '/ws/campaign/{campaign_id}' --no-color) || status=1
