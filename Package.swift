@@ -84,6 +84,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The seam between the composition root and the capabilities: the `Capability` protocol,
+        // what a capability is built with and what it gives back.
+        .target(
+            name: "CapabilityKit",
+            dependencies: [
+                "ServiceKit",
+                "Persistence",
+                "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // A JSON Schema draft 2020-12 validator: every output of the generation layer is checked with it.
         .target(
             name: "JSONSchema",
@@ -116,6 +129,7 @@ let package = Package(
         .target(
             name: "Memory37",
             dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "VectorKernels",
                 "ServiceKit",
                 "Persistence",
@@ -138,6 +152,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CapabilityKit",
+                "Persistence",
                 "ServiceKit",
                 "JSONSchema",
                 "Observability",
@@ -156,6 +173,7 @@ let package = Package(
         .target(
             name: "MediaBroker",
             dependencies: [
+                "CapabilityKit",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 "ServiceKit",
@@ -182,6 +200,7 @@ let package = Package(
         .target(
             name: "PartySync",
             dependencies: [
+                "CapabilityKit",
                 "ServiceKit",
                 "Persistence",
                 "Observability",
@@ -203,6 +222,7 @@ let package = Package(
         .target(
             name: "RPGBotApp",
             dependencies: [
+                "CapabilityKit",
                 "Observability",
                 "Persistence",
                 "ServiceKit",
@@ -227,6 +247,7 @@ let package = Package(
         .executableTarget(
             name: "rpgbot",
             dependencies: [
+                "Gateway",
                 "RPGBotApp",
                 "ServiceKit",
                 "Observability",
@@ -332,7 +353,7 @@ let package = Package(
         .testTarget(
             name: "PartySyncTests",
             dependencies: [
-                "PartySync", "TestSupport", "RPGBotApp", "Memory37", "ServiceKit", "Persistence", "Observability",
+                "PartySync", "TestSupport", "RPGBotApp", "Memory37", "Gateway", "ServiceKit", "Persistence", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

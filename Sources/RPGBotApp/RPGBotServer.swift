@@ -1,3 +1,4 @@
+public import CapabilityKit
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -17,9 +18,10 @@ import HTTPTypes
 
 import Foundation
 
-/// The composition root: opens the database, loads the token secret, registers migrations
-/// and routes of the selected services, and returns the Hummingbird application that
-/// `rpgbot serve` runs and the tests start on an ephemeral port.
+/// The composition root: opens the database, loads the token secret, assembles the enabled
+/// capabilities in order (each registers its migrations, routes and lifecycle services; what
+/// one publishes, the root connects to the ones after it), and returns the Hummingbird
+/// application that `rpgbot serve` runs and the tests start on an ephemeral port.
 public struct RPGBotServer: Sendable {
     public let configuration: RPGBotConfiguration
     public let telemetry: Telemetry
@@ -27,17 +29,33 @@ public struct RPGBotServer: Sendable {
     public let migrations: MigrationRunner
     public let tokens: TokenAuthority
     public let routes: RouteCatalog
+    /// What the running capabilities published: their hubs, services, engines.
+    public let interfaces: CapabilityInterfaces
+    /// The running parts of the enabled capabilities, in assembly order.
+    let parts: [CapabilityParts]
+
+    /// Every capability this build has, in the order they are assembled: Party Sync first, as
+    /// the media broker and the gateway report into its campaign streams. `--services` picks
+    /// from these by name.
+    public static func capabilities(for configuration: RPGBotConfiguration) -> [any Capability] {
+        [
+            PartySyncCapability(settings: configuration.partySync),
+            MediaBrokerCapability(settings: configuration.media),
+            GatewayCapability(generation: configuration.generation, knowledge: configuration.knowledge),
+        ]
+    }
+
     /// Party Sync, when `--services` includes it.
-    public let partySync: PartySyncService?
+    public var partySync: PartySyncService? { interfaces.get(PartySyncService.self) }
     /// The generation engine, when `--services` includes the gateway.
-    public let generation: GenerationEngine?
+    public var generation: GenerationEngine? { interfaces.get(GenerationEngine.self) }
     /// The knowledge layer, when the gateway runs with Memory37 enabled.
-    public let knowledge: KnowledgeService?
+    public var knowledge: KnowledgeService? { interfaces.get(KnowledgeService.self) }
     /// The media broker, when `--services` includes it.
-    public let media: MediaBroker?
+    public var media: MediaBroker? { interfaces.get(MediaBroker.self) }
 
     /// Prepares everything that can fail before the server binds: data folder, database,
-    /// token secret. Nothing is listening yet.
+    /// token secret, the capabilities. Nothing is listening yet.
     public static func prepare(configuration: RPGBotConfiguration, telemetry: Telemetry) async throws -> RPGBotServer {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let secret = try configuration.jwtSecret ?? JWTSecret.loadOrCreate(in: configuration.dataDirectory)
@@ -45,110 +63,27 @@ public struct RPGBotServer: Sendable {
         try await database.waitUntilReachable(within: configuration.databaseWait, logger: database.logger)
         let tokens = await TokenAuthority(secret: secret)
         let migrations = MigrationRunner()
-        var partySync: PartySyncService?
-        if configuration.services.contains(PartySyncService.name) {
-            migrations.register(PartySyncService.migrations)
-            partySync = PartySyncService(
-                database: database, tokens: tokens, settings: configuration.partySync,
-                metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.party-sync")
-            )
-        }
-        var generation: GenerationEngine?
-        if configuration.services.contains(Self.gatewayName) {
-            let catalog = try loadProfiles(configuration.generation, logger: telemetry.makeLogger("rpgbot.genlayers"))
-            generation = GenerationEngine(
-                catalog: catalog,
-                providers: GenerationEngine.standardProviders(configuration.generation.engine.providerSettings),
-                settings: configuration.generation.engine,
-                metrics: telemetry.metrics,
-                logger: telemetry.makeLogger("rpgbot.genlayers")
-            )
-        }
-        var knowledge: KnowledgeService?
-        if configuration.services.contains(Self.gatewayName), configuration.knowledge.enabled {
-            migrations.register(KnowledgeMigrations.all)
-            let embedder = configuration.knowledge.makeEmbedder()
-            let logger = telemetry.makeLogger("rpgbot.memory37")
-            let store: any KnowledgeStore =
-                switch database.backend {
-                case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
-                case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: configuration.knowledge.inProcessSearch)
-                }
-            knowledge = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, storeTimeout: configuration.knowledge.storeTimeout, metrics: telemetry.metrics, logger: logger)
-        }
-        var media: MediaBroker?
-        if configuration.services.contains(Self.mediaBrokerName) {
-            migrations.register(MediaMigrations.all)
-            let logger = telemetry.makeLogger("rpgbot.media")
-            let store: any MediaJobStore =
-                switch database.backend {
-                case .sqlite(let pool): SQLiteMediaJobStore(pool: pool)
-                case .postgres(let client): PostgresMediaJobStore(client: client, logger: logger)
-                }
-            let engines = MediaBroker.standardEngines(configuration.media)
-            media = MediaBroker(
-                store: store, artifacts: ArtifactStore(folder: configuration.dataDirectory.appendingPathComponent("artifacts", isDirectory: true)),
-                settings: configuration.media, speechEngines: engines.speech, imageEngines: engines.images,
-                observer: partySync.map { PartySyncMediaObserver(hub: $0.hub, logger: logger) }, metrics: telemetry.metrics, logger: logger
-            )
+        let interfaces = CapabilityInterfaces()
+        let context = CapabilityContext(database: database, telemetry: telemetry, tokens: tokens, dataDirectory: configuration.dataDirectory, interfaces: interfaces)
+        var parts: [CapabilityParts] = []
+        for capability in capabilities(for: configuration) where configuration.services.contains(capability.name) {
+            migrations.register(capability.migrations)
+            parts.append(try await capability.assemble(in: context))
+            connect(interfaces, logger: telemetry.makeLogger("rpgbot.media"))
         }
         return RPGBotServer(
-            configuration: configuration,
-            telemetry: telemetry,
-            database: database,
-            migrations: migrations,
-            tokens: tokens,
-            routes: RouteCatalog(),
-            partySync: partySync,
-            generation: generation,
-            knowledge: knowledge,
-            media: media
+            configuration: configuration, telemetry: telemetry, database: database, migrations: migrations,
+            tokens: tokens, routes: RouteCatalog(), interfaces: interfaces, parts: parts
         )
     }
 
-    /// Ingests the content folder (unchanged documents cost nothing), reporting each bad file.
-    /// While the store is unavailable the documents go into the fallback only: the folder is
-    /// ingested again when the store is back.
-    static func ingestContent(_ configuration: KnowledgeConfiguration, into knowledge: KnowledgeService, logger: Logger) async {
-        guard let folder = configuration.contentDirectory else { return }
-        guard FileManager.default.fileExists(atPath: folder.path) else {
-            if configuration.contentDirectoryGiven {
-                logger.warning("knowledge content folder not found", metadata: ["path": "\(folder.path)"])
-            }
-            return
+    /// Connects what one capability published to the protocols others consume: Party Sync's
+    /// hub takes the gateway's broadcasts and the media broker's job updates.
+    static func connect(_ interfaces: CapabilityInterfaces, logger: Logger) {
+        if let partySync = interfaces.get(PartySyncService.self), interfaces.get((any CampaignEventPublisher).self) == nil {
+            interfaces.publish(PartySyncEventPublisher(hub: partySync.hub), as: (any CampaignEventPublisher).self)
+            interfaces.publish(PartySyncMediaObserver(hub: partySync.hub, logger: logger), as: (any MediaJobObserver).self)
         }
-        let loaded = DocumentLoader(defaultDomain: .lore, defaultCampaign: configuration.contentCampaign).load(folder)
-        for failure in loaded.failures {
-            logger.warning("knowledge document not ingested", metadata: ["file": "\(failure.path)", "line": "\(failure.line.map(String.init) ?? "-")", "reason": "\(failure.reason)"])
-        }
-        do {
-            let report = try await knowledge.ingest(loaded.documents, whenStoreUnavailable: .fallbackOnly)
-            logger.info("knowledge content ingested", metadata: [
-                "store": "\(knowledge.isDegraded ? "in-memory fallback" : knowledge.primary.kind)",
-                "path": "\(folder.path)", "added": "\(report.added.count)", "updated": "\(report.updated.count)",
-                "unchanged": "\(report.unchanged.count)", "failed": "\(report.failed.count + loaded.failures.count)",
-            ])
-        } catch {
-            logger.error("knowledge content ingestion failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// The `--services` name of the media job broker.
-    public static let mediaBrokerName = "media-broker"
-
-    /// The `--services` name of the knowledge and generation HTTP API.
-    public static let gatewayName = "gateway"
-
-    /// The profiles file, checked in full; a default path that does not exist gives no profiles.
-    public static func loadProfiles(_ configuration: GenerationConfiguration, logger: Logger) throws -> ProfileCatalog {
-        let path = configuration.profilesPath.path
-        if !configuration.profilesPathGiven, !FileManager.default.fileExists(atPath: path) {
-            logger.warning("no generation profiles file; /v1/generation serves no profiles", metadata: ["path": "\(path)"])
-            return ProfileCatalog(profiles: [])
-        }
-        let catalog = try ProfileCatalog.load(from: configuration.profilesPath, knownProviders: GenerationEngine.providerNames)
-        logger.info("generation profiles loaded", metadata: ["path": "\(path)", "profiles": .array(catalog.sorted.map { .string($0.name) })])
-        return catalog
     }
 
     /// Builds the application: routes, middleware, and the services that run beside the
@@ -169,28 +104,14 @@ public struct RPGBotServer: Sendable {
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maxBodySize))
         let api = CatalogedRouter(router: router, catalog: routes)
         SystemRoutes(server: self).register(on: api)
-        partySync?.routes.registerHTTP(on: api)
-        if let knowledge {
-            KnowledgeRoutes(service: knowledge, tokens: tokens, limits: configuration.knowledge.limits).register(on: api)
-        }
-        if let generation {
-            GenerationRoutes(engine: generation, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
-            let grounded = GroundedGenerator(
-                engine: generation, knowledge: knowledge, budgets: configuration.generation.contextBudgets,
-                events: partySync.map { PartySyncEventPublisher(hub: $0.hub) }, metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.gateway")
-            )
-            GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: configuration.generation.requestRate, burst: configuration.generation.requestBurst).register(on: api)
-        }
-        if let media {
-            MediaRoutes(broker: media, tokens: tokens).register(on: api)
-        }
+        for part in parts { part.routes(api) }
         additionalRoutes(api)
 
         // WebSocket upgrades are routed separately; a request that does not upgrade falls
         // through to the HTTP router above.
         let webSocketRouter = Router(context: AppRequestContext.self)
         webSocketRouter.add(middleware: RequestTelemetryMiddleware(logger: telemetry.logger, metrics: telemetry.metrics))
-        partySync?.routes.registerWebSocket(on: webSocketRouter)
+        for part in parts { part.webSocketRoutes(webSocketRouter) }
         let webSocketConfiguration = WebSocketServerConfiguration(
             // Messages up to four times the limit are read so that an oversized one gets an error frame.
             maxFrameSize: configuration.partySync.maxFrameBytes * 4,
@@ -221,30 +142,15 @@ public struct RPGBotServer: Sendable {
         )
         application.addServices(telemetry.services)
         application.addServices(database.service)
-        if let partySync {
-            application.addServices(partySync)
-        }
-        if let knowledge {
-            let content = configuration.knowledge
-            let logger = telemetry.logger
-            application.addServices(KnowledgeUpkeepService(knowledge: knowledge) {
-                await Self.ingestContent(content, into: knowledge, logger: logger)
-            })
-        }
-        if let media {
-            application.addServices(media)
-        }
+        for part in parts { application.addServices(part.services) }
         let database = self.database
         let migrations = self.migrations
         let logger = telemetry.logger
         let configuration = self.configuration
-        let knowledge = self.knowledge
+        let preparations = parts.flatMap(\.beforeServing)
         application.beforeServerStarts {
             let report = try await migrations.apply(to: database)
-            if let knowledge {
-                await knowledge.prepare()
-                await Self.ingestContent(configuration.knowledge, into: knowledge, logger: logger)
-            }
+            for prepare in preparations { try await prepare() }
             logger.info(
                 "rpgbot ready to serve",
                 metadata: [

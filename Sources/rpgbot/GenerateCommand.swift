@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Genlayers
 import Logging
 import RPGBotApp
@@ -54,7 +55,7 @@ struct GenerateCommand: AsyncParsableCommand {
             given.profilesPathGiven = true
             var quiet = Logger(label: "rpgbot.generate")
             quiet.logLevel = .warning
-            catalog = try RPGBotServer.loadProfiles(given, logger: quiet)
+            catalog = try GatewayCapability.loadProfiles(given, logger: quiet)
         } catch {
             throw StartupError(message: "\(error)", exitCode: RPGBotCommand.usageExitCode)
         }

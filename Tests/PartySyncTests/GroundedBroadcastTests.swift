@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Gateway
 import Memory37
 import Foundation
 import NIOCore

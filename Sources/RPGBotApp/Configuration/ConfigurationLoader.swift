@@ -2,8 +2,8 @@ import Observability
 import Persistence
 import PartySync
 import Genlayers
-import Memory37
-import Gateway
+public import Memory37
+public import Gateway
 public import MediaBroker
 import Logging
 import ServiceKit

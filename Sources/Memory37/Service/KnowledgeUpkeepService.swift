@@ -1,5 +1,4 @@
-import Memory37
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// Keeps the knowledge layer current and healthy in the background: every second it brings a
 /// PostgreSQL node's in-process copy up to date with other nodes' writes (so a node nobody
@@ -7,13 +6,20 @@ import ServiceLifecycle
 /// in-memory fallback, it checks the configured store every 15 seconds instead, switches back
 /// when it answers and then runs `onRecovery` (the server ingests its content folder again, in
 /// case it was written to the fallback only).
-struct KnowledgeUpkeepService: Service {
+public struct KnowledgeUpkeepService: Service {
     let knowledge: KnowledgeService
-    var refreshInterval: Duration = .seconds(1)
-    var probeInterval: Duration = KnowledgeService.probeInterval
-    var onRecovery: @Sendable () async -> Void = {}
+    var refreshInterval: Duration
+    var probeInterval: Duration
+    var onRecovery: @Sendable () async -> Void
 
-    func run() async throws {
+    public init(knowledge: KnowledgeService, refreshInterval: Duration = .seconds(1), probeInterval: Duration = KnowledgeService.probeInterval, onRecovery: @escaping @Sendable () async -> Void = {}) {
+        self.knowledge = knowledge
+        self.refreshInterval = refreshInterval
+        self.probeInterval = probeInterval
+        self.onRecovery = onRecovery
+    }
+
+    public func run() async throws {
         var sinceProbe = Duration.zero
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: refreshInterval)

@@ -1,0 +1,78 @@
+public import CapabilityKit
+import Foundation
+import Genlayers
+public import Logging
+import Observability
+public import Memory37
+public import Persistence
+
+/// The knowledge and generation API as a capability of the server: Memory37 (its store on the
+/// configured database, `/v1/knowledge/*`, the start-up content and the upkeep task) unless it
+/// is switched off, the generation engine with its profiles (`/v1/generation/*`), and the
+/// knowledge-grounded `/v1/generate/*`, which broadcast through the ``CampaignEventPublisher``
+/// published before it, if any. Publishes the ``GenerationEngine`` and the ``KnowledgeService``.
+public struct GatewayCapability: Capability {
+    public static let name = "gateway"
+
+    public let generation: GenerationConfiguration
+    public let knowledge: KnowledgeConfiguration
+
+    public init(generation: GenerationConfiguration, knowledge: KnowledgeConfiguration) {
+        self.generation = generation
+        self.knowledge = knowledge
+    }
+
+    public var name: String { Self.name }
+    public var migrations: [Migration] { knowledge.enabled ? KnowledgeMigrations.all : [] }
+
+    public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {
+        let telemetry = context.telemetry
+        let engine = GenerationEngine(
+            catalog: try Self.loadProfiles(generation, logger: telemetry.makeLogger("rpgbot.genlayers")),
+            providers: GenerationEngine.standardProviders(generation.engine.providerSettings),
+            settings: generation.engine, metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.genlayers")
+        )
+        context.interfaces.publish(engine)
+        var parts = CapabilityParts()
+        var knowledgeService: KnowledgeService?
+        if knowledge.enabled {
+            let service = makeKnowledgeService(database: context.database, telemetry: telemetry)
+            context.interfaces.publish(service)
+            knowledgeService = service
+            let content = knowledge
+            let logger = telemetry.logger
+            parts.services.append(KnowledgeUpkeepService(knowledge: service) {
+                await Self.ingestContent(content, into: service, logger: logger)
+            })
+            parts.beforeServing.append {
+                await service.prepare()
+                await Self.ingestContent(content, into: service, logger: logger)
+            }
+        }
+        let grounded = GroundedGenerator(
+            engine: engine, knowledge: knowledgeService, budgets: generation.contextBudgets,
+            events: context.interfaces.get((any CampaignEventPublisher).self), metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.gateway")
+        )
+        let (tokens, generation, limits, knowledgeRoutes) = (context.tokens, generation, knowledge.limits, knowledgeService)
+        parts.routes = { router in
+            if let knowledgeService = knowledgeRoutes {
+                KnowledgeRoutes(service: knowledgeService, tokens: tokens, limits: limits).register(on: router)
+            }
+            GenerationRoutes(engine: engine, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)
+            GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)
+        }
+        return parts
+    }
+
+    /// The knowledge service over the store for the database's backend.
+    func makeKnowledgeService(database: DatabaseHandle, telemetry: Telemetry) -> KnowledgeService {
+        let embedder = knowledge.makeEmbedder()
+        let logger = telemetry.makeLogger("rpgbot.memory37")
+        let store: any KnowledgeStore =
+            switch database.backend {
+            case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
+            case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: knowledge.inProcessSearch)
+            }
+        return KnowledgeService(store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout, metrics: telemetry.metrics, logger: logger)
+    }
+}
