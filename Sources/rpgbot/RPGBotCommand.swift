@@ -22,6 +22,11 @@ struct RPGBotCommand: AsyncParsableCommand {
     /// ArgumentParser's own `main` exits 64 on usage errors; RPGBot promises 2 for any bad
     /// flag or setting, so parsing and running are driven here.
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "serve" && arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) || arguments == ["help", "serve"] {
+            print(ServeCommand.help(), terminator: "")
+            Glibc.exit(0)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -139,16 +139,34 @@ import Testing
 }
 
 @Suite struct DocumentationTests {
-    /// The README's settings table is the operator's reference: it names every setting.
-    @Test func readmeListsEverySetting() throws {
+    /// The rows of the README's settings tables (`| flag | environment | default | accepts |`),
+    /// by environment variable, with the backticks taken off.
+    static func readmeSettings() throws -> [String: (flag: String, defaultValue: String)] {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("README.md")
-        let text = try String(contentsOf: readme, encoding: .utf8)
-        for setting in Setting.all {
-            #expect(text.contains("`\(setting.environment)`"), "README lacks \(setting.environment)")
-            if let flag = setting.flag {
-                #expect(text.contains("`--\(flag)`"), "README lacks --\(flag)")
-            }
+        var rows: [String: (flag: String, defaultValue: String)] = [:]
+        for line in try String(contentsOf: readme, encoding: .utf8).components(separatedBy: "\n") where line.hasPrefix("| ") {
+            // `\|` is a pipe inside a cell.
+            let cells = line.replacingOccurrences(of: "\\|", with: "\u{1}").split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == 4, cells[1].hasPrefix("`"), cells[1].hasSuffix("`"), cells[0] == "—" || cells[0].hasPrefix("`--") else { continue }
+            rows[cells[1].replacingOccurrences(of: "`", with: "")] = (cells[0].replacingOccurrences(of: "`", with: ""), cells[2].replacingOccurrences(of: "`", with: ""))
         }
+        return rows
+    }
+
+    /// The README's settings tables are the operator's reference: one row per setting, with
+    /// its flag and its default as the server declares them, and no row for a setting that
+    /// does not exist.
+    @Test func readmeTablesMatchTheDeclaredSettings() throws {
+        let rows = try Self.readmeSettings()
+        for setting in Setting.all {
+            guard let row = rows[setting.environment] else {
+                Issue.record("README lacks \(setting.environment)")
+                continue
+            }
+            #expect(row.flag == (setting.flag.map { "--" + $0 } ?? "—"), "\(setting.environment): README says \(row.flag)")
+            #expect(row.defaultValue == setting.defaultValue, "\(setting.environment): README says \(row.defaultValue), the server \(setting.defaultValue)")
+        }
+        #expect(Set(rows.keys) == Set(Setting.all.map(\.environment)), "README rows without a setting: \(Set(rows.keys).subtracting(Setting.all.map(\.environment)))")
     }
 }
