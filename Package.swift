@@ -73,9 +73,16 @@ let package = Package(
         ),
         // What every HTTP service shares: problem+json errors, JWT auth, rate limiting, ids,
         // body limits and the route registry behind the OpenAPI document.
+        // JSON values kept as parsed (`JSONValue`) and without loss (`ExactJSON`): the one
+        // representation every module passes JSON around in; no dependencies.
+        .target(
+            name: "JSONValues",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ServiceKit",
             dependencies: [
+                "JSONValues",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -89,6 +96,7 @@ let package = Package(
         .target(
             name: "CapabilityKit",
             dependencies: [
+                "JSONValues",
                 "ServiceKit",
                 "Persistence",
                 "Observability",
@@ -100,13 +108,14 @@ let package = Package(
         // A JSON Schema draft 2020-12 validator: every output of the generation layer is checked with it.
         .target(
             name: "JSONSchema",
-            dependencies: ["ServiceKit"],
+            dependencies: ["JSONValues"],
             swiftSettings: strictSettings
         ),
         // Genlayers: profiles, LLM providers in JSON-Schema mode, the validating and retrying engine.
         .target(
             name: "Genlayers",
             dependencies: [
+                "JSONValues",
                 "ServiceKit",
                 "JSONSchema",
                 "Observability",
@@ -129,6 +138,7 @@ let package = Package(
         .target(
             name: "Memory37",
             dependencies: [
+                "JSONValues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "VectorKernels",
                 "ServiceKit",
@@ -152,6 +162,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "JSONValues",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "CapabilityKit",
                 "Persistence",
@@ -173,6 +184,7 @@ let package = Package(
         .target(
             name: "MediaBroker",
             dependencies: [
+                "JSONValues",
                 "CapabilityKit",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -200,6 +212,7 @@ let package = Package(
         .target(
             name: "PartySync",
             dependencies: [
+                "JSONValues",
                 "CapabilityKit",
                 "ServiceKit",
                 "Persistence",
@@ -222,6 +235,7 @@ let package = Package(
         .target(
             name: "RPGBotApp",
             dependencies: [
+                "JSONValues",
                 "CapabilityKit",
                 "Observability",
                 "Persistence",
@@ -247,6 +261,7 @@ let package = Package(
         .executableTarget(
             name: "rpgbot",
             dependencies: [
+                "JSONValues",
                 "Gateway",
                 "RPGBotApp",
                 "ServiceKit",
@@ -272,6 +287,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "JSONValues",
                 "Persistence", "Memory37",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -292,6 +308,7 @@ let package = Package(
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
+                "JSONValues",
                 "Observability", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -302,6 +319,7 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             dependencies: [
+                "JSONValues",
                 "Persistence", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -312,6 +330,7 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests",
             dependencies: [
+                "JSONValues",
                 "ServiceKit", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -319,12 +338,14 @@ let package = Package(
         ),
         .testTarget(
             name: "JSONSchemaTests",
-            dependencies: ["JSONSchema", "ServiceKit", "TestSupport"],
+            dependencies: [
+                "JSONValues", "JSONSchema", "ServiceKit", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GenlayersTests",
             dependencies: [
+                "JSONValues",
                 "Genlayers", "JSONSchema", "ServiceKit", "TestSupport", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -339,6 +360,7 @@ let package = Package(
         .testTarget(
             name: "Memory37Tests",
             dependencies: [
+                "JSONValues",
                 "Memory37", "ServiceKit", "Persistence", "TestSupport", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -353,6 +375,7 @@ let package = Package(
         .testTarget(
             name: "PartySyncTests",
             dependencies: [
+                "JSONValues",
                 "PartySync", "TestSupport", "RPGBotApp", "Memory37", "Gateway", "ServiceKit", "Persistence", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -367,6 +390,7 @@ let package = Package(
         .testTarget(
             name: "MediaBrokerTests",
             dependencies: [
+                "JSONValues",
                 "MediaBroker", "ServiceKit", "Persistence", "TestSupport", "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -380,6 +404,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
+                "JSONValues",
                 "Gateway", "Genlayers", "Memory37", "ServiceKit", "JSONSchema", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -392,6 +417,7 @@ let package = Package(
         .testTarget(
             name: "RPGBotAppTests",
             dependencies: [
+                "JSONValues",
                 "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit", "Memory37",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -408,6 +434,7 @@ let package = Package(
         .testTarget(
             name: "rpgbotTests",
             dependencies: [
+                "JSONValues",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

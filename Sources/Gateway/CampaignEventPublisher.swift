@@ -1,3 +1,4 @@
+public import JSONValues
 public import ServiceKit
 
 /// Where a broadcast result goes: a campaign's event stream. The gateway defines what it

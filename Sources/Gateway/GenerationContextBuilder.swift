@@ -1,3 +1,4 @@
+public import JSONValues
 import Foundation
 public import Memory37
 public import ServiceKit

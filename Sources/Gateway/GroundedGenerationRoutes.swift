@@ -1,3 +1,4 @@
+public import JSONValues
 import Foundation
 import Memory37
 import Genlayers

@@ -1,3 +1,4 @@
+public import JSONValues
 import Crypto
 import Foundation
 import HTTPTypes

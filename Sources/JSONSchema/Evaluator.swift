@@ -1,5 +1,5 @@
+import JSONValues
 import Foundation
-import ServiceKit
 
 /// Applies a compiled schema to an instance (JSON Schema draft 2020-12), collecting errors and
 /// the annotations that `unevaluatedProperties` and `unevaluatedItems` depend on.

@@ -1,4 +1,4 @@
-public import ServiceKit
+public import JSONValues
 import Synchronization
 
 /// A compiled JSON Schema (draft 2020-12): indexed once, then applied to any number of

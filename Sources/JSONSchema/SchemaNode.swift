@@ -1,5 +1,5 @@
+import JSONValues
 import Foundation
-import ServiceKit
 
 /// A schema compiled for evaluation: every keyword read once into a typed field, subschemas
 /// compiled into child nodes, patterns compiled, and the node's own location precomputed, so

@@ -1,5 +1,5 @@
+import JSONValues
 import Foundation
-import ServiceKit
 
 /// Every schema resource reachable from the schemas given to it, indexed by URI: resources by
 /// their `$id`, anchors by `uri#name`, and which resources declare which `$dynamicAnchor`s.

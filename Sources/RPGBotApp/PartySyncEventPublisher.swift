@@ -1,3 +1,4 @@
+import JSONValues
 import Gateway
 import HTTPTypes
 import PartySync

@@ -1,3 +1,4 @@
+public import JSONValues
 public import Hummingbird
 public import HTTPTypes
 import NIOCore

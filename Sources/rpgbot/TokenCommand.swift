@@ -63,7 +63,7 @@ struct TokenCommand: AsyncParsableCommand {
             throw StartupError(message: "\(error)", exitCode: 1)
         }
         let lifetime = ConfigurationLoader.parseDuration(ttl)!
-        let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        let seconds = lifetime.inSeconds
         let authority = await TokenAuthority(secret: secret)
         let token = try await authority.issue(subject: subject, campaign: campaign, role: Role(rawValue: role)!, ttl: seconds)
         print(token)

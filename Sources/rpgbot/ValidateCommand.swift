@@ -1,3 +1,4 @@
+import JSONValues
 import ArgumentParser
 import Foundation
 import JSONSchema

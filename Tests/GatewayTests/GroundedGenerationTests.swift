@@ -1,3 +1,4 @@
+import JSONValues
 import Foundation
 import Gateway
 import Genlayers

@@ -1,3 +1,4 @@
+import JSONValues
 import ServiceKit
 import Testing
 @testable import Genlayers

@@ -1,6 +1,7 @@
+import JSONValues
 import Foundation
 import Logging
-import MediaBroker
+@testable import MediaBroker
 import Persistence
 import ServiceKit
 import Synchronization

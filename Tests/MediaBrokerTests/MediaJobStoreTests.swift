@@ -1,5 +1,5 @@
 import Foundation
-import MediaBroker
+@testable import MediaBroker
 import Synchronization
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import JSONValues
 import Foundation
 @testable import Memory37
 import ServiceKit

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Logging
-import PartySync
+@testable import PartySync
 import Persistence
 import ServiceKit
 import TestSupport

@@ -1,3 +1,4 @@
+public import JSONValues
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -99,7 +100,7 @@ public struct GenerationRoutes: Sendable {
             var error: APIError
             if case .rateLimited(let retryAfter, _) = providerError {
                 var headers: HTTPFields = [:]
-                if let retryAfter { headers[.retryAfter] = String(max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))) }
+                if let retryAfter { headers[.retryAfter] = String(max(1, Int(retryAfter.inSeconds.rounded(.up)))) }
                 error = APIError(.serviceUnavailable, code: "provider_rate_limited", detail: "The model provider is rate limiting: \(providerError)", headers: headers)
             } else {
                 error = APIError(.badGateway, code: "provider_error", detail: "The model provider failed: \(providerError)")

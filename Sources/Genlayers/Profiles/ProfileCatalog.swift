@@ -1,3 +1,4 @@
+import JSONValues
 public import Foundation
 import JSONSchema
 import ServiceKit

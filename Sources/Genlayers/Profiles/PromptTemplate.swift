@@ -1,3 +1,4 @@
+public import JSONValues
 import Mustache
 public import ServiceKit
 

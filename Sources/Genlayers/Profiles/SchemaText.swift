@@ -1,3 +1,5 @@
+import JSONValues
+
 /// The text of a schema as a provider receives it: compact, members in the order the author
 /// wrote them, and without the top-level members providers reject (`$schema`, `$id`).
 ///

@@ -1,3 +1,4 @@
+import JSONValues
 import ServiceKit
 
 /// Writes a JSON object member by member, in order, where some members are JSON text kept as

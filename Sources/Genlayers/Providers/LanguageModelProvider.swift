@@ -1,3 +1,4 @@
+public import JSONValues
 public import ServiceKit
 
 /// A language model that answers in JSON constrained by a schema: OpenAI's Responses and Chat

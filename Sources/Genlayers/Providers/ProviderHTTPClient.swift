@@ -45,7 +45,7 @@ struct ProviderHTTPClient: Sendable {
         }
         request.body = .bytes(ByteBuffer(bytes: body))
 
-        let timeout = TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000 + settings.timeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(settings.timeout)
         do {
             let response = try await client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: settings.maxResponseBytes)

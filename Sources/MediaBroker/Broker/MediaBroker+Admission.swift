@@ -82,7 +82,7 @@ extension MediaBroker {
             }
         }
         if let token = submission.clientToken {
-            let saved = try await store.saveClientToken(owner: submission.owner, token: token, jobID: accepted.job.id, fingerprint: key, expiresAt: now.addingTimeInterval(Self.seconds(settings.clientTokenLifetime)), now: now)
+            let saved = try await store.saveClientToken(owner: submission.owner, token: token, jobID: accepted.job.id, fingerprint: key, expiresAt: now.addingTimeInterval(settings.clientTokenLifetime.inSeconds), now: now)
             // Two requests raced with one token: the first one recorded wins.
             guard saved.fingerprint == key else { throw MediaBrokerError.clientTokenConflict }
             if saved.jobID != accepted.job.id, let job = try await store.job(id: saved.jobID) {

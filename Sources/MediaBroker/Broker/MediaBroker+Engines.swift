@@ -1,3 +1,4 @@
+public import JSONValues
 import Crypto
 public import Foundation
 import Logging

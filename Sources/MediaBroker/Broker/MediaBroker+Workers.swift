@@ -1,3 +1,4 @@
+import JSONValues
 import Crypto
 public import Foundation
 import Logging
@@ -188,7 +189,4 @@ extension MediaBroker {
         SHA256.hash(data: Data(text.utf8)).hexString
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

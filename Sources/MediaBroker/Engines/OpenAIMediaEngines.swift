@@ -27,7 +27,7 @@ public struct OpenAIMediaSettings: Sendable {
         request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(timeout))
         } catch {
             throw MediaEngineError("\(path): \(error)", transient: true)
         }

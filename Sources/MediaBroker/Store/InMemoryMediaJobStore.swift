@@ -1,8 +1,8 @@
 public import Foundation
 import Synchronization
 
-/// Jobs in process memory: tests and single runs; lost at exit.
-public final class InMemoryMediaJobStore: MediaJobStore {
+/// Jobs in process memory, for the store tests; lost at exit.
+final class InMemoryMediaJobStore: MediaJobStore {
     private struct State {
         var jobs: [String: MediaJob] = [:]
         var order: [String] = []

@@ -1,3 +1,4 @@
+import JSONValues
 public import Foundation
 public import Logging
 public import PostgresNIO

@@ -1,3 +1,4 @@
+import JSONValues
 public import Foundation
 public import GRDB
 import ServiceKit

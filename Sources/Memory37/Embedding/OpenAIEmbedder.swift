@@ -1,3 +1,4 @@
+import JSONValues
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -75,7 +76,7 @@ public struct OpenAIEmbedder: Embedder {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(settings.timeout.components.seconds * 1000 + settings.timeout.components.attoseconds / 1_000_000_000_000_000)))
+            response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(settings.timeout))
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw Transient(message: "embeddings request to \(base) failed: \(error)", retryAfter: nil)

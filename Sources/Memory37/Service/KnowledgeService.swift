@@ -1,3 +1,4 @@
+public import JSONValues
 import Foundation
 public import Logging
 public import Observability

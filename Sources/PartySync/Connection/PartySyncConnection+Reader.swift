@@ -1,3 +1,4 @@
+import JSONValues
 import Foundation
 import HummingbirdWebSocket
 import Logging
@@ -171,7 +172,7 @@ extension PartySyncConnection {
         let replayCount = recovered ? Int(head.top - since!.offset) : 0
         queue.enqueue(ServerFrame.welcome(
             connection: connectionID, head: head, top: head.top, recovered: recovered, replayed: replayCount,
-            reason: reason, presence: snapshot, pingSeconds: Int(EventIdentity.seconds(settings.pingInterval))
+            reason: reason, presence: snapshot, pingSeconds: Int(settings.pingInterval.inSeconds)
         ))
         if recovered, replayCount > 0 {
             // Page by page, so a long replay never sits in memory whole.
@@ -298,7 +299,7 @@ extension PartySyncConnection {
     }
 
     private func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        duration.wholeMilliseconds
     }
 }
 

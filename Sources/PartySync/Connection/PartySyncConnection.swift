@@ -10,7 +10,8 @@ import Synchronization
 /// One WebSocket connection of a campaign, from `hello` to close.
 ///
 /// Three tasks share the connection: the reader (this function's body) handles client frames
-/// in order; the writer drains the ``OutboundQueue``; the watchdog sends pings, enforces the
+/// in order; the ``OutboundQueue`` writes frames into the channel itself, and the closer task
+/// performs the close handshake after the last of them; the watchdog sends pings, enforces the
 /// hello and pong deadlines and token expiry, and drops peers that stopped reading.
 struct PartySyncConnection {
     let campaignID: String

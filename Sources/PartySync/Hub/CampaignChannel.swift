@@ -1,3 +1,4 @@
+import JSONValues
 import Logging
 import ServiceKit
 import Synchronization

@@ -1,8 +1,8 @@
 import ServiceKit
 
-/// An ``EventLog`` in process memory: for tests and for embedding without persistence.
-/// Nothing survives the process, and every campaign gets a new epoch when it restarts.
-public actor InMemoryEventLog: EventLog {
+/// An ``EventLog`` in process memory, for the store tests: nothing survives the process, and
+/// every campaign gets a new epoch when it restarts.
+actor InMemoryEventLog: EventLog {
     struct Campaign {
         var epoch: String
         var top: Int64
@@ -25,7 +25,7 @@ public actor InMemoryEventLog: EventLog {
         var campaign = campaigns[draft.campaignID] ?? Campaign(epoch: EventIdentity.newEpoch(), top: 0, events: [])
         let now = EventIdentity.nowMilliseconds()
         let cmidKey = draft.cmid.map { "\(draft.campaignID)\u{0}\(draft.actor)\u{0}\($0)" }
-        if let cmidKey, let record = cmids[cmidKey], now - record.createdAt < Int64(EventIdentity.seconds(idempotencyWindow) * 1000) {
+        if let cmidKey, let record = cmids[cmidKey], now - record.createdAt < Int64(idempotencyWindow.inSeconds * 1000) {
             guard record.fingerprint == draft.fingerprint else {
                 throw EventLogError.cmidConflict(cmid: draft.cmid ?? "", originalOffset: record.offset)
             }
@@ -47,7 +47,7 @@ public actor InMemoryEventLog: EventLog {
     public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
         let now = EventIdentity.nowMilliseconds()
         guard let record = cmids["\(campaignID)\u{0}\(actor)\u{0}\(cmid)"],
-              now - record.createdAt < Int64(EventIdentity.seconds(idempotencyWindow) * 1000) else { return nil }
+              now - record.createdAt < Int64(idempotencyWindow.inSeconds * 1000) else { return nil }
         return IdempotencyRecord(offset: record.offset, eventID: record.id, fingerprint: record.fingerprint)
     }
 
@@ -71,7 +71,7 @@ public actor InMemoryEventLog: EventLog {
 
     public func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int {
         let now = EventIdentity.nowMilliseconds()
-        let oldest = now - Int64(EventIdentity.seconds(maxAge) * 1000)
+        let oldest = now - Int64(maxAge.inSeconds * 1000)
         var removed = 0
         for (id, var campaign) in campaigns {
             let before = campaign.events.count
@@ -82,7 +82,7 @@ public actor InMemoryEventLog: EventLog {
             removed += before - campaign.events.count
             campaigns[id] = campaign
         }
-        let cmidCutoff = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let cmidCutoff = now - Int64(idempotencyWindow.inSeconds * 1000)
         cmids = cmids.filter { $0.value.createdAt >= cmidCutoff }
         return removed
     }

@@ -42,7 +42,7 @@ public struct PostgresEventLog: EventLog {
     /// are looked up at once, and events and `cmid` records are inserted from arrays.
     static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, client: PostgresClient, logger: Logger) async throws -> [Result<AppendOutcome, any Error>] {
         let now = EventIdentity.nowMilliseconds()
-        let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let windowStart = now - Int64(idempotencyWindow.inSeconds * 1000)
         let campaignIDs = Array(Set(drafts.map(\.campaignID))).sorted()
         do {
             return try await client.withTransaction(logger: logger) { connection in
@@ -165,7 +165,7 @@ public struct PostgresEventLog: EventLog {
     }
 
     public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
-        let windowStart = EventIdentity.nowMilliseconds() - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let windowStart = EventIdentity.nowMilliseconds() - Int64(idempotencyWindow.inSeconds * 1000)
         let rows = try await client.query(
             """
             SELECT event_offset, event_id, fingerprint FROM party_cmids
@@ -229,8 +229,8 @@ public struct PostgresEventLog: EventLog {
 
     public func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int {
         let now = EventIdentity.nowMilliseconds()
-        let oldest = now - Int64(EventIdentity.seconds(maxAge) * 1000)
-        let cmidCutoff = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let oldest = now - Int64(maxAge.inSeconds * 1000)
+        let cmidCutoff = now - Int64(idempotencyWindow.inSeconds * 1000)
         var removed = 0
         for try await count in try await client.query(
             "WITH gone AS (DELETE FROM party_events WHERE ts < \(oldest) RETURNING 1) SELECT count(*) FROM gone", logger: logger

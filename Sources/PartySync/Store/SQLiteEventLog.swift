@@ -40,7 +40,7 @@ public struct SQLiteEventLog: EventLog {
     /// leaves nothing behind.
     static func write(_ drafts: [EventDraft], idempotencyWindow: Duration, pool: DatabasePool) throws -> [Result<AppendOutcome, any Error>] {
         let now = EventIdentity.nowMilliseconds()
-        let windowStart = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let windowStart = now - Int64(idempotencyWindow.inSeconds * 1000)
         return try pool.writeWithoutTransaction { db in
             var results: [Result<AppendOutcome, any Error>] = []
             try db.inTransaction(.immediate) {
@@ -107,7 +107,7 @@ public struct SQLiteEventLog: EventLog {
     }
 
     public func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord? {
-        let windowStart = EventIdentity.nowMilliseconds() - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let windowStart = EventIdentity.nowMilliseconds() - Int64(idempotencyWindow.inSeconds * 1000)
         return try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT event_offset, event_id, fingerprint FROM party_cmids WHERE campaign_id = ? AND actor = ? AND cmid = ? AND created_at >= ?",
@@ -152,8 +152,8 @@ public struct SQLiteEventLog: EventLog {
 
     public func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int {
         let now = EventIdentity.nowMilliseconds()
-        let oldest = now - Int64(EventIdentity.seconds(maxAge) * 1000)
-        let cmidCutoff = now - Int64(EventIdentity.seconds(idempotencyWindow) * 1000)
+        let oldest = now - Int64(maxAge.inSeconds * 1000)
+        let cmidCutoff = now - Int64(idempotencyWindow.inSeconds * 1000)
         return try await pool.write { db in
             try db.execute(sql: "DELETE FROM party_events WHERE ts < ?", arguments: [oldest])
             var removed = db.changesCount

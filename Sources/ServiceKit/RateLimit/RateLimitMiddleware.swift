@@ -26,7 +26,7 @@ public struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
 extension APIError {
     /// 429 with `Retry-After` rounded up to whole seconds and the exact wait in `retry_after_ms`.
     public static func rateLimited(retryAfter: Duration, detail: String = "Too many requests; slow down.") -> APIError {
-        let milliseconds = Int(retryAfter.components.seconds * 1000 + retryAfter.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = retryAfter.wholeMilliseconds
         var error = APIError(.tooManyRequests, code: "rate_limited", detail: detail, headers: [.retryAfter: String(max(1, (milliseconds + 999) / 1000))])
         error.problem.retryAfterMilliseconds = milliseconds
         return error

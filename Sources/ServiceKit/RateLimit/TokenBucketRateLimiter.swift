@@ -109,9 +109,7 @@ public final class TokenBucketRateLimiter: Sendable {
 
     /// Seconds on the monotonic clock.
     @Sendable public static func monotonicSeconds() -> Double {
-        let duration = ContinuousClock.now - startInstant
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        (ContinuousClock.now - startInstant).inSeconds
     }
 
     private static let startInstant = ContinuousClock.now

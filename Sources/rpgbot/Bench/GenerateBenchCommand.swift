@@ -74,12 +74,12 @@ struct GenerateBenchCommand: AsyncParsableCommand {
                 _ = try await service.ingest(corpus.documents(start..<min(chunks, start + 500)))
             }
         }
-        let ingestSeconds = KnowledgeBenchCommand.seconds(ContinuousClock.now - ingestStart)
+        let ingestSeconds = (ContinuousClock.now - ingestStart).inSeconds
         print(String(format: "generate benchmark: /v1/generate/scene, offline provider, SQLite with the demo content and %d generated chunks (ingested in %.1f s), one server in this process, HTTP/1.1 over loopback", chunks, ingestSeconds))
 
         let startup = ContinuousClock.now
         try await InProcessServer.run(configuration) { port, server in
-            print(String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", KnowledgeBenchCommand.seconds(ContinuousClock.now - startup)))
+            print(String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", (ContinuousClock.now - startup).inSeconds))
             let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .player, ttl: 3600)
             try await measure(SceneClient(url: "http://127.0.0.1:\(port)/v1/generate/scene", token: token, corpus: corpus))
         }
@@ -119,7 +119,7 @@ struct GenerateBenchCommand: AsyncParsableCommand {
             }
             return try await tasks.reduce(into: []) { $0 += $1 }
         }
-        let elapsed = KnowledgeBenchCommand.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).inSeconds
         print(String(format: "  %d in flight: %.0f requests/s, p50 %.2f ms, p99 %.2f ms",
                      concurrency, Double(requests) / elapsed, Self.milliseconds(Self.percentile(latencies, 0.5)), Self.milliseconds(Self.percentile(latencies, 0.99))))
     }
@@ -130,7 +130,7 @@ struct GenerateBenchCommand: AsyncParsableCommand {
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
-        KnowledgeBenchCommand.seconds(duration) * 1000
+        duration.inSeconds * 1000
     }
 }
 

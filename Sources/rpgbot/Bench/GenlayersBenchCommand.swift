@@ -1,3 +1,4 @@
+import JSONValues
 import ArgumentParser
 import Foundation
 import Genlayers
@@ -69,7 +70,7 @@ struct GenlayersBenchCommand: AsyncParsableCommand {
             for _ in 0..<100 { _ = measured.schema.validate(example) }
             count += 100
         }
-        let seconds = Self.seconds(ContinuousClock.now - start)
+        let seconds = (ContinuousClock.now - start).inSeconds
         print(String(format: "  validations: %d in %.1f s = %.0f/s, %.1f µs each (target: 20,000/s, under 50 µs)", count, seconds, Double(count) / seconds, seconds / Double(count) * 1e6))
 
         var logger = Logger(label: "bench")
@@ -91,18 +92,14 @@ struct GenlayersBenchCommand: AsyncParsableCommand {
             _ = try await engine.generate(request)
             latencies.append(ContinuousClock.now - started)
         }
-        let total = Self.seconds(ContinuousClock.now - loopStart)
+        let total = (ContinuousClock.now - loopStart).inSeconds
         latencies.sort()
         print(String(format: "  offline generations: %d in %.1f s = %.0f/s", generations, total, Double(generations) / total))
         print("  engine overhead per generation: p50 \(Self.format(latencies[latencies.count / 2])), p99 \(Self.format(latencies[latencies.count * 99 / 100])), max \(Self.format(latencies[latencies.count - 1])) (target: p99 under 2 ms)")
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     static func format(_ duration: Duration) -> String {
-        let microseconds = seconds(duration) * 1e6
+        let microseconds = duration.inSeconds * 1e6
         return microseconds >= 1000 ? String(format: "%.2f ms", microseconds / 1000) : String(format: "%.1f µs", microseconds)
     }
 }

@@ -1,3 +1,4 @@
+import JSONValues
 import ArgumentParser
 import Foundation
 import JSONSchema
@@ -45,7 +46,7 @@ struct JSONSchemaBenchCommand: AsyncParsableCommand {
             count += 100
         }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         compileTimes.sort()
         print("json-schema benchmark: \(schema) against \(instance)")
         print("  instance is \(errors.isEmpty ? "valid" : "invalid (\(errors.count) errors)")")
@@ -62,7 +63,7 @@ struct JSONSchemaBenchCommand: AsyncParsableCommand {
     }
 
     private func format(_ duration: Duration) -> String {
-        let microseconds = Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+        let microseconds = duration.inSeconds * 1e6
         return String(format: "%.1f µs", microseconds)
     }
 }

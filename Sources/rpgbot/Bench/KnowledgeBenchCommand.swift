@@ -134,7 +134,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                     for batch in batches {
                         ingested += try await service.ingest(batch).chunksWritten
                     }
-                    let seconds = Self.seconds(ContinuousClock.now - start)
+                    let seconds = (ContinuousClock.now - start).inSeconds
                     var figures: [SearchMode: (p50: Double, p99: Double)] = [:]
                     for mode in [SearchMode.hybrid, .bm25, .vector] {
                         var latencies: [Duration] = []
@@ -145,7 +145,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                             latencies.append(ContinuousClock.now - started)
                         }
                         latencies.sort()
-                        figures[mode] = (Self.seconds(latencies[latencies.count / 2]) * 1000, Self.seconds(latencies[latencies.count * 99 / 100]) * 1000)
+                        figures[mode] = ((latencies[latencies.count / 2]).inSeconds * 1000, (latencies[latencies.count * 99 / 100]).inSeconds * 1000)
                     }
                     let hybrid = figures[.hybrid]!, bm25 = figures[.bm25]!, vector = figures[.vector]!
                     print(String(format: "  %-8@ %7d chunks: ingest %.1f s = %.0f chunks/s; hybrid search p50 %.2f ms, p99 %.2f ms (BM25 only %.2f / %.2f, vectors only %.2f / %.2f)",
@@ -198,9 +198,6 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         return .postgres(location)
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }
 
 /// Deterministic generated documents: words drawn from 8,000 pseudo-words with Zipf's law

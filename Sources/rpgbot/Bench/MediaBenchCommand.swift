@@ -88,7 +88,7 @@ struct MediaBenchCommand: AsyncParsableCommand {
             }
             return try await group.reduce(into: (0, 0)) { $0.0 += $1.0; $0.1 += $1.1 }
         }
-        let elapsed = KnowledgeBenchCommand.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).inSeconds
         print(String(format: "  cache hits: %.0f requests/s from %d tasks over %.1f s (%d hits, %d not cached)", Double(counts.0 + counts.1) / elapsed, concurrency, elapsed, counts.0, counts.1))
 
         // 3. Single flight.

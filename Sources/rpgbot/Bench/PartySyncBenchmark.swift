@@ -207,7 +207,7 @@ struct PartySyncBenchmark: Sendable {
     func report(shared: Shared, connected: Int, elapsed: Duration, baselineMemory: Int?, idleMemory: Int?, loadedMemory: Int?) -> Report {
         let tallies = shared.tallies.withLock { $0 }
         let acked = shared.acked.withLock { $0 }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let published = tallies.reduce(0) { $0 + $1.published }
         let received = tallies.reduce(0) { $0 + $1.received }
         let gaps = tallies.reduce(0) { $0 + $1.gaps }
