@@ -139,6 +139,7 @@ let package = Package(
             name: "Memory37",
             dependencies: [
                 "JSONValues",
+                "CapabilityKit",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "VectorKernels",
                 "ServiceKit",
@@ -261,6 +262,7 @@ let package = Package(
         .executableTarget(
             name: "rpgbot",
             dependencies: [
+                "CapabilityKit",
                 "JSONValues",
                 "Gateway",
                 "RPGBotApp",
@@ -417,8 +419,9 @@ let package = Package(
         .testTarget(
             name: "RPGBotAppTests",
             dependencies: [
+                "CapabilityKit",
                 "JSONValues",
-                "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit", "Memory37",
+                "RPGBotApp", "TestSupport", "Observability", "Persistence", "ServiceKit", "Memory37", "PartySync", "Gateway", "MediaBroker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -434,6 +437,7 @@ let package = Package(
         .testTarget(
             name: "rpgbotTests",
             dependencies: [
+                "CapabilityKit",
                 "JSONValues",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -18,6 +18,11 @@ public protocol Capability: Sendable {
     /// The name in `--services` (`party-sync`).
     var name: String { get }
 
+    /// Its settings, declared once: `rpgbot serve` parses their flags and lists them in its
+    /// help, the README's tables are checked against them. The capability's configuration type
+    /// reads them (`PartySyncSettings(reading:)`).
+    static var settings: [Setting] { get }
+
     /// The migrations of its tables; registered whenever the capability runs.
     var migrations: [Migration] { get }
 

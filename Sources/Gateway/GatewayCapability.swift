@@ -25,6 +25,14 @@ public struct GatewayCapability: Capability {
     public var name: String { Self.name }
     public var migrations: [Migration] { knowledge.enabled ? KnowledgeMigrations.all : [] }
 
+    /// Generation's settings, then the knowledge layer's.
+    public static let settings: [Setting] = [
+        .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
+        .generationRate, .generationBurst, .contextTokens,
+        .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
+        .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch, .knowledgeStoreTimeout,
+    ]
+
     public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {
         let telemetry = context.telemetry
         let engine = GenerationEngine(

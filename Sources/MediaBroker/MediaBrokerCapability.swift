@@ -19,6 +19,11 @@ public struct MediaBrokerCapability: Capability {
     public var name: String { Self.name }
     public var migrations: [Migration] { MediaMigrations.all }
 
+    public static let settings: [Setting] = [
+        .ttsEngine, .imageEngine, .mediaBaseURL, .mediaAPIKey, .ttsModel, .imageModel, .mediaWorkers, .mediaQueue, .mediaMaxText,
+        .mediaRetries, .mediaJobTimeout, .mediaTokenLifetime,
+    ]
+
     public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {
         let logger = context.telemetry.makeLogger("rpgbot.media")
         let store: any MediaJobStore =

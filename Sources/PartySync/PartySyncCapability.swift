@@ -15,6 +15,11 @@ public struct PartySyncCapability: Capability {
     public var name: String { PartySyncService.name }
     public var migrations: [Migration] { PartySyncMigrations.all }
 
+    public static let settings: [Setting] = [
+        .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsCloseTimeout, .wsQueueBytes, .wsRate, .wsBurst,
+        .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge,
+    ]
+
     public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {
         let service = PartySyncService(
             database: context.database, tokens: context.tokens, settings: settings,

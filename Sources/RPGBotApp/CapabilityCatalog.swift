@@ -1,9 +1,9 @@
-/// The capability services this build can run, by the names `--services` accepts.
-///
-/// Each capability (Party Sync, the media broker, the knowledge and generation gateway)
-/// adds its name here when it is built in; until then `--services` refuses it by name.
+/// The capability services this build can run, by the names `--services` accepts: those of
+/// ``RPGBotServer/capabilities(for:)``.
 public enum CapabilityCatalog {
-    public static let available: [String] = ["party-sync", "media-broker", "gateway"]
+    public static var available: [String] {
+        RPGBotServer.capabilities(for: RPGBotConfiguration(services: [])).map(\.name)
+    }
 
     static var acceptedList: String {
         available.isEmpty ? "the capabilities built in (none in this build)" : available.joined(separator: ", ")

@@ -1,3 +1,4 @@
+import CapabilityKit
 import JSONValues
 import ArgumentParser
 import Foundation

@@ -1,3 +1,4 @@
+import CapabilityKit
 import ArgumentParser
 import Observability
 import Logging

@@ -1,5 +1,8 @@
+import CapabilityKit
 import Foundation
 import Logging
+import Memory37
+import PartySync
 import Observability
 import Persistence
 import RPGBotApp

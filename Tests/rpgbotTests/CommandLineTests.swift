@@ -1,4 +1,5 @@
 import Foundation
+import CapabilityKit
 import RPGBotApp
 import TestSupport
 import Testing

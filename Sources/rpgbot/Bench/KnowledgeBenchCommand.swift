@@ -1,3 +1,4 @@
+import CapabilityKit
 import Gateway
 import ArgumentParser
 import Foundation

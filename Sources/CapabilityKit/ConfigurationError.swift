@@ -12,7 +12,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        let shown = setting == .jwtSecret ? "<redacted>" : "'\(value)'"
+        let shown = setting.isSecret ? "<redacted>" : "'\(value)'"
         var message = "invalid value \(shown) for \(setting.displayName)"
         if let reason { message += ": \(reason)" }
         return message + "; accepted: \(setting.accepted)"
