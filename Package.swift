@@ -437,6 +437,7 @@ let package = Package(
         .testTarget(
             name: "rpgbotTests",
             dependencies: [
+                "RPGBotApp",
                 "CapabilityKit",
                 "JSONValues",
                 "TestSupport",
