@@ -18,6 +18,8 @@ import Testing
             #expect(bench.stdout.contains("lost / duplicated / out of order: 0 / 0 / 0"))
             #expect(bench.stdout.contains("PASS"))
             #expect(bench.stdout.contains("memory per idle client:"))
+            // The server's CPU per delivery, read from /proc for the given pid.
+            #expect(bench.stdout.contains("s per 1,000 deliveries"), "\(bench.stdout)")
             #expect(try await server.stop() == 0)
         }
     }

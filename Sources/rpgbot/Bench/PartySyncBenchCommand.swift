@@ -39,7 +39,7 @@ struct PartySyncBenchCommand: AsyncParsableCommand {
     @Option(help: "The server's data folder, for its JWT secret.")
     var dataDir: String = "./data"
 
-    @Option(help: "The server's process id, to read its resident memory.")
+    @Option(help: "The server's process id, to read its resident memory and its CPU time per delivery (Linux /proc).")
     var serverPid: Int?
 
     func validate() throws {

@@ -90,6 +90,7 @@ struct PartySyncBenchmark: Sendable {
         let idleMemory = try await serverResidentBytes()
 
         shared.phase.store(1, ordering: .relaxed)
+        let cpuBefore = serverPID.flatMap(ProcessCPU.seconds(pid:))
         let start = ContinuousClock.now
         try await Task.sleep(for: duration)
         shared.phase.store(2, ordering: .relaxed)
@@ -105,6 +106,9 @@ struct PartySyncBenchmark: Sendable {
             lastAcked = acked
         }
         let loadedMemory = try await serverResidentBytes()
+        let loadElapsed = ContinuousClock.now - start
+        var serverCPU: Double?
+        if let cpuBefore, let cpuAfter = serverPID.flatMap(ProcessCPU.seconds(pid:)) { serverCPU = cpuAfter - cpuBefore }
         shared.phase.store(3, ordering: .relaxed)
         let closeDeadline = ContinuousClock.now + .seconds(30)
         while shared.finished.load(ordering: .relaxed) < total, ContinuousClock.now < closeDeadline {
@@ -114,7 +118,8 @@ struct PartySyncBenchmark: Sendable {
 
         return report(
             shared: shared, connected: connected, elapsed: publishElapsed,
-            baselineMemory: baselineMemory, idleMemory: idleMemory, loadedMemory: loadedMemory
+            baselineMemory: baselineMemory, idleMemory: idleMemory, loadedMemory: loadedMemory,
+            serverCPU: serverCPU.map { (seconds: $0, over: loadElapsed) }
         )
     }
 
@@ -204,7 +209,9 @@ struct PartySyncBenchmark: Sendable {
         return nil
     }
 
-    func report(shared: Shared, connected: Int, elapsed: Duration, baselineMemory: Int?, idleMemory: Int?, loadedMemory: Int?) -> Report {
+    /// - Parameter serverCPU: the server's CPU seconds from the start of publishing until every
+    ///   delivery arrived, and that wall time (with `--server-pid`).
+    func report(shared: Shared, connected: Int, elapsed: Duration, baselineMemory: Int?, idleMemory: Int?, loadedMemory: Int?, serverCPU: (seconds: Double, over: Duration)? = nil) -> Report {
         let tallies = shared.tallies.withLock { $0 }
         let acked = shared.acked.withLock { $0 }
         let seconds = elapsed.inSeconds
@@ -231,6 +238,13 @@ struct PartySyncBenchmark: Sendable {
         if let baselineMemory, let idleMemory, connected > 0 {
             perConnection = String(format: "%.1f KiB", Double(idleMemory - baselineMemory) / 1024 / Double(connected))
         }
+        var cpu = "n/a (give --server-pid)"
+        if let serverCPU, received > 0 {
+            cpu = String(
+                format: "%.2f s over %.1f s (%.0f%% of a core) = %.3f s per 1,000 deliveries",
+                serverCPU.seconds, serverCPU.over.inSeconds, 100 * serverCPU.seconds / serverCPU.over.inSeconds, serverCPU.seconds / Double(received) * 1000
+            )
+        }
         let passed = gaps == 0 && duplicates == 0 && missing == 0 && errors == 0 && disconnects == 0 && received > 0
             && connected == campaigns * clientsPerCampaign
         let lines = [
@@ -240,6 +254,7 @@ struct PartySyncBenchmark: Sendable {
             String(format: "  events published:       %d sent, %d acked (%.0f/s)", published, acked.reduce(0, +), Double(acked.reduce(0, +)) / seconds),
             String(format: "  deliveries:             %d (%.0f/s)", received, Double(received) / seconds),
             "  publish→delivery:       p50 \(percentile(0.50)), p99 \(percentile(0.99)), max \(percentile(1.0))",
+            "  server CPU:             \(cpu)",
             "  lost / duplicated / out of order: \(missing) / \(duplicates) / \(gaps)",
             "  error frames:           \(errors)",
             "  early disconnects:      \(disconnects)",
