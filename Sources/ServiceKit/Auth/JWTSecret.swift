@@ -29,7 +29,9 @@ public enum JWTSecret {
     }
 
     /// Reads `<directory>/jwt-secret`, creating it with 32 random bytes (base64, mode 0600) if it
-    /// does not exist. Creation is exclusive, so two processes starting at once agree on one secret.
+    /// does not exist. The secret is written whole to a private temporary file and published
+    /// with `link`, which is atomic and fails if the name exists: two processes starting at
+    /// once agree on one secret, and neither ever reads a file the other is still writing.
     public static func loadOrCreate(in directory: URL) throws -> [UInt8] {
         let path = directory.appendingPathComponent(fileName).path
         if let existing = try read(path: path) {
@@ -38,22 +40,25 @@ public enum JWTSecret {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let text = Data(secret).base64EncodedString() + "\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        if fd < 0 {
+        let temporary = "\(path).\(getpid()).\(UInt64.random(in: .min ... .max, using: &generator)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw Failure.cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+        defer { unlink(temporary) }
+        let written = text.utf8CString.withUnsafeBufferPointer { buffer in
+            write(fd, buffer.baseAddress, buffer.count - 1)
+        }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == text.utf8.count, synced else {
+            throw Failure.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard link(temporary, path) == 0 else {
             let code = errno
-            // Another process won the race: use its secret.
+            // Another process published its secret first: use that one.
             if code == EEXIST, let existing = try read(path: path) {
                 return existing
             }
             throw Failure.cannotCreate(path: path, reason: String(cString: strerror(code)))
-        }
-        defer { close(fd) }
-        let written = text.utf8CString.withUnsafeBufferPointer { buffer in
-            write(fd, buffer.baseAddress, buffer.count - 1)
-        }
-        guard written == text.utf8.count, fsync(fd) == 0 else {
-            unlink(path)
-            throw Failure.cannotCreate(path: path, reason: String(cString: strerror(errno)))
         }
         return secret
     }
@@ -67,7 +72,6 @@ public enum JWTSecret {
             throw Failure.unreadable(path: path, reason: "\(error.localizedDescription)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        // A file being written by another process can be empty for an instant.
         if text.isEmpty { return nil }
         let bytes = Data(base64Encoded: text).map { [UInt8]($0) } ?? Array(text.utf8)
         guard bytes.count >= minimumLength else { throw Failure.tooShort(path: path) }
