@@ -41,7 +41,7 @@ public struct SettingValues: Sendable {
     }
 
     /// One of `choices`.
-    public func choice(_ setting: Setting, _ choices: [String]) throws(ConfigurationError) -> String? {
+    public func choice(_ setting: Setting, _ choices: some Sequence<String>) throws(ConfigurationError) -> String? {
         guard let value = raw(setting) else { return nil }
         guard choices.contains(value) else { throw ConfigurationError(setting: setting, value: value) }
         return value

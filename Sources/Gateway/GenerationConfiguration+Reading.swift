@@ -7,25 +7,13 @@ extension GenerationConfiguration {
     public init(reading values: SettingValues) throws(ConfigurationError) {
         self.init()
         if let path = try values.string(.profiles) {
-            self.profilesPath = URL(fileURLWithPath: path)
-            self.profilesPathGiven = true
+            profilesPath = URL(fileURLWithPath: path)
+            profilesPathGiven = true
         }
         var settings = GenlayersSettings()
-        if let text = values.raw(.llmProvider) {
-            guard GenerationEngine.providerNames.contains(text) else { throw ConfigurationError(setting: .llmProvider, value: text) }
-            settings.provider = text
-        }
-        if let text = values.raw(.llmBaseURL) {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
-                throw ConfigurationError(setting: .llmBaseURL, value: text)
-            }
-            settings.providerSettings.baseURL = text
-        }
-        if let key = values.environment[Setting.llmAPIKey.environment], !key.isEmpty {
-            settings.providerSettings.apiKey = key
-        } else if let key = values.environment["OPENAI_API_KEY"], !key.isEmpty {
-            settings.providerSettings.apiKey = key
-        }
+        settings.provider = try values.choice(.llmProvider, GenerationEngine.providerNames) ?? settings.provider
+        settings.providerSettings.baseURL = try values.httpURL(.llmBaseURL) ?? settings.providerSettings.baseURL
+        settings.providerSettings.apiKey = values.apiKey(.llmAPIKey) ?? settings.providerSettings.apiKey
         settings.providerSettings.model = try values.string(.llmModel) ?? settings.providerSettings.model
         settings.providerSettings.timeout = try values.duration(.llmTimeout) ?? settings.providerSettings.timeout
         if let text = values.raw(.llmHeaders) {
@@ -43,16 +31,13 @@ extension GenerationConfiguration {
             guard let dialect = ChatDialect(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .llmChatDialect, value: text) }
             settings.providerSettings.chatDialect = dialect
         }
-        if let text = values.raw(.llmRetries) {
-            guard let retries = Int(text), (0...10).contains(retries) else { throw ConfigurationError(setting: .llmRetries, value: text) }
-            settings.transportRetries = retries
-        }
-        self.engine = settings
-        self.requestRate = try values.positiveNumber(.generationRate) ?? self.requestRate
-        self.requestBurst = try values.positiveNumber(.generationBurst, minimum: 1) ?? self.requestBurst
+        settings.transportRetries = try values.integer(.llmRetries, 0...10) ?? settings.transportRetries
+        engine = settings
+        requestRate = try values.positiveNumber(.generationRate) ?? requestRate
+        requestBurst = try values.positiveNumber(.generationBurst, minimum: 1) ?? requestBurst
         if let text = values.raw(.contextTokens) {
             do {
-                self.contextBudgets = try ContextBudgets(parsing: text)
+                contextBudgets = try ContextBudgets(parsing: text)
             } catch {
                 throw ConfigurationError(setting: .contextTokens, value: text)
             }

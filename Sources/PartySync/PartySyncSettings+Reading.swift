@@ -4,20 +4,20 @@ extension PartySyncSettings {
     /// Reads Party Sync's settings (``PartySyncCapability/settings``); unset ones keep their defaults.
     public init(reading values: SettingValues) throws(ConfigurationError) {
         self.init()
-        self.maxFrameBytes = try values.byteSize(.wsMaxFrame) ?? self.maxFrameBytes
-        self.helloTimeout = try values.duration(.wsHelloTimeout) ?? self.helloTimeout
-        self.pingInterval = try values.duration(.wsPingInterval) ?? self.pingInterval
-        self.pongTimeout = try values.duration(.wsPongTimeout) ?? self.pongTimeout
-        self.closeTimeout = try values.duration(.wsCloseTimeout) ?? self.closeTimeout
-        self.outboundQueueBytes = try values.byteSize(.wsQueueBytes) ?? self.outboundQueueBytes
-        self.connectionRate = try values.positiveNumber(.wsRate) ?? self.connectionRate
-        self.connectionBurst = try values.positiveNumber(.wsBurst, minimum: 1) ?? self.connectionBurst
-        self.replayLimit = try values.positiveInteger(.replayLimit) ?? self.replayLimit
-        self.idempotencyWindow = try values.duration(.idempotencyWindow) ?? self.idempotencyWindow
-        self.presenceGrace = try values.duration(.presenceGrace) ?? self.presenceGrace
-        self.restRate = try values.positiveNumber(.restPublishRate) ?? self.restRate
-        self.restBurst = try values.positiveNumber(.restPublishBurst, minimum: 1) ?? self.restBurst
-        self.retentionEvents = try values.positiveInteger(.retentionEvents) ?? self.retentionEvents
-        self.retentionAge = try values.duration(.retentionAge) ?? self.retentionAge
+        maxFrameBytes = try values.byteSize(.wsMaxFrame) ?? maxFrameBytes
+        helloTimeout = try values.duration(.wsHelloTimeout) ?? helloTimeout
+        pingInterval = try values.duration(.wsPingInterval) ?? pingInterval
+        pongTimeout = try values.duration(.wsPongTimeout) ?? pongTimeout
+        closeTimeout = try values.duration(.wsCloseTimeout) ?? closeTimeout
+        outboundQueueBytes = try values.byteSize(.wsQueueBytes) ?? outboundQueueBytes
+        connectionRate = try values.positiveNumber(.wsRate) ?? connectionRate
+        connectionBurst = try values.positiveNumber(.wsBurst, minimum: 1) ?? connectionBurst
+        replayLimit = try values.positiveInteger(.replayLimit) ?? replayLimit
+        idempotencyWindow = try values.duration(.idempotencyWindow) ?? idempotencyWindow
+        presenceGrace = try values.duration(.presenceGrace) ?? presenceGrace
+        restRate = try values.positiveNumber(.restPublishRate) ?? restRate
+        restBurst = try values.positiveNumber(.restPublishBurst, minimum: 1) ?? restBurst
+        retentionEvents = try values.positiveInteger(.retentionEvents) ?? retentionEvents
+        retentionAge = try values.duration(.retentionAge) ?? retentionAge
     }
 }

@@ -24,11 +24,10 @@ struct PartySyncEventPublisher: CampaignEventPublisher {
     }
 
     func isIdempotencyKeyReused(campaignID: String, actor: String, idempotencyKey: String, requestFingerprint: String) async throws -> Bool {
-        let probe = EventDraft(campaignID: campaignID, type: "", actor: actor, role: .service, cmid: idempotencyKey, payload: "", requestFingerprint: requestFingerprint)
         guard let record = try await hub.store.idempotencyRecord(campaignID: campaignID, actor: actor, cmid: idempotencyKey, idempotencyWindow: hub.settings.idempotencyWindow) else {
             return false
         }
-        return record.fingerprint != probe.fingerprint
+        return record.fingerprint != EventDraft.fingerprint(ofRequest: requestFingerprint)
     }
 
     static func reused(_ reason: String) -> APIError {

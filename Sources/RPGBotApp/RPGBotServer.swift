@@ -66,10 +66,11 @@ public struct RPGBotServer: Sendable {
         let interfaces = CapabilityInterfaces()
         let context = CapabilityContext(database: database, telemetry: telemetry, tokens: tokens, dataDirectory: configuration.dataDirectory, interfaces: interfaces)
         var parts: [CapabilityParts] = []
+        let connectionLogger = telemetry.makeLogger("rpgbot.media")
         for capability in capabilities(for: configuration) where configuration.services.contains(capability.name) {
             migrations.register(capability.migrations)
             parts.append(try await capability.assemble(in: context))
-            connect(interfaces, logger: telemetry.makeLogger("rpgbot.media"))
+            connect(interfaces, logger: connectionLogger)
         }
         return RPGBotServer(
             configuration: configuration, telemetry: telemetry, database: database, migrations: migrations,

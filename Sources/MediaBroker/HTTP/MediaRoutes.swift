@@ -78,11 +78,7 @@ public struct MediaRoutes: Sendable {
         case .canceled(let job), .final(let job):
             return answer(job, cached: false, status: .ok, request: request)
         case .stillWanted(let job):
-            guard case .object(var members) = encode(job, cached: false) else { return answer(job, cached: false, status: .ok, request: request) }
-            members["withdrawn"] = .bool(true)
-            var response = Response.json(.object(members), status: .ok)
-            response.headers[.location] = "/v1/media/jobs/\(job.id)"
-            return response
+            return answer(job, cached: false, status: .ok, request: request, withdrawn: true)
         case .notRequester:
             throw APIError(.forbidden, code: "not_requester", detail: "Only those who asked for this job, a game master of its campaign or a service can cancel it.")
         }
@@ -114,8 +110,14 @@ public struct MediaRoutes: Sendable {
         return try await broker.wait(for: job.id, upTo: .seconds(wait)) ?? job
     }
 
-    static func answer(_ job: MediaJob, cached: Bool, status: HTTPResponse.Status, request: Request) -> Response {
-        var response = Response.json(encode(job, cached: cached), status: status)
+    /// - Parameter withdrawn: the caller's interest was withdrawn and the job goes on for others.
+    static func answer(_ job: MediaJob, cached: Bool, status: HTTPResponse.Status, request: Request, withdrawn: Bool = false) -> Response {
+        var body = encode(job, cached: cached)
+        if withdrawn, case .object(var members) = body {
+            members["withdrawn"] = .bool(true)
+            body = .object(members)
+        }
+        var response = Response.json(body, status: status)
         if !job.status.isFinal { response.headers[.retryAfter] = "1" }
         response.headers[.location] = "/v1/media/jobs/\(job.id)"
         return response

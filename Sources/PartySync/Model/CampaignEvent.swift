@@ -61,7 +61,13 @@ public struct EventDraft: Sendable, Equatable {
 
     /// The fingerprint a repeated `cmid` is compared by.
     public var fingerprint: String {
-        requestFingerprint.map { "request:" + $0 } ?? EventFingerprint.of(self)
+        requestFingerprint.map(Self.fingerprint(ofRequest:)) ?? EventFingerprint.of(self)
+    }
+
+    /// The fingerprint stored for a `cmid` that a request identifies (kept apart from payload
+    /// fingerprints, so a request never matches an event by accident).
+    public static func fingerprint(ofRequest requestFingerprint: String) -> String {
+        "request:" + requestFingerprint
     }
 }
 

@@ -125,10 +125,7 @@ public struct ConfigurationLoader: Sendable {
         settings.metricsEnabled = try values.boolean(.metrics) ?? false
 
         var otelEnvironment = values.environment.filter { $0.key.hasPrefix("OTEL_") }
-        if let endpoint = values.raw(.otelEndpoint) {
-            guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
-                throw ConfigurationError(setting: .otelEndpoint, value: endpoint)
-            }
+        if let endpoint = try values.httpURL(.otelEndpoint) {
             otelEnvironment["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
         }
         for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {

@@ -32,7 +32,5 @@ extension Setting {
 
     /// Every setting of `rpgbot serve`: the server's, then each capability's, in the order of
     /// the help.
-    public static var all: [Setting] {
-        server + RPGBotServer.capabilities(for: RPGBotConfiguration(services: [])).flatMap { type(of: $0).settings }
-    }
+    public static let all: [Setting] = server + RPGBotServer.capabilities(for: RPGBotConfiguration(services: [])).flatMap { type(of: $0).settings }
 }
