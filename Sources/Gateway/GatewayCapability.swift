@@ -3,6 +3,7 @@ import Foundation
 import Genlayers
 public import Logging
 import Observability
+import ServiceKit
 public import Memory37
 public import Persistence
 
@@ -31,6 +32,7 @@ public struct GatewayCapability: Capability {
         .generationRate, .generationBurst, .contextTokens,
         .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
         .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch, .knowledgeStoreTimeout,
+        .knowledgeTTL, .knowledgeCleanupInterval, .knowledgeRetiredGrace,
     ]
 
     public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {
@@ -52,6 +54,7 @@ public struct GatewayCapability: Capability {
             parts.services.append(KnowledgeUpkeepService(knowledge: service) {
                 await Self.ingestContent(content, into: service, logger: logger)
             })
+            parts.services.append(KnowledgeCleanupService(knowledge: service, interval: knowledge.cleanupInterval, logger: telemetry.makeLogger("rpgbot.memory37")))
             parts.beforeServing.append {
                 await service.prepare()
                 await Self.ingestContent(content, into: service, logger: logger)
@@ -81,6 +84,9 @@ public struct GatewayCapability: Capability {
             case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
             case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: logger, inProcessSearch: knowledge.inProcessSearch)
             }
-        return KnowledgeService(store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout, metrics: telemetry.metrics, logger: logger)
+        return KnowledgeService(
+            store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout,
+            lifetimes: knowledge.lifetimes, retiredGrace: knowledge.retiredGrace.inSeconds, metrics: telemetry.metrics, logger: logger
+        )
     }
 }

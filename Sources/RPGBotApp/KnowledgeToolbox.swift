@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import Memory37
 import Persistence
+import ServiceKit
 import ServiceLifecycle
 
 /// The knowledge layer outside the server, for `rpgbot ingest`, `search` and `reembed`: opens
@@ -30,7 +31,11 @@ public enum KnowledgeToolbox {
             defer { group.cancelAll() }
             _ = try await migrations.apply(to: database)
             try await store.prepare()
-            let service = KnowledgeService(store: store, embedder: embedder, chunker: configuration.knowledge.chunker, storeTimeout: configuration.knowledge.storeTimeout, logger: logger)
+            let knowledge = configuration.knowledge
+            let service = KnowledgeService(
+                store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout,
+                lifetimes: knowledge.lifetimes, retiredGrace: knowledge.retiredGrace.inSeconds, logger: logger
+            )
             return try await body(service)
         }
     }

@@ -29,7 +29,7 @@ struct TextIndexTests {
         return scores.map { ($0.key, $0.value) }.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
     }
 
-    static let scope = FilterColumns.Scope(campaignID: nil, domain: .lore, visibility: .players, expiresAt: nil)
+    static let scope = FilterColumns.Scope(version: .working(.lore, campaignID: nil), domain: .lore, visibility: .players, expiresAt: nil, createdAt: Date(), pinned: false)
 
     @Test("rankings equal BM25 computed from scratch, through updates, removals and compaction")
     func matchesReference() {
@@ -72,21 +72,46 @@ struct TextIndexTests {
         }
     }
 
-    @Test("filters: campaign plus global, domains, gm visibility, expiry")
+    @Test("partitions: campaign plus global, domains, versions, gm visibility, expiry and lifetime cutoffs")
     func filters() {
-        var index = TextIndex()
+        var indexes = SearchIndexes(dimensions: 4)
         let past = Date(timeIntervalSinceNow: -60)
-        index.upsert(id: "global", scope: .init(campaignID: nil, domain: .lore, visibility: .players, expiresAt: nil), heading: [], body: ["bell"])
-        index.upsert(id: "mine", scope: .init(campaignID: "a", domain: .npc, visibility: .players, expiresAt: nil), heading: [], body: ["bell"])
-        index.upsert(id: "theirs", scope: .init(campaignID: "b", domain: .lore, visibility: .players, expiresAt: nil), heading: [], body: ["bell"])
-        index.upsert(id: "secret", scope: .init(campaignID: "a", domain: .lore, visibility: .gm, expiresAt: nil), heading: [], body: ["bell"])
-        index.upsert(id: "old", scope: .init(campaignID: "a", domain: .lore, visibility: .players, expiresAt: past), heading: [], body: ["bell"])
-        func found(_ filter: SearchFilter) -> Set<String> { Set(index.search(terms: ["bell"], filter: filter, limit: 10)) }
-        #expect(found(SearchFilter(campaignID: "a")) == ["global", "mine"])
-        #expect(found(SearchFilter(campaignID: "a", includeGM: true)) == ["global", "mine", "secret"])
+        let old = Date(timeIntervalSinceNow: -90 * 86_400)
+        func add(_ id: String, _ campaign: String?, _ domain: KnowledgeDomain, version: String? = nil, visibility: Visibility = .players, expires: Date? = nil, created: Date = Date(), pinned: Bool = false) {
+            let ref = KnowledgeVersionRef(campaignID: campaign, version: version ?? KnowledgeVersion.workingID(domain))
+            indexes.upsert(id: id, scope: .init(version: ref, domain: domain, visibility: visibility, expiresAt: expires, createdAt: created, pinned: pinned), heading: [], body: ["bell"], vector: [1, 0, 0, 0])
+        }
+        add("global", nil, .lore)
+        add("mine", "a", .npc)
+        add("theirs", "b", .lore)
+        add("secret", "a", .lore, visibility: .gm)
+        add("expired", "a", .lore, expires: past)
+        add("next", "a", .lore, version: "lore-next")
+        add("aged", "a", .episode, created: old)
+        add("kept", "a", .episode, created: old, pinned: true)
+        func found(_ filter: SearchFilter) -> Set<String> {
+            let text = Set(indexes.textSearch(terms: ["bell"], filter: filter, limit: 20))
+            #expect(Set(indexes.vectorSearch([1, 0, 0, 0], filter: filter, limit: 20)) == text, "text and vector halves see the same rows")
+            return text
+        }
+        #expect(found(SearchFilter(campaignID: "a")) == ["global", "mine", "next", "aged", "kept"])
+        #expect(found(SearchFilter(campaignID: "a", includeGM: true)) == ["global", "mine", "secret", "next", "aged", "kept"])
         #expect(found(SearchFilter(campaignID: "a", domains: [.npc])) == ["mine"])
         #expect(found(SearchFilter(campaignID: nil)) == ["global"])
         #expect(found(SearchFilter(campaignID: "unknown")) == ["global"])
+        // Resolved versions: only those partitions, each with its lifetime cutoff.
+        let thirtyDaysAgo = Date().timeIntervalSince1970 - 30 * 86_400
+        let working: [KnowledgeVersionRef: Double] = [
+            .working(.lore, campaignID: "a"): -.infinity, .working(.lore, campaignID: nil): -.infinity,
+            .working(.episode, campaignID: "a"): thirtyDaysAgo,
+        ]
+        #expect(found(SearchFilter(campaignID: "a", versions: working)) == ["global", "kept"])
+        let next: [KnowledgeVersionRef: Double] = [KnowledgeVersionRef(campaignID: "a", version: "lore-next"): -.infinity]
+        #expect(found(SearchFilter(campaignID: "a", versions: next)) == ["next"])
+        // Removing the last row of a partition drops it.
+        indexes.remove(["next"])
+        #expect(found(SearchFilter(campaignID: "a", versions: next)).isEmpty)
+        #expect(indexes.partitions[KnowledgeVersionRef(campaignID: "a", version: "lore-next")] == nil)
     }
 
     @Test("title and alias terms count five times; equal scores come in id order")

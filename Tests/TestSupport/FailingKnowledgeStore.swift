@@ -58,15 +58,15 @@ public final class FailingKnowledgeStore: KnowledgeStore, Sendable {
     }
 
     public func prepare() async throws { try await check() }
-    public func documents(campaignID: String?) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID) }
+    public func documents(campaignID: String?, version: String?) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, version: version) }
     public func hasDocuments(campaignID: String) async throws -> Bool { try await check(); return try await base.hasDocuments(campaignID: campaignID) }
-    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, sourceIDs: sourceIDs) }
+    public func documents(campaignID: String?, version: String?, sourceIDs: [String]) async throws -> [StoredDocument] { try await check(); return try await base.documents(campaignID: campaignID, version: version, sourceIDs: sourceIDs) }
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         try await check()
         if refusingWrites { throw Refused() }
         try await base.replace(documents)
     }
-    public func delete(campaignID: String?, sourceIDs: [String]) async throws { try await check(); try await base.delete(campaignID: campaignID, sourceIDs: sourceIDs) }
+    public func delete(campaignID: String?, version: String?, sourceIDs: [String]) async throws { try await check(); try await base.delete(campaignID: campaignID, version: version, sourceIDs: sourceIDs) }
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.textSearch(query, filter: filter, limit: limit) }
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] { try await check(); return try await base.vectorSearch(vector, filter: filter, limit: limit) }
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunks(ids: ids) }
@@ -77,4 +77,13 @@ public final class FailingKnowledgeStore: KnowledgeStore, Sendable {
     public func chunksToReembed(model: String, limit: Int) async throws -> [KnowledgeChunk] { try await check(); return try await base.chunksToReembed(model: model, limit: limit) }
     public func updateVectors(_ vectors: [String: [Float]], model: String) async throws { try await check(); try await base.updateVectors(vectors, model: model) }
     public func counts() async throws -> (documents: Int, chunks: Int) { try await check(); return try await base.counts() }
+    public func embeddedChunks(campaignID: String?, sourceIDs: [String]) async throws -> [EmbeddedChunk] { try await check(); return try await base.embeddedChunks(campaignID: campaignID, sourceIDs: sourceIDs) }
+    public func versionCounts() async throws -> [KnowledgeVersionRef: VersionCounts] { try await check(); return try await base.versionCounts() }
+    public func catalog() async throws -> VersionCatalog { try await check(); return try await base.catalog() }
+    public func updateCatalog<T: Sendable>(_ change: @Sendable (inout VersionCatalog) throws -> T) async throws -> T {
+        try await check()
+        if refusingWrites { throw Refused() }
+        return try await base.updateCatalog(change)
+    }
+    public func cleanup(_ request: CleanupRequest) async throws -> CleanupReport { try await check(); return try await base.cleanup(request) }
 }

@@ -7,7 +7,8 @@ import Yams
 /// document, or a list under `documents:` or at the top). A folder is read recursively.
 ///
 /// Recognised fields: `id`, `domain`, `title`, `aliases`, `visibility`, `campaign`, `expires`
-/// (ISO 8601 date), `session`; `text` or `body` for YAML and JSON documents. Every other field
+/// (ISO 8601 date) or `ttl` (a duration from when it is stored), `pinned` (never expires),
+/// `session`; `text` or `body` for YAML and JSON documents. Every other field
 /// is kept as metadata. See docs/knowledge-content.md.
 public struct DocumentLoader: Sendable {
     /// Applied when a document does not say.
@@ -186,6 +187,19 @@ public struct DocumentLoader: Sendable {
             }
             expiresAt = date
         }
+        var lifetime: Double?
+        if let value = take("ttl") {
+            guard let text = value.stringValue, let seconds = KnowledgeLifetimes.parse(text) else {
+                throw fail("ttl must be a duration such as 90s, 45m, 12h, 180d or 2w")
+            }
+            guard expiresAt == nil else { throw fail("give expires or ttl, not both") }
+            lifetime = seconds
+        }
+        var pinned = false
+        if let value = take("pinned") {
+            guard case .bool(let flag) = value else { throw fail("pinned must be true or false") }
+            pinned = flag
+        }
         if let session = metadata["session"], !(session.intValue.map(KnowledgeDocument.sessionRange.contains) ?? false) {
             throw fail("session must be a whole number from \(KnowledgeDocument.sessionRange.lowerBound) to \(KnowledgeDocument.sessionRange.upperBound)")
         }
@@ -195,7 +209,7 @@ public struct DocumentLoader: Sendable {
         }
         return KnowledgeDocument(
             sourceID: sourceID, campaignID: campaign, domain: domain, title: title, aliases: aliases,
-            visibility: visibility, metadata: metadata, body: body, expiresAt: expiresAt, origin: path
+            visibility: visibility, metadata: metadata, body: body, expiresAt: expiresAt, lifetime: lifetime, pinned: pinned, origin: path
         )
     }
 

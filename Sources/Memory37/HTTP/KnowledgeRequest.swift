@@ -72,12 +72,49 @@ struct KnowledgeRequest {
         return id
     }
 
+    /// `versions`: a version id or alias name per domain, pinning what the read sees.
+    func pins() throws -> [KnowledgeDomain: String] {
+        guard let value = fields["versions"], value != .null else { return [:] }
+        guard case .object(let entries) = value else {
+            throw APIError.validation([.init(pointer: "/versions", detail: "must be an object of domain: version or alias")])
+        }
+        var pins: [KnowledgeDomain: String] = [:]
+        for (key, entry) in entries {
+            guard let domain = KnowledgeDomain(rawValue: key) else {
+                throw APIError.validation([.init(pointer: "/versions/\(key)", detail: "is not a domain; domains are \(KnowledgeDomain.acceptedList)")])
+            }
+            guard let name = entry.stringValue, KnowledgeVersion.isValidName(name) else {
+                throw APIError.validation([.init(pointer: "/versions/\(key)", detail: "must be a version id or alias name matching \(KnowledgeVersion.namePattern)")])
+            }
+            pins[domain] = name
+        }
+        return pins
+    }
+
+    /// An optional version id or alias name field.
+    func versionName(_ name: String) throws -> String? {
+        guard let value = fields[name], value != .null else { return nil }
+        guard let text = value.stringValue, KnowledgeVersion.isValidName(text) else {
+            throw APIError.validation([.init(pointer: "/\(name)", detail: "must match \(KnowledgeVersion.namePattern)")])
+        }
+        return text
+    }
+
+    func boolean(_ name: String) throws -> Bool? {
+        guard let value = fields[name], value != .null else { return nil }
+        guard case .bool(let flag) = value else { throw APIError.validation([.init(pointer: "/\(name)", detail: "must be true or false")]) }
+        return flag
+    }
+
     /// The caller's view: the requested campaign (which the token must cover), else the
     /// token's own campaign; `gm` chunks for gm and service tokens only.
     func filter(context: AppRequestContext, domains: Set<KnowledgeDomain> = []) throws -> SearchFilter {
-        let caller = try context.requireIdentity()
-        var campaign = try campaignID()
-        if let requested = campaign, caller.campaign != "*", caller.campaign != requested {
+        try Self.filter(caller: try context.requireIdentity(), campaign: try campaignID(), domains: domains)
+    }
+
+    static func filter(caller: TokenClaims, campaign requested: String?, domains: Set<KnowledgeDomain> = []) throws -> SearchFilter {
+        var campaign = requested
+        if let requested, caller.campaign != "*", caller.campaign != requested {
             throw APIError(.forbidden, code: "forbidden_campaign", detail: "The token is for campaign \(caller.campaign), not \(requested).")
         }
         if campaign == nil, caller.campaign != "*" { campaign = caller.campaign }

@@ -43,10 +43,14 @@ public struct KnowledgeDocument: Sendable, Equatable {
     /// The body: Markdown, or text rendered from a structured record.
     public var body: String
     public var expiresAt: Date?
+    /// Seconds the document lives after it is stored (front matter `ttl`), unless `expiresAt`.
+    public var lifetime: Double?
+    /// Never expires, whatever the lifetime policies say (front matter `pinned: true`).
+    public var pinned: Bool
     /// Where it came from (a file path), for reports.
     public var origin: String?
 
-    public init(sourceID: String, campaignID: String? = nil, domain: KnowledgeDomain, title: String, aliases: [String] = [], visibility: Visibility = .players, metadata: [String: JSONValue] = [:], body: String, expiresAt: Date? = nil, origin: String? = nil) {
+    public init(sourceID: String, campaignID: String? = nil, domain: KnowledgeDomain, title: String, aliases: [String] = [], visibility: Visibility = .players, metadata: [String: JSONValue] = [:], body: String, expiresAt: Date? = nil, lifetime: Double? = nil, pinned: Bool = false, origin: String? = nil) {
         self.sourceID = sourceID
         self.campaignID = campaignID
         self.domain = domain
@@ -56,6 +60,8 @@ public struct KnowledgeDocument: Sendable, Equatable {
         self.metadata = metadata
         self.body = body
         self.expiresAt = expiresAt
+        self.lifetime = lifetime
+        self.pinned = pinned
         self.origin = origin
     }
 
@@ -77,6 +83,8 @@ public struct KnowledgeDocument: Sendable, Equatable {
         ]
         if let campaignID { fields["campaign"] = .string(campaignID) }
         if let expiresAt { fields["expires"] = .number(expiresAt.timeIntervalSince1970.rounded()) }
+        if let lifetime { fields["ttl"] = .number(lifetime) }
+        if pinned { fields["pinned"] = .bool(true) }
         return SHA256Hex.digest(JSONValue.object(fields).canonicalText)
     }
 }
@@ -101,8 +109,12 @@ public struct KnowledgeChunk: Sendable, Equatable {
     /// Episodes: the session number, for ordering.
     public var sessionNumber: Int?
     public var ordinal: Int
+    /// The version of its scope the chunk belongs to.
+    public var version: String
+    /// Never expires by a lifetime policy.
+    public var pinned: Bool
 
-    public init(id: String, campaignID: String?, domain: KnowledgeDomain, sourceID: String, title: String, headingPath: [String], aliases: [String], text: String, contentHash: String, metadata: [String: JSONValue], visibility: Visibility, createdAt: Date, expiresAt: Date?, sessionNumber: Int?, ordinal: Int) {
+    public init(id: String, campaignID: String?, domain: KnowledgeDomain, sourceID: String, title: String, headingPath: [String], aliases: [String], text: String, contentHash: String, metadata: [String: JSONValue], visibility: Visibility, createdAt: Date, expiresAt: Date?, sessionNumber: Int?, ordinal: Int, version: String? = nil, pinned: Bool = false) {
         self.id = id
         self.campaignID = campaignID
         self.domain = domain
@@ -118,11 +130,22 @@ public struct KnowledgeChunk: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.sessionNumber = sessionNumber
         self.ordinal = ordinal
+        self.version = version ?? KnowledgeVersion.workingID(domain)
+        self.pinned = pinned
     }
 
-    public static func id(campaignID: String?, sourceID: String, ordinal: Int) -> String {
-        (campaignID.map { "\($0):" } ?? "") + "\(sourceID)#\(ordinal)"
+    /// `SOURCE#N` (global) or `CAMPAIGN:SOURCE#N`, and `@VERSION` after it for any version
+    /// but the working one, so that ids from before versions existed stay the same.
+    public static func id(campaignID: String?, sourceID: String, ordinal: Int, version: String? = nil) -> String {
+        let suffix = version.flatMap { KnowledgeVersion.workingDomain($0) == nil ? "@\($0)" : nil } ?? ""
+        return (campaignID.map { "\($0):" } ?? "") + "\(sourceID)#\(ordinal)" + suffix
     }
+
+    public var versionRef: KnowledgeVersionRef { KnowledgeVersionRef(campaignID: campaignID, version: version) }
+
+    /// A hash of what the chunk's vector is made from: equal hashes under one embedding model
+    /// share a vector, so nothing is embedded twice.
+    public var textHash: String { SHA256Hex.digest(indexedText) }
 
     /// Title, headings and aliases ahead of the text: what both indexes see.
     public var indexedText: String {

@@ -34,5 +34,14 @@ extension KnowledgeConfiguration {
             inProcessSearch = search == "in-process"
         }
         storeTimeout = try values.duration(.knowledgeStoreTimeout) ?? storeTimeout
+        if let text = values.raw(.knowledgeTTL), text.lowercased() != "none" {
+            do {
+                lifetimes = try KnowledgeLifetimes.parseList(text)
+            } catch {
+                throw ConfigurationError(setting: .knowledgeTTL, value: text, reason: error.description)
+            }
+        }
+        cleanupInterval = try values.duration(.knowledgeCleanupInterval) ?? cleanupInterval
+        retiredGrace = try values.duration(.knowledgeRetiredGrace) ?? retiredGrace
     }
 }

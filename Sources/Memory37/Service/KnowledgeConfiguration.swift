@@ -18,6 +18,10 @@ public struct KnowledgeConfiguration: Sendable {
     /// Time a read may wait for the configured store before the fallback answers.
     public var storeTimeout: Duration = .seconds(3)
     public var limits = KnowledgeLimits()
+    /// Default lifetimes by domain, in seconds.
+    public var lifetimes: [KnowledgeDomain: Double] = [:]
+    public var cleanupInterval: Duration = .seconds(3_600)
+    public var retiredGrace: Duration = .seconds(7 * 86_400)
 
     public init() {}
 

@@ -1,8 +1,9 @@
 public import JSONValues
-import Foundation
+public import Foundation
 public import Logging
 public import Observability
 public import ServiceKit
+import HTTPTypes
 import Synchronization
 import Tracing
 
@@ -23,10 +24,19 @@ public final class KnowledgeService: Sendable {
 
     /// Time a read of the configured store may take before it is served from the fallback.
     public let storeTimeout: Duration
+    /// Default lifetimes by domain, in seconds (campaigns may override them).
+    public let lifetimes: [KnowledgeDomain: Double]
+    /// How long a retired version stays before cleanup deletes it.
+    public let retiredGrace: TimeInterval
+    /// The registry last read from the configured store: reads resolve through it while the
+    /// store is unavailable.
+    let lastCatalog = Mutex<VersionCatalog?>(nil)
 
-    public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), storeTimeout: Duration = .seconds(3), metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
+    public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), storeTimeout: Duration = .seconds(3), lifetimes: [KnowledgeDomain: Double] = [:], retiredGrace: TimeInterval = 7 * 86_400, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
         self.primary = store
         self.storeTimeout = storeTimeout
+        self.lifetimes = lifetimes
+        self.retiredGrace = retiredGrace
         self.fallback = store.inMemoryCopy ?? InMemoryKnowledgeStore(dimensions: embedder.dimensions)
         self.fallbackIsStoreCopy = store.inMemoryCopy != nil
         let metrics = KnowledgeMetrics(registry: metrics)
@@ -127,7 +137,7 @@ public final class KnowledgeService: Sendable {
 
     /// `body` on the primary store; ``StoreTimeout`` when it takes longer than ``storeTimeout``
     /// (the call is then abandoned, not awaited).
-    private func onPrimary<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
+    func onPrimary<T: Sendable>(_ body: @escaping @Sendable (any KnowledgeStore) async throws -> T) async throws -> T {
         let primary = self.primary
         guard let result = try await withDeadline(storeTimeout, { try await body(primary) }) else { throw StoreTimeout(timeout: storeTimeout) }
         return result
@@ -154,22 +164,42 @@ public final class KnowledgeService: Sendable {
         _ documents: [KnowledgeDocument], prune: Bool = false, pruneScope: String?? = nil, pruneDomains: Set<KnowledgeDomain>? = nil,
         whenStoreUnavailable: WhenStoreUnavailable = .refuse
     ) async throws -> IngestReport {
+        try await ingest(documents, options: IngestOptions(prune: prune, pruneScope: pruneScope, pruneDomains: pruneDomains), whenStoreUnavailable: whenStoreUnavailable)
+    }
+
+    /// Writes documents into their working versions, or with `options.version` into one
+    /// version of their scope and domain: created as a draft when new, started from
+    /// `options.from` when given, then published and aliased when asked (one transaction).
+    public func ingest(_ documents: [KnowledgeDocument], options: IngestOptions, whenStoreUnavailable: WhenStoreUnavailable = .refuse) async throws -> IngestReport {
         try await withSpan("knowledge.ingest") { span in
             span.attributes["rpgbot.knowledge.documents"] = documents.count
-            var scopes: [String?: Set<KnowledgeDomain>?]?
-            if prune {
-                var all: [String?: Set<KnowledgeDomain>?] = [:]
-                for scope in Set(documents.map(\.campaignID)) { all[scope] = pruneDomains }
-                if let pruneScope { all[pruneScope] = pruneDomains }
-                scopes = all
-            }
             let start = ContinuousClock.now
-            let report: IngestReport
+            var plan = Ingestor.Plan()
+            var target: KnowledgeVersionRef?
+            if let version = options.version {
+                let (ref, from) = try await prepareVersion(version, documents: documents, options: options)
+                plan.version = version
+                plan.from = from
+                target = ref
+                if options.prune { plan.prune[ref] = .some(nil) }
+                span.attributes["rpgbot.knowledge.version"] = version
+            } else if options.version == nil, options.from != nil || options.publish || options.alias != nil {
+                throw APIError.validation([.init(pointer: "/version", detail: "is required with from, publish or alias")])
+            } else if options.prune {
+                var scopes = Set(documents.map(\.campaignID))
+                if let pruneScope = options.pruneScope { scopes.insert(pruneScope) }
+                for scope in scopes {
+                    for domain in options.pruneDomains ?? Set(KnowledgeDomain.allCases) {
+                        plan.prune[.working(domain, campaignID: scope)] = .some(options.pruneDomains)
+                    }
+                }
+            }
+            var report: IngestReport
             do {
                 try await checkPrimaryTakesWrites()
                 do {
                     // The fallback keeps a copy; its failure must not fail the ingestion.
-                    report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, pruneScopes: scopes)
+                    report = try await ingestor.ingest(documents, into: primary, mirror: fallbackIsStoreCopy ? nil : fallback, plan: plan)
                 } catch let failure as StoreCallFailure {
                     // A store that still answers refused this write for its content — a gap in
                     // validation, not an outage: reported as the error it is, no degrading.
@@ -181,15 +211,61 @@ public final class KnowledgeService: Sendable {
                     throw KnowledgeStoreUnavailable(underlying: failure.underlying, retryAfter: Self.probeInterval)
                 }
             } catch let unavailable as KnowledgeStoreUnavailable {
-                guard whenStoreUnavailable == .fallbackOnly else {
+                guard whenStoreUnavailable == .fallbackOnly, target == nil else {
                     span.attributes["rpgbot.knowledge.refused"] = true
                     throw unavailable
                 }
-                report = try await ingestor.ingest(documents, into: fallback, pruneScopes: scopes)
+                report = try await ingestor.ingest(documents, into: fallback, plan: plan)
+            }
+            if let target {
+                let publish = options.publish || options.alias != nil
+                let actor = options.actor
+                let (version, alias) = try await changeRegistry("knowledge.publish") { catalog -> (KnowledgeVersion?, AliasChange?) in
+                    var version = catalog.version(target.version, campaignID: target.campaignID)
+                    if publish { version = try catalog.publish(target.version, campaignID: target.campaignID, now: Date()) }
+                    let alias = try options.alias.map { try catalog.setAlias($0, campaignID: target.campaignID, to: target.version, by: actor, now: Date()) }
+                    return (version, alias)
+                }
+                report.version = version
+                report.alias = alias
             }
             metrics.ingested(report, duration: ContinuousClock.now - start)
             return report
         }
+    }
+
+    /// Checks a versioned ingestion and records its version (a new draft) before anything is
+    /// written. Returns the version and the version id it starts from.
+    private func prepareVersion(_ version: String, documents: [KnowledgeDocument], options: IngestOptions) async throws -> (KnowledgeVersionRef, String?) {
+        let scopes = Set(documents.map(\.campaignID))
+        guard scopes.count <= 1 else {
+            throw APIError.validation([.init(pointer: "/documents", detail: "a version belongs to one scope: these documents name \(scopes.count) (\(scopes.map { $0 ?? "global" }.sorted().joined(separator: ", ")))")])
+        }
+        let domains = Set(documents.map(\.domain))
+        guard domains.count <= 1 else {
+            throw APIError.validation([.init(pointer: "/documents", detail: "a version holds one domain: these documents are \(domains.map(\.rawValue).sorted().joined(separator: ", "))")])
+        }
+        let campaignID = scopes.first ?? options.pruneScope ?? nil
+        let catalog = try await currentCatalog()
+        var from: KnowledgeVersion?
+        if let name = options.from {
+            guard let found = catalog.resolve(name, campaignID: campaignID) else {
+                throw APIError(.notFound, code: "unknown_version", detail: "No version or alias \(name) in \(campaignID.map { "campaign \($0)" } ?? "the global scope").", errors: [.init(pointer: "/from", detail: "no such version or alias")])
+            }
+            from = found
+        }
+        guard let domain = domains.first ?? from?.domain ?? catalog.version(version, campaignID: campaignID)?.domain else {
+            throw APIError.validation([.init(pointer: "/documents", detail: "must not be empty unless the version starts from another (from)")])
+        }
+        if let from, from.domain != domain {
+            throw APIError.validation([.init(pointer: "/from", detail: "\(from.id) holds \(from.domain.rawValue), not \(domain.rawValue)")])
+        }
+        let actor = options.actor
+        let note = options.note
+        _ = try await changeRegistry("knowledge.version_prepare") { catalog in
+            try catalog.prepareForWriting(version, campaignID: campaignID, domain: domain, by: actor, now: Date(), note: note)
+        }
+        return (KnowledgeVersionRef(campaignID: campaignID, version: version), from?.id)
     }
 
     // MARK: - Search and read API
@@ -198,6 +274,7 @@ public final class KnowledgeService: Sendable {
         try await withSpan("knowledge.search") { span in
             span.attributes["rpgbot.knowledge.k"] = k
             let start = ContinuousClock.now
+            let filter = try await resolved(filter)
             let hits = try await reading { store in
                 try await HybridSearcher(store: store, embedder: self.embedder).search(query, filter: filter, k: k, mode: mode)
             }
@@ -222,6 +299,7 @@ public final class KnowledgeService: Sendable {
     private func rulesLookupInScope(_ query: String, filter: SearchFilter, k: Int) async throws -> [SearchHit] {
         var rules = filter
         rules.domains = [.srd]
+        rules = try await resolved(rules)
         let exact = try await reading { [rules] in try await $0.chunks(named: query.trimmingCharacters(in: .whitespacesAndNewlines), filter: rules) }
         var hits = exact.prefix(k).map { SearchHit(chunk: $0, score: 1, bm25Rank: nil, vectorRank: nil, aliasHit: true, snippet: Snippet.make($0.text, query: query)) }
         if hits.count < k {
@@ -233,7 +311,10 @@ public final class KnowledgeService: Sendable {
 
     /// A campaign's episodes in session order.
     public func sessionFetch(filter: SearchFilter, fromSession: Int? = nil, toSession: Int? = nil, limit: Int = 50) async throws -> [KnowledgeChunk] {
-        try await reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+        var episodes = filter
+        episodes.domains = [.episode]
+        let filter = try await resolved(episodes)
+        return try await reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
     }
 
     /// Art references for a scene description.
@@ -251,6 +332,7 @@ public final class KnowledgeService: Sendable {
     private func npcProfileInScope(_ reference: String, filter: SearchFilter) async throws -> NPCProfile? {
         var npcs = filter
         npcs.domains = [.npc]
+        npcs = try await resolved(npcs)
         let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
         var chunks = try await reading { [npcs] in try await $0.chunks(sourceIDs: [trimmed], filter: npcs) }
         if chunks.isEmpty {

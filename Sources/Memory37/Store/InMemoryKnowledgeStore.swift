@@ -5,39 +5,51 @@ import Foundation
 public final class InMemoryKnowledgeStore: KnowledgeStore {
     public let kind = "memory"
     fileprivate struct State {
-        var documents: [String: StoredDocument] = [:]
+        var documents: [DocumentKey: StoredDocument] = [:]
         var chunks: [String: KnowledgeChunk] = [:]
-        var chunkIDs: [String: [String]] = [:]
+        var chunkIDs: [DocumentKey: [String]] = [:]
         var models: [String: String] = [:]
+        var vectors: [String: [Float]] = [:]
         /// Lower-cased titles and aliases to chunk ids.
         var names: [String: Set<String>] = [:]
         /// Ids of the `episode` chunks, so session reads do not scan every chunk.
         var episodes: Set<String> = []
-        var text = TextIndex()
-        var vectors: VectorIndex
+        var indexes: SearchIndexes
+        var catalog = VersionCatalog()
     }
     private let state: ReadWriteLocked<State>
 
     public init(dimensions: Int) {
-        state = ReadWriteLocked(State(vectors: VectorIndex(dimensions: dimensions)))
+        state = ReadWriteLocked(State(indexes: SearchIndexes(dimensions: dimensions)))
     }
 
-    static func key(_ campaignID: String?, _ sourceID: String) -> String {
-        (campaignID ?? "") + "\u{0}" + sourceID
+    /// A document's place: scope, version and source id.
+    struct DocumentKey: Hashable {
+        var version: KnowledgeVersionRef
+        var sourceID: String
+
+        init(_ version: KnowledgeVersionRef, _ sourceID: String) {
+            self.version = version
+            self.sourceID = sourceID
+        }
     }
 
     public func prepare() async throws {}
 
-    public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        state.read { $0.documents.values.filter { $0.campaignID == campaignID }.sorted { $0.sourceID < $1.sourceID } }
+    public func documents(campaignID: String?, version: String?) async throws -> [StoredDocument] {
+        state.read { state in
+            state.documents.values.filter { $0.campaignID == campaignID && (version == nil || $0.version == version) }
+                .sorted { ($0.sourceID, $0.version) < ($1.sourceID, $1.version) }
+        }
     }
 
     public func hasDocuments(campaignID: String) async throws -> Bool {
         state.read { state in state.documents.values.contains { $0.campaignID == campaignID } }
     }
 
-    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        state.read { state in sourceIDs.compactMap { state.documents[Self.key(campaignID, $0)] } }
+    public func documents(campaignID: String?, version: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        let wanted = Set(sourceIDs)
+        return try await documents(campaignID: campaignID, version: version).filter { wanted.contains($0.sourceID) }
     }
 
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
@@ -45,9 +57,9 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     /// Replaces and deletes documents under one lock, so no reader sees half of the change.
-    func apply(replaced: [(document: StoredDocument, chunks: [EmbeddedChunk])], deleted: [(campaignID: String?, sourceID: String)]) {
+    func apply(replaced: [(document: StoredDocument, chunks: [EmbeddedChunk])], deleted: [(version: KnowledgeVersionRef, sourceID: String)]) {
         state.write { state in
-            for (campaignID, sourceID) in deleted { Self.removeDocument(Self.key(campaignID, sourceID), from: &state) }
+            for (version, sourceID) in deleted { Self.removeDocument(DocumentKey(version, sourceID), from: &state) }
             for (document, chunks) in replaced { Self.insert(document, chunks: chunks, into: &state) }
         }
     }
@@ -60,7 +72,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     func makeReplacement() -> Replacement {
-        Replacement(state: State(vectors: VectorIndex(dimensions: state.read { $0.vectors.dimensions })))
+        Replacement(state: State(indexes: SearchIndexes(dimensions: state.read { $0.indexes.dimensions })))
     }
 
     /// Adds documents to `replacement`, their chunks' terms made on every core (tokenising is
@@ -86,27 +98,32 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     func install(_ replacement: Replacement) {
-        state.write { $0 = replacement.state }
+        state.write { state in
+            let catalog = state.catalog
+            state = replacement.state
+            state.catalog = catalog
+        }
     }
 
     /// `terms`: the chunks' terms when already made, in the chunks' order.
     private static func insert(_ document: StoredDocument, chunks: [EmbeddedChunk], terms: ArraySlice<(heading: [String], body: [String])>? = nil, into state: inout State) {
-        let key = Self.key(document.campaignID, document.sourceID)
+        let key = DocumentKey(document.versionRef, document.sourceID)
         Self.removeDocument(key, from: &state)
         state.documents[key] = document
         state.chunkIDs[key] = chunks.map(\.chunk.id)
         for (index, embedded) in chunks.enumerated() {
-            state.chunks[embedded.chunk.id] = embedded.chunk
-            state.models[embedded.chunk.id] = embedded.model
+            let chunk = embedded.chunk
+            state.chunks[chunk.id] = chunk
+            state.models[chunk.id] = embedded.model
+            state.vectors[chunk.id] = embedded.vector
             if let terms {
                 let made = terms[terms.startIndex + index]
-                state.text.upsert(id: embedded.chunk.id, scope: FilterColumns.Scope(embedded.chunk), heading: made.heading, body: made.body)
+                state.indexes.upsert(id: chunk.id, scope: FilterColumns.Scope(chunk), heading: made.heading, body: made.body, vector: embedded.vector)
             } else {
-                state.text.upsert(embedded.chunk)
+                state.indexes.upsert(chunk, vector: embedded.vector)
             }
-            state.vectors.upsert(embedded.chunk, vector: embedded.vector)
-            for name in Self.names(embedded.chunk) { state.names[name, default: []].insert(embedded.chunk.id) }
-            if embedded.chunk.domain == .episode { state.episodes.insert(embedded.chunk.id) }
+            for name in Self.names(chunk) { state.names[name, default: []].insert(chunk.id) }
+            if chunk.domain == .episode { state.episodes.insert(chunk.id) }
         }
     }
 
@@ -114,10 +131,9 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         Set(([chunk.title] + chunk.aliases).map { $0.lowercased() }.filter { !$0.isEmpty })
     }
 
-    private static func removeDocument(_ key: String, from state: inout State) {
+    private static func removeDocument(_ key: DocumentKey, from state: inout State) {
         guard let ids = state.chunkIDs.removeValue(forKey: key) else { return }
         state.documents[key] = nil
-        let removed = Set(ids)
         for id in ids {
             if let chunk = state.chunks.removeValue(forKey: id) {
                 for name in names(chunk) {
@@ -126,25 +142,28 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
                 }
             }
             state.models[id] = nil
+            state.vectors[id] = nil
             state.episodes.remove(id)
         }
-        state.text.remove(removed)
-        state.vectors.remove(removed)
+        state.indexes.remove(Set(ids))
     }
 
-    public func delete(campaignID: String?, sourceIDs: [String]) async throws {
+    public func delete(campaignID: String?, version: String?, sourceIDs: [String]) async throws {
         state.write { state in
-            for sourceID in sourceIDs { Self.removeDocument(Self.key(campaignID, sourceID), from: &state) }
+            let wanted = Set(sourceIDs)
+            for key in state.documents.keys where key.version.campaignID == campaignID && wanted.contains(key.sourceID) && (version == nil || key.version.version == version) {
+                Self.removeDocument(key, from: &state)
+            }
         }
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
         let terms = TextTokenizer.terms(query)
-        return state.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
+        return state.read { $0.indexes.textSearch(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        state.read { $0.vectors.search(vector, filter: filter, limit: limit) }
+        state.read { $0.indexes.vectorSearch(vector, filter: filter, limit: limit) }
     }
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
@@ -160,11 +179,21 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func chunks(sourceIDs: [String], filter: SearchFilter) async throws -> [KnowledgeChunk] {
-        // Only the campaign's scope and the global one can pass the filter.
-        let keys = Set(sourceIDs).flatMap { source in [Self.key(nil, source)] + (filter.campaignID.map { [Self.key($0, source)] } ?? []) }
+        let wanted = Set(sourceIDs)
         return state.read { state in
-            keys.flatMap { state.chunkIDs[$0] ?? [] }.compactMap { state.chunks[$0] }.filter(filter.admits)
-                .sorted { ($0.sourceID, $0.ordinal) < ($1.sourceID, $1.ordinal) }
+            state.chunkIDs.filter { wanted.contains($0.key.sourceID) && ($0.key.version.campaignID == nil || $0.key.version.campaignID == filter.campaignID) }
+                .flatMap(\.value).compactMap { state.chunks[$0] }.filter(filter.admits)
+                .sorted { ($0.sourceID, $0.ordinal, $0.id) < ($1.sourceID, $1.ordinal, $1.id) }
+        }
+    }
+
+    public func embeddedChunks(campaignID: String?, sourceIDs: [String]) async throws -> [EmbeddedChunk] {
+        let wanted = Set(sourceIDs)
+        return state.read { state in
+            state.chunkIDs.filter { wanted.contains($0.key.sourceID) && $0.key.version.campaignID == campaignID }.flatMap(\.value).compactMap { id in
+                guard let chunk = state.chunks[id], let vector = state.vectors[id], let model = state.models[id] else { return nil }
+                return EmbeddedChunk(chunk: chunk, vector: vector, model: model)
+            }.sorted { ($0.chunk.sourceID, $0.chunk.version, $0.chunk.ordinal) < ($1.chunk.sourceID, $1.chunk.version, $1.chunk.ordinal) }
         }
     }
 
@@ -196,8 +225,10 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
 
     func setVectors(_ vectors: [String: [Float]], model: String) {
         state.write { state in
-            for (id, vector) in vectors where state.chunks[id] != nil {
-                state.vectors.updateVector(id: id, vector: vector)
+            for (id, vector) in vectors {
+                guard let chunk = state.chunks[id] else { continue }
+                state.indexes.updateVector(chunk, vector: vector)
+                state.vectors[id] = vector
                 state.models[id] = model
             }
         }
@@ -205,5 +236,72 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
 
     public func counts() async throws -> (documents: Int, chunks: Int) {
         state.read { ($0.documents.count, $0.chunks.count) }
+    }
+
+    public func versionCounts() async throws -> [KnowledgeVersionRef: VersionCounts] {
+        state.read { state in
+            var counts: [KnowledgeVersionRef: VersionCounts] = [:]
+            for (key, ids) in state.chunkIDs {
+                counts[key.version, default: VersionCounts(documents: 0, chunks: 0)].documents += 1
+                counts[key.version]?.chunks += ids.count
+            }
+            return counts
+        }
+    }
+
+    // MARK: - Versions
+
+    public func catalog() async throws -> VersionCatalog {
+        state.read { $0.catalog }
+    }
+
+    public func updateCatalog<T: Sendable>(_ change: @Sendable (inout VersionCatalog) throws -> T) async throws -> T {
+        try state.write { state in try change(&state.catalog) }
+    }
+
+    /// Replaces the catalog (a database store's copy after it read the catalog).
+    func installCatalog(_ catalog: VersionCatalog) {
+        state.write { $0.catalog = catalog }
+    }
+
+    public func cleanup(_ request: CleanupRequest) async throws -> CleanupReport {
+        state.write { state in
+            var report = CleanupReport()
+            var doomed: [DocumentKey] = []
+            for (key, ids) in state.chunkIDs {
+                guard let first = ids.first.flatMap({ state.chunks[$0] }) else { continue }
+                if Self.expired(first, request: request) {
+                    doomed.append(key)
+                    report.expiredDocuments[first.domain, default: 0] += 1
+                    report.expiredChunks += ids.count
+                }
+            }
+            for version in state.catalog.versions.values where Self.removable(version, catalog: state.catalog, request: request) {
+                report.retiredVersions.append(version.ref)
+                for (key, ids) in state.chunkIDs where key.version == version.ref && !doomed.contains(key) {
+                    doomed.append(key)
+                    report.retiredChunks += ids.count
+                }
+            }
+            report.retiredVersions.sort { $0.description < $1.description }
+            guard !request.dryRun else { return report }
+            for key in doomed { Self.removeDocument(key, from: &state) }
+            for ref in report.retiredVersions { state.catalog.remove(ref) }
+            return report
+        }
+    }
+
+    /// Whether a document (by its first chunk: a document's chunks are written together) has
+    /// expired for good.
+    static func expired(_ chunk: KnowledgeChunk, request: CleanupRequest) -> Bool {
+        if let expiresAt = chunk.expiresAt, expiresAt <= request.now { return true }
+        guard !chunk.pinned, let cutoff = request.cutoff(scope: chunk.campaignID ?? "", domain: chunk.domain) else { return false }
+        return chunk.createdAt.timeIntervalSince1970 <= cutoff
+    }
+
+    /// A retired version past its grace period that no alias points to.
+    static func removable(_ version: KnowledgeVersion, catalog: VersionCatalog, request: CleanupRequest) -> Bool {
+        guard version.state == .retired, let retiredAt = version.retiredAt, retiredAt < request.retiredBefore else { return false }
+        return catalog.aliases(pointingTo: version.id, campaignID: version.campaignID).isEmpty
     }
 }

@@ -133,5 +133,90 @@ public enum KnowledgeMigrations {
             ],
             postgres: []
         ),
+        // Versions: every document and chunk belongs to one version of its scope; what was
+        // stored before belongs to the scope's working version of its domain, whose chunk ids
+        // stay as they were. The registry (versions, aliases, their history, campaign lifetime
+        // policies) has its own counter, so nodes notice a switch without reloading chunks.
+        Migration(
+            id: "memory37.006_versions",
+            sqlite: [
+                """
+                CREATE TABLE knowledge_documents_versioned (
+                    scope TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (scope, version, source_id)
+                ) WITHOUT ROWID
+                """,
+                "INSERT INTO knowledge_documents_versioned SELECT scope, domain || '-working', source_id, domain, title, content_hash, updated_at FROM knowledge_documents",
+                "DROP TABLE knowledge_documents",
+                "ALTER TABLE knowledge_documents_versioned RENAME TO knowledge_documents",
+                "ALTER TABLE knowledge_chunks ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+                "UPDATE knowledge_chunks SET version = domain || '-working'",
+                "ALTER TABLE knowledge_chunks ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+                "CREATE INDEX knowledge_chunks_version ON knowledge_chunks (scope, version, source_id, ordinal)",
+                "ALTER TABLE knowledge_revision ADD COLUMN catalog_rev INTEGER NOT NULL DEFAULT 0",
+            ] + Self.registryTables(real: "REAL", serial: "INTEGER PRIMARY KEY"),
+            postgres: [
+                "ALTER TABLE knowledge_documents ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+                "UPDATE knowledge_documents SET version = domain || '-working'",
+                "ALTER TABLE knowledge_documents DROP CONSTRAINT knowledge_documents_pkey",
+                "ALTER TABLE knowledge_documents ADD PRIMARY KEY (scope, version, source_id)",
+                "ALTER TABLE knowledge_chunks ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+                "UPDATE knowledge_chunks SET version = domain || '-working'",
+                "ALTER TABLE knowledge_chunks ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT false",
+                "CREATE INDEX knowledge_chunks_version ON knowledge_chunks (scope, version, source_id, ordinal)",
+                // Entries from before name no version: every node loads everything again.
+                "ALTER TABLE knowledge_changes ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+                "DELETE FROM knowledge_changes",
+                "UPDATE knowledge_revision SET trimmed_through = rev",
+                "ALTER TABLE knowledge_revision ADD COLUMN catalog_rev BIGINT NOT NULL DEFAULT 0",
+            ] + Self.registryTables(real: "DOUBLE PRECISION", serial: "BIGSERIAL PRIMARY KEY")
+        ),
     ]
+
+    static func registryTables(real: String, serial: String) -> [String] {
+        [
+            """
+            CREATE TABLE knowledge_versions (
+                scope TEXT NOT NULL,
+                id TEXT NOT NULL,
+                domain TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_at \(real) NOT NULL,
+                created_by TEXT NOT NULL,
+                published_at \(real),
+                retired_at \(real),
+                note TEXT NOT NULL,
+                PRIMARY KEY (scope, id)
+            )
+            """,
+            """
+            CREATE TABLE knowledge_aliases (
+                scope TEXT NOT NULL,
+                name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                updated_at \(real) NOT NULL,
+                updated_by TEXT NOT NULL,
+                PRIMARY KEY (scope, name)
+            )
+            """,
+            """
+            CREATE TABLE knowledge_alias_history (
+                seq \(serial),
+                scope TEXT NOT NULL,
+                name TEXT NOT NULL,
+                from_version TEXT,
+                to_version TEXT,
+                changed_by TEXT NOT NULL,
+                changed_at \(real) NOT NULL
+            )
+            """,
+            "CREATE TABLE knowledge_policies (scope TEXT NOT NULL, domain TEXT NOT NULL, ttl_seconds \(real), PRIMARY KEY (scope, domain))",
+        ]
+    }
 }

@@ -18,6 +18,8 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
 
     /// Revisions of the change log kept: a node further behind than this loads everything again.
     let changeLogRetention: Int64
+    /// Without in-process search: the registry as of its counter, read again when it moves.
+    let catalogCache = ReadWriteLocked<(rev: Int64, catalog: VersionCatalog)?>(nil)
 
     /// - Parameters:
     ///   - inProcessSearch: answer reads from an in-process copy kept current from the change
@@ -59,7 +61,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     /// Takes the next revision (the counter's row stays locked until commit, which orders
     /// writers), logs the documents this transaction changes under it, and trims the entries
     /// that fell out of the retention.
-    func logChanges(scopes: [String], sources: [String], connection: PostgresConnection) async throws -> Int64 {
+    func logChanges(scopes: [String], versions: [String], sources: [String], connection: PostgresConnection) async throws -> Int64 {
         var revision: Int64 = 0
         let rows = try await connection.query("""
             UPDATE knowledge_revision SET rev = rev + 1, trimmed_through = GREATEST(trimmed_through, rev + 1 - \(changeLogRetention))
@@ -68,14 +70,17 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         for try await value in rows.decode(Int64.self) { revision = value }
         try await connection.query("""
             WITH trimmed AS (DELETE FROM knowledge_changes WHERE rev <= \(revision - changeLogRetention))
-            INSERT INTO knowledge_changes (rev, scope, source_id)
-            SELECT \(revision), scope, source_id FROM unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
+            INSERT INTO knowledge_changes (rev, scope, version, source_id)
+            SELECT \(revision), scope, version, source_id FROM unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
             """, logger: logger)
         return revision
     }
 
-    public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        try await documents("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") ORDER BY source_id", campaignID: campaignID)
+    public func documents(campaignID: String?, version: String?) async throws -> [StoredDocument] {
+        try await documents("""
+            SELECT source_id, domain, title, content_hash, version FROM knowledge_documents
+            WHERE scope = \(campaignID ?? "") AND (\(version)::text IS NULL OR version = \(version)) ORDER BY source_id, version
+            """, campaignID: campaignID)
     }
 
     /// One transaction; the chunks of all documents go in with one multi-row INSERT from
@@ -87,14 +92,17 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         return false
     }
 
-    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        try await documents("SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = \(campaignID ?? "") AND source_id = ANY(\(sourceIDs))", campaignID: campaignID)
+    public func documents(campaignID: String?, version: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        try await documents("""
+            SELECT source_id, domain, title, content_hash, version FROM knowledge_documents
+            WHERE scope = \(campaignID ?? "") AND (\(version)::text IS NULL OR version = \(version)) AND source_id = ANY(\(sourceIDs)) ORDER BY source_id, version
+            """, campaignID: campaignID)
     }
 
     private func documents(_ query: PostgresQuery, campaignID: String?) async throws -> [StoredDocument] {
         var documents: [StoredDocument] = []
-        for try await (source, domain, title, hash) in try await client.query(query, logger: logger).decode((String, String, String, String).self) {
-            documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash))
+        for try await (source, domain, title, hash, version) in try await client.query(query, logger: logger).decode((String, String, String, String, String).self) {
+            documents.append(StoredDocument(sourceID: source, campaignID: campaignID, domain: KnowledgeDomain(rawValue: domain) ?? .lore, title: title, contentHash: hash, version: version))
         }
         return documents
     }
@@ -102,37 +110,38 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
         guard !documents.isEmpty else { return }
         let scopes = documents.map { $0.document.campaignID ?? "" }
+        let versions = documents.map(\.document.version)
         let sources = documents.map(\.document.sourceID)
         let chunks = documents.flatMap(\.chunks)
         func column<T>(_ value: (EmbeddedChunk) -> T) -> [T] { chunks.map(value) }
         let now = Date().timeIntervalSince1970
         let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
-            let revision = try await logChanges(scopes: scopes, sources: sources, connection: connection)
+            let revision = try await logChanges(scopes: scopes, versions: versions, sources: sources, connection: connection)
             try await connection.query("""
-                DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
-                WHERE c.scope = d.scope AND c.source_id = d.source_id
+                DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
+                WHERE c.scope = d.scope AND c.version = d.version AND c.source_id = d.source_id
                 """, logger: logger)
             try await connection.query("""
-                DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(sources)::text[]) AS d(scope, source_id)
-                WHERE k.scope = d.scope AND k.source_id = d.source_id
+                DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
+                WHERE k.scope = d.scope AND k.version = d.version AND k.source_id = d.source_id
                 """, logger: logger)
             try await connection.query("""
-                INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at)
-                SELECT scope, source_id, domain, title, content_hash, \(now)
-                FROM unnest(\(scopes)::text[], \(sources)::text[], \(documents.map(\.document.domain.rawValue))::text[],
+                INSERT INTO knowledge_documents (scope, version, source_id, domain, title, content_hash, updated_at)
+                SELECT scope, version, source_id, domain, title, content_hash, \(now)
+                FROM unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[], \(documents.map(\.document.domain.rawValue))::text[],
                             \(documents.map(\.document.title))::text[], \(documents.map(\.document.contentHash))::text[])
-                     AS d(scope, source_id, domain, title, content_hash)
+                     AS d(scope, version, source_id, domain, title, content_hash)
                 """, logger: logger)
             guard !chunks.isEmpty else { return revision }
             // Arrays cannot hold NULL here: '' , -1 and Int32.min stand for "none" and are mapped back.
             try await connection.query("""
                 INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, names, text,
-                    content_hash, metadata, visibility, created_at, expires_at, session_number, search, embedding, embedding_model)
+                    content_hash, metadata, visibility, created_at, expires_at, session_number, search, embedding, embedding_model, version, pinned)
                 SELECT id, scope, NULLIF(scope, ''), domain, source_id, ordinal, title, heading_path, aliases,
                     string_to_array(names, E'\\n'), text, content_hash, metadata, visibility, created_at, NULLIF(expires_at, -1),
                     NULLIF(session_number, -2147483648),
                     setweight(to_tsvector('english', weighted), 'A') || setweight(to_tsvector('english', body), 'D'),
-                    embedding::vector, embedding_model
+                    embedding::vector, embedding_model, version, pinned
                 FROM unnest(
                     \(column { $0.chunk.id })::text[], \(column { $0.chunk.campaignID ?? "" })::text[], \(column { $0.chunk.domain.rawValue })::text[],
                     \(column { $0.chunk.sourceID })::text[], \(column { $0.chunk.ordinal })::int[], \(column { $0.chunk.title })::text[],
@@ -145,25 +154,35 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
                     \(column { $0.chunk.sessionNumber ?? Int(Int32.min) })::int[],
                     \(column { ([$0.chunk.title] + $0.chunk.aliases).joined(separator: " ") })::text[],
                     \(column { ($0.chunk.headingPath + [$0.chunk.text]).joined(separator: "\n") })::text[],
-                    \(column { Self.vectorLiteral($0.vector) })::text[], \(column { $0.model })::text[]
+                    \(column { Self.vectorLiteral($0.vector) })::text[], \(column { $0.model })::text[],
+                    \(column { $0.chunk.version })::text[], \(column { $0.chunk.pinned })::bool[]
                 ) AS c(id, scope, domain, source_id, ordinal, title, heading_path, aliases, names, text, content_hash, metadata,
-                       visibility, created_at, expires_at, session_number, weighted, body, embedding, embedding_model)
+                       visibility, created_at, expires_at, session_number, weighted, body, embedding, embedding_model, version, pinned)
                 """, logger: logger)
             return revision
         }
         await mirror?.applied(rev: revision) { $0.apply(replaced: documents, deleted: []) }
     }
 
-    public func delete(campaignID: String?, sourceIDs: [String]) async throws {
+    public func delete(campaignID: String?, version: String?, sourceIDs: [String]) async throws {
         let scope = campaignID ?? ""
         guard !sourceIDs.isEmpty else { return }
-        let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
-            let revision = try await logChanges(scopes: sourceIDs.map { _ in scope }, sources: sourceIDs, connection: connection)
-            try await connection.query("DELETE FROM knowledge_chunks WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
-            try await connection.query("DELETE FROM knowledge_documents WHERE scope = \(scope) AND source_id = ANY(\(sourceIDs))", logger: logger)
-            return revision
+        let (revision, deleted) = try await client.withTransaction(logger: logger) { connection -> (Int64, [(version: KnowledgeVersionRef, sourceID: String)]) in
+            var deleted: [(version: KnowledgeVersionRef, sourceID: String)] = []
+            for try await (deletedVersion, source) in try await connection.query("""
+                DELETE FROM knowledge_documents WHERE scope = \(scope) AND (\(version)::text IS NULL OR version = \(version)) AND source_id = ANY(\(sourceIDs))
+                RETURNING version, source_id
+                """, logger: logger).decode((String, String).self) {
+                deleted.append((KnowledgeVersionRef(campaignID: campaignID, version: deletedVersion), source))
+            }
+            try await connection.query("""
+                DELETE FROM knowledge_chunks c USING unnest(\(deleted.map(\.version.version))::text[], \(deleted.map(\.sourceID))::text[]) AS d(version, source_id)
+                WHERE c.scope = \(scope) AND c.version = d.version AND c.source_id = d.source_id
+                """, logger: logger)
+            let revision = try await logChanges(scopes: deleted.map { _ in scope }, versions: deleted.map(\.version.version), sources: deleted.map(\.sourceID), connection: connection)
+            return (revision, deleted)
         }
-        await mirror?.applied(rev: revision) { $0.apply(replaced: [], deleted: sourceIDs.map { (campaignID, $0) }) }
+        await mirror?.applied(rev: revision) { $0.apply(replaced: [], deleted: deleted) }
     }
 
     /// The filter as SQL, its values bound through `bindings`.
@@ -175,6 +194,18 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         if !filter.domains.isEmpty {
             sql += " AND domain = ANY($\(bindings.count + 1))"
             bindings.append(filter.domains.map(\.rawValue).sorted())
+        }
+        if let versions = filter.versions {
+            // The versions the read sees, each with its lifetime cutoff, as three arrays.
+            let sorted = versions.sorted { $0.key.description < $1.key.description }
+            let first = bindings.count + 1
+            sql += """
+                 AND EXISTS (SELECT 1 FROM unnest($\(first)::text[], $\(first + 1)::text[], $\(first + 2)::float8[]) AS v(scope, version, created_after)
+                 WHERE v.scope = knowledge_chunks.scope AND v.version = knowledge_chunks.version AND (knowledge_chunks.pinned OR knowledge_chunks.created_at > v.created_after))
+                """
+            bindings.append(sorted.map(\.key.scope))
+            bindings.append(sorted.map(\.key.version))
+            bindings.append(sorted.map { $0.value.isFinite ? $0.value : -1e300 })
         }
         return sql
     }
@@ -221,7 +252,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         }
     }
 
-    static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
+    static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number, version, pinned"
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
         guard !ids.isEmpty else { return [] }
@@ -246,7 +277,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         var bindings = PostgresBindings()
         bindings.append(sourceIDs)
         let clause = Self.whereClause(filter, &bindings)
-        return try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE source_id = ANY($1) AND \(clause) ORDER BY source_id, ordinal", binds: bindings))
+        return try await chunks(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM knowledge_chunks WHERE source_id = ANY($1) AND \(clause) ORDER BY source_id, ordinal, id", binds: bindings))
     }
 
     public func episodes(filter: SearchFilter, fromSession: Int?, toSession: Int?, limit: Int) async throws -> [KnowledgeChunk] {
@@ -290,12 +321,14 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
                 WHERE c.id = v.id
                 """, logger: logger)
             var scopes: [String] = []
+            var versions: [String] = []
             var sources: [String] = []
-            for try await (scope, source) in try await connection.query("SELECT DISTINCT scope, source_id FROM knowledge_chunks WHERE id = ANY(\(ids))", logger: logger).decode((String, String).self) {
+            for try await (scope, version, source) in try await connection.query("SELECT DISTINCT scope, version, source_id FROM knowledge_chunks WHERE id = ANY(\(ids))", logger: logger).decode((String, String, String).self) {
                 scopes.append(scope)
+                versions.append(version)
                 sources.append(source)
             }
-            return try await logChanges(scopes: scopes, sources: sources, connection: connection)
+            return try await logChanges(scopes: scopes, versions: versions, sources: sources, connection: connection)
         }
         await mirror?.applied(rev: revision) { $0.setVectors(vectors, model: model) }
     }
@@ -335,7 +368,8 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
             visibility: Visibility(rawValue: try cells[11].decode(String.self)) ?? .gm,
             createdAt: Date(timeIntervalSince1970: try cells[12].decode(Double.self)),
             expiresAt: try cells[13].decode(Double?.self).map { Date(timeIntervalSince1970: $0) },
-            sessionNumber: try cells[14].decode(Int?.self), ordinal: try cells[4].decode(Int.self)
+            sessionNumber: try cells[14].decode(Int?.self), ordinal: try cells[4].decode(Int.self),
+            version: try cells[15].decode(String.self), pinned: try cells[16].decode(Bool.self)
         )
     }
 

@@ -20,6 +20,8 @@ actor PostgresSearchMirror {
     private let client: PostgresClient
     private let logger: Logger
     private var revision: Int64 = 0
+    /// The registry counter the replica's catalog reflects (-1: not loaded yet).
+    private var catalogRevision: Int64 = -1
     private var needsFullLoad = true
     private var looksStarted = 0
     private var lookInFlight: (number: Int, task: Task<Void, any Error>)?
@@ -70,20 +72,23 @@ actor PostgresSearchMirror {
     private func look(_ number: Int) async throws {
         defer { if lookInFlight?.number == number { lookInFlight = nil } }
         if needsFullLoad { return try await loadAll() }
-        var changed: [(scope: String, source: String)] = []
+        var changed: [KeyPair] = []
         var latest = revision
         var trimmedThrough: Int64 = 0
+        var catalogNow: Int64 = 0
         let rows = try await client.query("""
-            SELECT r.trimmed_through, c.rev, c.scope, c.source_id FROM knowledge_revision r
+            SELECT r.trimmed_through, r.catalog_rev, c.rev, c.scope, c.version, c.source_id FROM knowledge_revision r
             LEFT JOIN knowledge_changes c ON c.rev > \(revision) ORDER BY c.rev
             """, logger: logger)
-        for try await (trimmed, rev, scope, source) in rows.decode((Int64, Int64?, String?, String?).self) {
+        for try await (trimmed, catalogRev, rev, scope, version, source) in rows.decode((Int64, Int64, Int64?, String?, String?, String?).self) {
             trimmedThrough = trimmed
-            if let rev, let scope, let source {
-                changed.append((scope, source))
+            catalogNow = catalogRev
+            if let rev, let scope, let version, let source {
+                changed.append(KeyPair(scope: scope, version: version, source: source))
                 latest = max(latest, rev)
             }
         }
+        if catalogNow != catalogRevision { try await loadCatalog() }
         // Changes this node needs were trimmed away: start again from a snapshot.
         if trimmedThrough > revision { return try await loadAll() }
         guard !changed.isEmpty else { return }
@@ -99,7 +104,7 @@ actor PostgresSearchMirror {
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             var current: Int64 = 0
             for try await value in try await connection.query("SELECT rev FROM knowledge_revision", logger: logger).decode(Int64.self) { current = value }
-            let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM knowledge_chunks c ORDER BY c.scope, c.source_id, c.ordinal", logger: logger)
+            let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM knowledge_chunks c ORDER BY c.scope, c.version, c.source_id, c.ordinal", logger: logger)
             var replacement = replica.makeReplacement()
             var batch = DocumentBatch()
             for try await row in rows {
@@ -111,6 +116,21 @@ actor PostgresSearchMirror {
         replica.install(replacement)
         revision = loadedRevision
         needsFullLoad = false
+        try await loadCatalog()
+    }
+
+    /// Reads the version registry into the replica.
+    private func loadCatalog() async throws {
+        let (rev, catalog) = try await PostgresKnowledgeStore.loadCatalog(client: client, logger: logger)
+        replica.installCatalog(catalog)
+        catalogRevision = rev
+    }
+
+    /// After this node changed the registry itself under `rev`.
+    func catalogChanged(rev: Int64, _ catalog: VersionCatalog) {
+        guard rev > catalogRevision else { return }
+        replica.installCatalog(catalog)
+        catalogRevision = rev
     }
 
     /// Chunks tokenised together while loading.
@@ -125,25 +145,27 @@ actor PostgresSearchMirror {
         if rev == revision + 1 { revision = rev }
     }
 
-    private func reload(_ changed: [(scope: String, source: String)]) async throws {
-        let unique = Array(Set(changed.map { KeyPair(scope: $0.scope, source: $0.source) })).sorted { ($0.scope, $0.source) < ($1.scope, $1.source) }
+    private func reload(_ changed: [KeyPair]) async throws {
+        let unique = Array(Set(changed)).sorted { ($0.scope, $0.version, $0.source) < ($1.scope, $1.version, $1.source) }
         let rows = try await client.query("""
             SELECT \(unescaped: Self.columns) FROM knowledge_chunks c
-            JOIN unnest(\(unique.map(\.scope))::text[], \(unique.map(\.source))::text[]) AS d(scope, source_id) ON c.scope = d.scope AND c.source_id = d.source_id
-            ORDER BY c.scope, c.source_id, c.ordinal
+            JOIN unnest(\(unique.map(\.scope))::text[], \(unique.map(\.version))::text[], \(unique.map(\.source))::text[]) AS d(scope, version, source_id)
+              ON c.scope = d.scope AND c.version = d.version AND c.source_id = d.source_id
+            ORDER BY c.scope, c.version, c.source_id, c.ordinal
             """, logger: logger)
         let documents = try await Self.documents(rows)
-        let present = Set(documents.map { KeyPair(scope: $0.document.campaignID ?? "", source: $0.document.sourceID) })
-        let deleted = unique.filter { !present.contains($0) }.map { (campaignID: $0.scope.isEmpty ? nil : $0.scope, sourceID: $0.source) }
+        let present = Set(documents.map { KeyPair(scope: $0.document.campaignID ?? "", version: $0.document.version, source: $0.document.sourceID) })
+        let deleted = unique.filter { !present.contains($0) }.map { (version: KnowledgeVersionRef(campaignID: $0.scope.isEmpty ? nil : $0.scope, version: $0.version), sourceID: $0.source) }
         replica.apply(replaced: documents, deleted: deleted)
     }
 
     private struct KeyPair: Hashable {
         var scope: String
+        var version: String
         var source: String
     }
 
-    /// The store's chunk columns, then the vector and its model (cells 15 and 16).
+    /// The store's chunk columns, then the vector and its model (cells 17 and 18).
     static let columns = (PostgresKnowledgeStore.columns.components(separatedBy: ", ") + ["embedding", "embedding_model"]).map { "c." + $0 }.joined(separator: ", ")
 
     /// Rows ordered by document, grouped into documents.
@@ -167,8 +189,8 @@ actor PostgresSearchMirror {
         mutating func add(_ row: PostgresRow, flushingAt limit: Int) throws -> [(document: StoredDocument, chunks: [EmbeddedChunk])]? {
             let cells = row.makeRandomAccess()
             let chunk = try PostgresKnowledgeStore.chunk(cells)
-            let embedded = EmbeddedChunk(chunk: chunk, vector: try PostgresSearchMirror.vector(cells[15]), model: try cells[16].decode(String.self))
-            if let last = documents.last?.document, last.sourceID == chunk.sourceID, last.campaignID == chunk.campaignID {
+            let embedded = EmbeddedChunk(chunk: chunk, vector: try PostgresSearchMirror.vector(cells[17]), model: try cells[18].decode(String.self))
+            if let last = documents.last?.document, last.sourceID == chunk.sourceID, last.campaignID == chunk.campaignID, last.version == chunk.version {
                 documents[documents.count - 1].chunks.append(embedded)
                 chunkCount += 1
                 return nil
@@ -179,7 +201,7 @@ actor PostgresSearchMirror {
                 documents = []
                 chunkCount = 0
             }
-            documents.append((StoredDocument(sourceID: chunk.sourceID, campaignID: chunk.campaignID, domain: chunk.domain, title: chunk.title, contentHash: chunk.contentHash), [embedded]))
+            documents.append((StoredDocument(sourceID: chunk.sourceID, campaignID: chunk.campaignID, domain: chunk.domain, title: chunk.title, contentHash: chunk.contentHash, version: chunk.version), [embedded]))
             chunkCount += 1
             return full
         }

@@ -11,11 +11,13 @@ import ServiceKit
 public final class SQLiteKnowledgeStore: KnowledgeStore {
     public let kind = "sqlite"
     let pool: DatabasePool
-    private let mirror: ReadWriteLocked<Mirror>
+    let mirror: ReadWriteLocked<Mirror>
     /// The change-log revision the mirror reflects. Read and written only inside the pool's
     /// write transactions (which are serialised) or while loading, so it needs no lock of its own
     /// beyond the one that makes it `Sendable`.
-    private let revision = ReadWriteLocked<Int64>(0)
+    let revision = ReadWriteLocked<Int64>(0)
+    /// The registry as of `catalog_rev`, loaded on first use and whenever the counter moved.
+    let catalogCache = ReadWriteLocked<(rev: Int64, catalog: VersionCatalog)?>(nil)
     /// Log entries kept; a node further behind than this loads everything again.
     let changeLogRetention: Int64
 
@@ -24,17 +26,17 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
 
     public init(pool: DatabasePool, dimensions: Int, changeLogRetention: Int64 = 10_000) {
         self.pool = pool
-        self.mirror = ReadWriteLocked(Mirror(vectors: VectorIndex(dimensions: dimensions)))
+        self.mirror = ReadWriteLocked(Mirror(dimensions: dimensions))
         self.changeLogRetention = changeLogRetention
     }
 
-    static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number"
+    static let columns = "id, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text, content_hash, metadata, visibility, created_at, expires_at, session_number, version, pinned"
 
     public func prepare() async throws {
-        let dimensions = mirror.read { $0.vectors.dimensions }
+        let dimensions = mirror.read { $0.dimensions }
         // The revision and the rows come from one read transaction: one snapshot.
         let (loaded, loadedRevision) = try await pool.read { db in
-            var loaded = Mirror(vectors: VectorIndex(dimensions: dimensions))
+            var loaded = Mirror(dimensions: dimensions)
             let current = try Int64.fetchOne(db, sql: "SELECT rev FROM knowledge_revision") ?? 0
             try Self.load(Row.fetchCursor(db, sql: Self.mirrorQuery), into: &loaded)
             return (loaded, current)
@@ -46,7 +48,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     /// What the mirror needs of a chunk: its filter columns, its terms (the FTS5 columns hold
     /// them already, so nothing is tokenised again) and its vector.
     static let mirrorQuery = """
-        SELECT c.id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.embedding, f.title, f.aliases, f.text
+        SELECT c.id, c.campaign_id, c.domain, c.visibility, c.expires_at, c.created_at, c.version, c.pinned, c.embedding, f.title, f.aliases, f.text
         FROM knowledge_chunks c JOIN knowledge_fts f ON f.rowid = c.rowid
         """
 
@@ -61,9 +63,11 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         init(_ row: Row) {
             id = row["id"]
             scope = FilterColumns.Scope(
-                campaignID: row["campaign_id"], domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore,
+                version: KnowledgeVersionRef(campaignID: row["campaign_id"], version: row["version"]),
+                domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore,
                 visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
-                expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+                expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                createdAt: Date(timeIntervalSince1970: row["created_at"]), pinned: row["pinned"]
             )
             heading = SQLiteKnowledgeStore.split(row["title"]) + SQLiteKnowledgeStore.split(row["aliases"])
             body = SQLiteKnowledgeStore.split(row["text"])
@@ -71,9 +75,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         }
 
         func insert(into mirror: inout Mirror) {
-            mirror.text.upsert(id: id, scope: scope, heading: heading, body: body)
-            // Vectors of another length belong to another model: `rpgbot reembed` redoes them.
-            if vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(id: id, scope: scope, vector: vector) }
+            mirror.upsert(id: id, scope: scope, heading: heading, body: body, vector: vector)
         }
     }
 
@@ -86,7 +88,11 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     /// (`rpgbot ingest` beside a running server): the server's upkeep calls it every second.
     public func refresh() async throws {
         let known = revision.read { $0 }
-        let current = try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT rev FROM knowledge_revision") ?? 0 }
+        let (current, catalogRevision) = try await pool.read { db -> (Int64, Int64) in
+            let row = try Row.fetchOne(db, sql: "SELECT rev, catalog_rev FROM knowledge_revision")
+            return (row?["rev"] ?? 0, row?["catalog_rev"] ?? 0)
+        }
+        if catalogCache.read({ $0?.rev }) != catalogRevision { try await reloadCatalog() }
         guard current > known else { return }
         // Inside the writer, so no write of this process lands between reading the log and
         // applying it.
@@ -97,7 +103,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             guard latest > known else { return }
             if trimmedThrough > known {
                 // Changes this node needs were trimmed away: load everything again.
-                var loaded = Mirror(vectors: VectorIndex(dimensions: self.mirror.read { $0.vectors.dimensions }))
+                var loaded = Mirror(dimensions: self.mirror.read { $0.dimensions })
                 try Self.load(Row.fetchCursor(db, sql: Self.mirrorQuery), into: &loaded)
                 self.mirror.write { $0 = loaded }
             } else {
@@ -133,7 +139,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
 
     /// After this process's own write under `rev`, in the same write transaction: with no
     /// other process's write in between, the mirror is as current as `rev`.
-    private func advance(to rev: Int64) {
+    func advance(to rev: Int64) {
         revision.write { if rev == $0 + 1 { $0 = rev } }
     }
 
@@ -141,8 +147,8 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         terms.split(separator: " ").map(String.init)
     }
 
-    public func documents(campaignID: String?) async throws -> [StoredDocument] {
-        try await documents(campaignID: campaignID, only: nil)
+    public func documents(campaignID: String?, version: String?) async throws -> [StoredDocument] {
+        try await documents(campaignID: campaignID, version: version, only: nil)
     }
 
 
@@ -152,23 +158,27 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
         }
     }
 
-    public func documents(campaignID: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        sourceIDs.isEmpty ? [] : try await documents(campaignID: campaignID, only: sourceIDs)
+    public func documents(campaignID: String?, version: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
+        sourceIDs.isEmpty ? [] : try await documents(campaignID: campaignID, version: version, only: sourceIDs)
     }
 
-    /// The scope's documents, or only those named.
-    private func documents(campaignID: String?, only sourceIDs: [String]?) async throws -> [StoredDocument] {
-        var sql = "SELECT source_id, domain, title, content_hash FROM knowledge_documents WHERE scope = ?"
+    /// The scope's documents (of one version), or only those named.
+    private func documents(campaignID: String?, version: String?, only sourceIDs: [String]?) async throws -> [StoredDocument] {
+        var sql = "SELECT source_id, domain, title, content_hash, version FROM knowledge_documents WHERE scope = ?"
         var arguments: StatementArguments = [campaignID ?? ""]
+        if let version {
+            sql += " AND version = ?"
+            arguments += [version]
+        }
         if let sourceIDs {
             sql += " AND source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ",")))"
             arguments += StatementArguments(sourceIDs)
         }
-        let query = sql + " ORDER BY source_id"
+        let query = sql + " ORDER BY source_id, version"
         let values = arguments
         return try await pool.read { db in
             try Row.fetchAll(db, sql: query, arguments: values).map { row in
-                StoredDocument(sourceID: row["source_id"], campaignID: campaignID, domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, title: row["title"], contentHash: row["content_hash"])
+                StoredDocument(sourceID: row["source_id"], campaignID: campaignID, domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, title: row["title"], contentHash: row["content_hash"], version: row["version"])
             }
         }
     }
@@ -205,11 +215,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
                 for (_, chunks) in analyzed {
                     for analyzed in chunks {
                         let embedded = analyzed.embedded
-                        let scope = FilterColumns.Scope(embedded.chunk)
-                        mirror.text.upsert(id: embedded.chunk.id, scope: scope, heading: analyzed.title + analyzed.aliases, body: analyzed.body)
-                        if embedded.vector.count == mirror.vectors.dimensions {
-                            mirror.vectors.upsert(id: embedded.chunk.id, scope: scope, vector: embedded.vector)
-                        }
+                        mirror.upsert(id: embedded.chunk.id, scope: FilterColumns.Scope(embedded.chunk), heading: analyzed.title + analyzed.aliases, body: analyzed.body, vector: embedded.vector)
                     }
                 }
             }
@@ -219,15 +225,15 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
 
     /// Replaces one document's rows in the caller's transaction; returns the chunk ids removed.
     static func write(_ document: StoredDocument, chunks: [AnalyzedChunk], db: GRDB.Database) throws -> [String] {
-        let removed = try deleteDocument(scope: document.campaignID ?? "", sourceID: document.sourceID, db: db)
+        let removed = try deleteDocument(scope: document.campaignID ?? "", version: document.version, sourceID: document.sourceID, db: db)
         try db.execute(
-            sql: "INSERT INTO knowledge_documents (scope, source_id, domain, title, content_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [document.campaignID ?? "", document.sourceID, document.domain.rawValue, document.title, document.contentHash, Date().timeIntervalSince1970]
+            sql: "INSERT INTO knowledge_documents (scope, version, source_id, domain, title, content_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [document.campaignID ?? "", document.version, document.sourceID, document.domain.rawValue, document.title, document.contentHash, Date().timeIntervalSince1970]
         )
         let insertChunk = try db.cachedStatement(sql: """
             INSERT INTO knowledge_chunks (id, scope, campaign_id, domain, source_id, ordinal, title, heading_path, aliases, text,
-                content_hash, metadata, visibility, created_at, expires_at, session_number, embedding, embedding_model)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                content_hash, metadata, visibility, created_at, expires_at, session_number, embedding, embedding_model, version, pinned)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertText = try db.cachedStatement(sql: "INSERT INTO knowledge_fts (rowid, title, aliases, text) VALUES (?, ?, ?, ?)")
         let insertName = try db.cachedStatement(sql: "INSERT INTO knowledge_names (name, chunk_rowid) VALUES (?, ?)")
@@ -239,7 +245,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
                 JSONValue.array(chunk.headingPath.map { .string($0) }).canonicalText, JSONValue.array(chunk.aliases.map { .string($0) }).canonicalText,
                 chunk.text, chunk.contentHash, JSONValue.object(chunk.metadata).canonicalText, chunk.visibility.rawValue,
                 chunk.createdAt.timeIntervalSince1970, chunk.expiresAt?.timeIntervalSince1970, chunk.sessionNumber,
-                blob(embedded.vector), embedded.model,
+                blob(embedded.vector), embedded.model, chunk.version, chunk.pinned,
             ])
             let rowid = db.lastInsertedRowID
             try insertText.execute(arguments: [
@@ -253,21 +259,25 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
     }
 
     /// Deletes a document's rows in the caller's transaction; returns the chunk ids removed.
-    static func deleteDocument(scope: String, sourceID: String, db: GRDB.Database) throws -> [String] {
-        let rows = try Row.fetchAll(db, sql: "SELECT rowid, id FROM knowledge_chunks WHERE scope = ? AND source_id = ?", arguments: [scope, sourceID])
+    /// `version` nil: from every version.
+    static func deleteDocument(scope: String, version: String?, sourceID: String, db: GRDB.Database) throws -> [String] {
+        let condition = "scope = ? AND source_id = ?" + (version == nil ? "" : " AND version = ?")
+        var arguments: StatementArguments = [scope, sourceID]
+        if let version { arguments += [version] }
+        let rows = try Row.fetchAll(db, sql: "SELECT rowid, id FROM knowledge_chunks WHERE \(condition)", arguments: arguments)
         for row in rows {
             let rowid: Int64 = row["rowid"]
             try db.execute(sql: "DELETE FROM knowledge_fts WHERE rowid = ?", arguments: [rowid])
             try db.execute(sql: "DELETE FROM knowledge_names WHERE chunk_rowid = ?", arguments: [rowid])
         }
-        try db.execute(sql: "DELETE FROM knowledge_chunks WHERE scope = ? AND source_id = ?", arguments: [scope, sourceID])
-        try db.execute(sql: "DELETE FROM knowledge_documents WHERE scope = ? AND source_id = ?", arguments: [scope, sourceID])
+        try db.execute(sql: "DELETE FROM knowledge_chunks WHERE \(condition)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM knowledge_documents WHERE \(condition)", arguments: arguments)
         return rows.map { $0["id"] }
     }
 
-    public func delete(campaignID: String?, sourceIDs: [String]) async throws {
+    public func delete(campaignID: String?, version: String?, sourceIDs: [String]) async throws {
         try await pool.write { db in
-            let removed = try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", sourceID: $0, db: db) }
+            let removed = try sourceIDs.flatMap { try Self.deleteDocument(scope: campaignID ?? "", version: version, sourceID: $0, db: db) }
             let rev = try Self.logChange(removed, retention: self.changeLogRetention, db: db)
             self.mirror.write { $0.remove(Set(removed)) }
             self.advance(to: rev)
@@ -283,16 +293,23 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             sql += " AND c.domain IN (" + filter.domains.map { _ in "?" }.joined(separator: ",") + ")"
             for domain in filter.domains.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [domain.rawValue] }
         }
+        if let versions = filter.versions {
+            // One term per version the read sees, with its lifetime cutoff.
+            let sorted = versions.sorted { $0.key.description < $1.key.description }
+            let terms = sorted.map { _ in "(c.scope = ? AND c.version = ? AND (c.pinned = 1 OR c.created_at > ?))" }
+            sql += " AND (" + (terms.isEmpty ? "0" : terms.joined(separator: " OR ")) + ")"
+            for (ref, cutoff) in sorted { arguments += [ref.scope, ref.version, cutoff.isFinite ? cutoff : -1e300] }
+        }
         return (sql, arguments)
     }
 
     public func textSearch(_ query: String, filter: SearchFilter, limit: Int) async throws -> [String] {
         let terms = TextTokenizer.terms(query)
-        return mirror.read { $0.text.search(terms: terms, filter: filter, limit: limit) }
+        return mirror.read { $0.textSearch(terms: terms, filter: filter, limit: limit) }
     }
 
     public func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) async throws -> [String] {
-        mirror.read { $0.vectors.search(vector, filter: filter, limit: limit) }
+        mirror.read { $0.vectorSearch(vector, filter: filter, limit: limit) }
     }
 
     public func chunks(ids: [String]) async throws -> [KnowledgeChunk] {
@@ -325,7 +342,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             arguments += filterArguments
             return try Row.fetchAll(db, sql: """
                 SELECT \(Self.columns) FROM knowledge_chunks c
-                WHERE c.source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ","))) AND \(clause) ORDER BY c.source_id, c.ordinal
+                WHERE c.source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ","))) AND \(clause) ORDER BY c.source_id, c.ordinal, c.id
                 """, arguments: arguments).map(Self.chunk)
         }
     }
@@ -372,7 +389,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             }
             self.mirror.write { mirror in
                 for chunk in updated {
-                    if let vector = vectors[chunk.id], vector.count == mirror.vectors.dimensions { mirror.vectors.upsert(chunk, vector: vector) }
+                    if let vector = vectors[chunk.id] { mirror.updateVector(chunk, vector: vector) }
                 }
             }
             self.advance(to: rev)
@@ -396,7 +413,7 @@ public final class SQLiteKnowledgeStore: KnowledgeStore {
             visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             expiresAt: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-            sessionNumber: row["session_number"], ordinal: row["ordinal"]
+            sessionNumber: row["session_number"], ordinal: row["ordinal"], version: row["version"], pinned: row["pinned"]
         )
     }
 

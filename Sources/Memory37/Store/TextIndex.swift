@@ -84,24 +84,51 @@ struct TextIndex {
         if ids.count - rows.count > max(4_096, rows.count) { compact() }
     }
 
-    /// The `limit` best chunks for the query's terms among those the filter admits.
+    /// The `limit` best chunks for the query's terms among those the filter admits, scored
+    /// over this index alone.
     func search(_ query: String, filter: SearchFilter, limit: Int) -> [String] {
         search(terms: TextTokenizer.terms(query), filter: filter, limit: limit)
     }
 
     func search(terms: [String], filter: SearchFilter, limit: Int) -> [String] {
-        let numbers = Set(terms.compactMap { termNumbers[$0] }).filter { documentFrequency[Int($0)] > 0 }
-        guard !numbers.isEmpty, limit > 0, !rows.isEmpty else { return [] }
-        let compiled = filters.compile(filter)
-        let total = Float(rows.count)
-        let averageLength = Float(totalLength / Double(rows.count))
+        let version = filter.versions?.keys.first ?? KnowledgeVersionRef(campaignID: nil, version: "")
+        return search(terms: terms, corpus: statistics(terms), filter: FilterColumns.Compiled(filter, version: version), limit: limit).map(\.id)
+    }
+
+    /// What BM25 needs of the corpus a query is scored against: several partitions' statistics
+    /// add up, so a read over a campaign's versions and the global ones scores as one corpus.
+    struct CorpusStatistics {
+        var rows = 0
+        var totalLength: Double = 0
+        var frequencies: [String: Int] = [:]
+
+        static func + (left: CorpusStatistics, right: CorpusStatistics) -> CorpusStatistics {
+            CorpusStatistics(rows: left.rows + right.rows, totalLength: left.totalLength + right.totalLength, frequencies: left.frequencies.merging(right.frequencies, uniquingKeysWith: +))
+        }
+    }
+
+    /// This index's share of the statistics of a query's terms.
+    func statistics(_ terms: [String]) -> CorpusStatistics {
+        var frequencies: [String: Int] = [:]
+        for term in Set(terms) {
+            if let number = termNumbers[term] { frequencies[term] = Int(documentFrequency[Int(number)]) }
+        }
+        return CorpusStatistics(rows: rows.count, totalLength: totalLength, frequencies: frequencies)
+    }
+
+    /// The `limit` best rows of this index for the terms, scored against `corpus`.
+    func search(terms: [String], corpus: CorpusStatistics, filter compiled: FilterColumns.Compiled, limit: Int) -> [(score: Float, id: String)] {
+        let numbers = Set(terms.compactMap { term in termNumbers[term].map { (term, $0) } }.filter { documentFrequency[Int($0.1)] > 0 }.map { Pair(term: $0.0, number: $0.1) })
+        guard !numbers.isEmpty, limit > 0, !rows.isEmpty, corpus.rows > 0 else { return [] }
+        let total = Float(corpus.rows)
+        let averageLength = Float(corpus.totalLength / Double(corpus.rows))
         var scores = [Float](repeating: 0, count: ids.count)
         var touched: [Int] = []
-        for term in numbers.sorted() {
-            let frequency = Float(documentFrequency[Int(term)])
+        for pair in numbers.sorted(by: { $0.number < $1.number }) {
+            let frequency = Float(corpus.frequencies[pair.term] ?? Int(documentFrequency[Int(pair.number)]))
             let idf = Float.log(1 + (total - frequency + 0.5) / (frequency + 0.5))
-            let termRows = postingRows[Int(term)]
-            let termCounts = postingCounts[Int(term)]
+            let termRows = postingRows[Int(pair.number)]
+            let termCounts = postingCounts[Int(pair.number)]
             for index in termRows.indices {
                 let row = Int(termRows[index])
                 guard live[row], filters.admits(row, compiled) else { continue }
@@ -113,7 +140,12 @@ struct TextIndex {
         }
         var best = TopScores(limit: limit)
         for row in touched { best.offer(scores[row], row: row, ids: ids) }
-        return best.rows.map { ids[$0] }
+        return best.entries.map { ($0.score, ids[$0.row]) }
+    }
+
+    private struct Pair: Hashable {
+        var term: String
+        var number: Int32
     }
 
     private mutating func number(_ term: String) -> Int32 {

@@ -95,9 +95,8 @@ struct VectorIndex {
     }
 
     /// The `limit` rows most similar to `query` among those the filter admits.
-    func search(_ query: [Float], filter: SearchFilter, limit: Int) -> [String] {
+    func search(_ query: [Float], filter compiled: FilterColumns.Compiled, limit: Int) -> [(score: Float, id: String)] {
         guard query.count == dimensions, limit > 0, !ids.isEmpty else { return [] }
-        let compiled = filters.compile(filter)
         let (queryBytes, _) = Self.quantize(query)
         let lanes = queryBytes.map(Int16.init)
         let approximate = [Int32](unsafeUninitializedCapacity: ids.count) { buffer, initialized in
@@ -120,7 +119,7 @@ struct VectorIndex {
                 }
             }
         }
-        return best.rows.map { ids[$0] }
+        return best.entries.map { ($0.score, ids[$0.row]) }
     }
 
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {

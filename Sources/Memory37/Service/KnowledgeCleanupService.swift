@@ -1,0 +1,37 @@
+public import Logging
+public import ServiceLifecycle
+
+/// Deletes expired knowledge and retired versions past their grace period, on an interval.
+/// On PostgreSQL every node runs it and one at a time does the work (an advisory lock); the
+/// others skip that round.
+public struct KnowledgeCleanupService: Service {
+    let knowledge: KnowledgeService
+    let interval: Duration
+    let logger: Logger
+
+    public init(knowledge: KnowledgeService, interval: Duration, logger: Logger) {
+        self.knowledge = knowledge
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled, !knowledge.isDegraded else { continue }
+            do {
+                let report = try await knowledge.cleanup()
+                if report.expiredChunks + report.retiredChunks > 0 || !report.retiredVersions.isEmpty {
+                    logger.notice("knowledge cleanup", metadata: [
+                        "expired_chunks": "\(report.expiredChunks)", "retired_versions": "\(report.retiredVersions.map(\.description))",
+                        "retired_chunks": "\(report.retiredChunks)",
+                    ])
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("knowledge cleanup failed; it runs again next interval", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
