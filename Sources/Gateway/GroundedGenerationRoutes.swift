@@ -126,6 +126,7 @@ public struct GroundedGenerationRoutes: Sendable {
             ])
         })
         object["knowledge"] = .string(result.knowledgeState.rawValue)
+        object["knowledge_versions"] = KnowledgeRoutes.encode(result.knowledgeVersions)
         object["context_tokens"] = .number(Double(result.context.tokens))
         object["broadcast"] = result.broadcastOffset.map { .object(["offset": .number(Double($0))]) } ?? .null
         object["recorded"] = result.recordedSourceID.map { .object(["source_id": .string($0)]) } ?? .null

@@ -86,6 +86,8 @@ public struct GroundedGenerator: Sendable {
         public let knowledgeState: KnowledgeState
         public let broadcastOffset: Int64?
         public let recordedSourceID: String?
+        /// The knowledge version of each domain the context was read from.
+        public let knowledgeVersions: [KnowledgeDomain: String]
     }
 
     public func generate(_ request: Request) async throws -> Result {
@@ -115,7 +117,13 @@ public struct GroundedGenerator: Sendable {
            try await events.isIdempotencyKeyReused(campaignID: request.campaignID, actor: request.caller.subject, idempotencyKey: key, requestFingerprint: request.fingerprint) {
             throw APIError(.conflict, code: "idempotency_key_reused", detail: "This Idempotency-Key was already used in campaign \(request.campaignID) for a different request or event; use a new key.")
         }
-        let filter = SearchFilter(campaignID: request.campaignID, includeGM: request.caller.role != .player)
+        var filter = SearchFilter(campaignID: request.campaignID, includeGM: request.caller.role != .player)
+        // Every read of this request goes through the same versions, resolved once.
+        var versions: [KnowledgeDomain: String] = [:]
+        if let knowledge, let read = try? await knowledge.resolve(filter) {
+            filter = read.filter
+            versions = read.versions
+        }
         let profiles = try await checkReferences(request, filter: filter)
 
         var context = GroundingContext.empty
@@ -157,7 +165,7 @@ public struct GroundedGenerator: Sendable {
         // under the same id before announcing it.
         var recorded: String?
         if request.record, let knowledge {
-            let document = Self.episode(for: request, output: generation.output)
+            let document = Self.episode(for: request, output: generation.output, versions: versions)
             _ = try await knowledge.ingest([document])
             recorded = document.sourceID
         }
@@ -168,7 +176,7 @@ public struct GroundedGenerator: Sendable {
                 idempotencyKey: request.idempotencyKey, requestFingerprint: request.fingerprint, payload: Self.broadcastPayload(request.endpoint, output: generation.output, context: context, cited: cited)
             )
         }
-        return Result(generation: generation, context: context, cited: cited, knowledgeState: state, broadcastOffset: offset, recordedSourceID: recorded)
+        return Result(generation: generation, context: context, cited: cited, knowledgeState: state, broadcastOffset: offset, recordedSourceID: recorded, knowledgeVersions: versions)
     }
 
     private func checkPermissions(_ request: Request) throws {
@@ -245,7 +253,7 @@ public struct GroundedGenerator: Sendable {
     /// A short episode memory of a result, so later requests can recall it. Its id derives from
     /// the Idempotency-Key when there is one (a repeat replaces, never duplicates), else from
     /// the output.
-    static func episode(for request: Request, output: JSONValue) -> KnowledgeDocument {
+    static func episode(for request: Request, output: JSONValue, versions: [KnowledgeDomain: String] = [:]) -> KnowledgeDocument {
         let members = output.objectValue ?? [:]
         let seed = request.idempotencyKey.map { "key:\(request.caller.subject):\($0)" } ?? output.canonicalText
         let digest = SHA256.hash(data: Data(seed.utf8)).prefix(8).hexString
@@ -257,6 +265,7 @@ public struct GroundedGenerator: Sendable {
         var metadata: [String: JSONValue] = ["generated_by": .string(request.endpoint.rawValue), "recorded_at": .string(Date().formatted(.iso8601))]
         if let place { metadata["location"] = .string(place) }
         if let session = frame.integer("session") { metadata["session"] = .number(Double(session)) }
+        if !versions.isEmpty { metadata["knowledge_versions"] = KnowledgeRoutes.encode(versions) }
         return KnowledgeDocument(
             sourceID: "generated.\(request.endpoint.rawValue).\(digest)", campaignID: request.campaignID, domain: .episode,
             title: title, visibility: .players, metadata: metadata, body: body.isEmpty ? title : body

@@ -44,6 +44,12 @@ struct IngestCommand: AsyncParsableCommand {
             with --prune the scope's documents that were not given are deleted. A malformed file
             is reported and the others are still ingested. Prints a summary; exit status 1 if any
             file failed, 2 for bad arguments. See docs/knowledge-content.md.
+
+            With --as-version the documents (of one scope and one domain) go into that version:
+            a new draft, started from --from when given (documents not in PATH are carried over
+            unless --prune); --publish publishes it, --alias NAME publishes it and points NAME at
+            it. Without --as-version they go into the scope's working versions, which the
+            <domain>_latest aliases point to until switched. See docs/knowledge.md.
             """
     )
 
@@ -59,8 +65,26 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("markdown (files with front matter, YAML, JSON) or 5e-database (the 5e-database repository layout).", valueName: "format"))
     var format: String = "markdown"
 
-    @Flag(help: "Delete the scope's documents (of --domain, when given) that are not in PATH.")
+    @Flag(help: "Delete the scope's documents (of --domain, when given; of the version, with --as-version) that are not in PATH.")
     var prune = false
+
+    @Option(name: .customLong("as-version"), help: ArgumentHelp("Ingest into this version of the scope (created as a draft when new).", valueName: "version"))
+    var asVersion: String?
+
+    @Option(help: ArgumentHelp("With --as-version: start the new version from this version or alias.", valueName: "version-or-alias"))
+    var from: String?
+
+    @Flag(help: "With --as-version: publish the version when the documents are in.")
+    var publish = false
+
+    @Option(help: ArgumentHelp("With --as-version: publish the version and point this alias at it (e.g. srd_latest).", valueName: "name"))
+    var alias: String?
+
+    @Option(help: ArgumentHelp("With --format 5e-database: the SRD edition, 2014 or 2024.", valueName: "edition"))
+    var edition: String = "2014"
+
+    @Option(help: ArgumentHelp("With --as-version: a note kept with a new version.", valueName: "text"))
+    var note: String?
 
     @OptionGroup var location: KnowledgeLocation
 
@@ -80,7 +104,10 @@ struct IngestCommand: AsyncParsableCommand {
         switch format {
         case "markdown": loaded = DocumentLoader(defaultDomain: defaultDomain, defaultCampaign: campaign).load(url)
         case "5e-database":
-            var imported = FiveEDatabaseImporter().load(url)
+            guard let edition = FiveEDatabaseImporter.Edition(rawValue: edition) else {
+                throw StartupError(message: "--edition must be 2014 or 2024", exitCode: RPGBotCommand.usageExitCode)
+            }
+            var imported = FiveEDatabaseImporter(edition: edition).load(url)
             if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
             loaded = imported
         default: throw StartupError(message: "--format must be markdown or 5e-database", exitCode: RPGBotCommand.usageExitCode)
@@ -93,8 +120,20 @@ struct IngestCommand: AsyncParsableCommand {
         let campaign = self.campaign
         let pruneDomains: Set<KnowledgeDomain>? = domain == nil ? (format == "5e-database" ? [.srd] : nil) : [defaultDomain]
         let start = ContinuousClock.now
+        for (flag, value) in [("--as-version", asVersion), ("--from", from), ("--alias", alias)] {
+            if let value, !KnowledgeVersion.isValidName(value) {
+                throw StartupError(message: "\(flag) must match \(KnowledgeVersion.namePattern)", exitCode: RPGBotCommand.usageExitCode)
+            }
+        }
+        if asVersion == nil, from != nil || publish || alias != nil {
+            throw StartupError(message: "--from, --publish and --alias need --as-version", exitCode: RPGBotCommand.usageExitCode)
+        }
+        let options = IngestOptions(
+            version: asVersion, from: from, publish: publish, alias: alias, prune: prune, pruneScope: .some(campaign),
+            pruneDomains: asVersion == nil ? pruneDomains : nil, actor: "cli", note: note ?? ""
+        )
         let report = try await KnowledgeToolbox.withKnowledge(configuration, logger: KnowledgeLocation.quietLogger) { service in
-            try await service.ingest(loaded.documents, prune: prune, pruneScope: .some(campaign), pruneDomains: pruneDomains)
+            try await service.ingest(loaded.documents, options: options)
         }
         let elapsed = ContinuousClock.now - start
         let failures = loaded.failures + report.failed
@@ -103,7 +142,10 @@ struct IngestCommand: AsyncParsableCommand {
         }
         var summary = report
         summary.failed = failures
-        print("ingested \(path): \(summary.summary); \(report.chunksWritten) chunks written in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated)))")
+        var target = ""
+        if let version = report.version { target = " into \(version.id) (\(version.state.rawValue))" }
+        if let alias = report.alias { target += ", \(alias.name) → \(alias.to ?? "working")" }
+        print("ingested \(path)\(target): \(summary.summary) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated)))")
         if !failures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RPGBotApp
+import ServiceKit
 import Foundation
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ struct RPGBotCommand: AsyncParsableCommand {
         commandName: "rpgbot",
         abstract: "The RPGBot backend: an AI game master for party-based tabletop RPG campaigns.",
         version: RPGBotVersion.current,
-        subcommands: [ServeCommand.self, IngestCommand.self, SearchCommand.self, ReembedCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, IngestCommand.self, SearchCommand.self, KnowledgeCommand.self, ReembedCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, BenchCommand.self]
     )
 
     /// Exit status for a bad setting or bad arguments, as documented in the README.
@@ -37,6 +38,10 @@ struct RPGBotCommand: AsyncParsableCommand {
         } catch let error as StartupError {
             writeStandardError("rpgbot: \(error.message)\n")
             Glibc.exit(error.exitCode)
+        } catch let error as APIError {
+            // A refusal of the knowledge layer (unknown version, a published version changed…).
+            writeStandardError("rpgbot: \(error.problem.detail ?? error.problem.title)\n")
+            Glibc.exit(error.problem.status == 400 || error.problem.status == 422 ? usageExitCode : 1)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

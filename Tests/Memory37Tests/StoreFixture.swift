@@ -31,10 +31,10 @@ enum StoreFixture {
     }
 
     /// Runs `body` with a service over a fresh store of `kind`.
-    static func withService<T: Sendable>(_ kind: StoreKind, embedder: any Embedder = HashingEmbedder(), _ body: @Sendable (KnowledgeService) async throws -> T) async throws -> T {
+    static func withService<T: Sendable>(_ kind: StoreKind, embedder: any Embedder = HashingEmbedder(), lifetimes: [KnowledgeDomain: Double] = [:], retiredGrace: TimeInterval = 7 * 86_400, _ body: @Sendable (KnowledgeService) async throws -> T) async throws -> T {
         switch kind {
         case .memory:
-            let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, logger: quiet)
+            let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, lifetimes: lifetimes, retiredGrace: retiredGrace, logger: quiet)
             await service.prepare()
             return try await body(service)
         case .sqlite, .postgres, .postgresInProcess:
@@ -52,7 +52,7 @@ enum StoreFixture {
                     case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
                     case .postgres(let client): PostgresKnowledgeStore(client: client, dimensions: embedder.dimensions, logger: quiet, inProcessSearch: inProcess)
                     }
-                let service = KnowledgeService(store: store, embedder: embedder, logger: quiet)
+                let service = KnowledgeService(store: store, embedder: embedder, lifetimes: lifetimes, retiredGrace: retiredGrace, logger: quiet)
                 await service.prepare()
                 #expect(!service.isDegraded)
                 return try await body(service)

@@ -2,17 +2,29 @@ import JSONValues
 public import Foundation
 import ServiceKit
 
-/// Reads the 5e-database JSON layout (`src/2014/en/5e-SRD-*.json`) into `srd` documents: one
-/// per record, its `url` as the source id, its name and index as aliases, and the fields a
-/// player asks about (range, damage, armor class, duration, components…) rendered as text.
+/// Reads the 5e-database JSON layout (`src/2014/en/5e-SRD-*.json`, or the 2024 edition's
+/// `src/2024/en`, whose categories and fields differ: species, feats, weapon mastery,
+/// `description` for `desc`) into `srd` documents: one per record, its `url` as the source id
+/// (`/api/2014/…` or `/api/2024/…`), its name and index as aliases, and the fields a player
+/// asks about (range, damage, armor class, duration, components…) rendered as text.
 public struct FiveEDatabaseImporter: Sendable {
-    public init() {}
+    /// The SRD editions the layout holds.
+    public enum Edition: String, Sendable, CaseIterable {
+        case srd2014 = "2014"
+        case srd2024 = "2024"
+    }
 
-    /// `directory` is the repository root, `src/2014/en`, or any folder holding the files.
+    public let edition: Edition
+
+    public init(edition: Edition = .srd2014) {
+        self.edition = edition
+    }
+
+    /// `directory` is the repository root, `src/<edition>/en`, or any folder holding the files.
     public func load(_ directory: URL) -> (documents: [KnowledgeDocument], failures: [DocumentLoader.Failure]) {
-        let candidates = [directory.appendingPathComponent("src/2014/en"), directory]
+        let candidates = [directory.appendingPathComponent("src/\(edition.rawValue)/en"), directory]
         guard let folder = candidates.first(where: { Self.files(in: $0).isEmpty == false }) else {
-            return ([], [DocumentLoader.Failure(path: directory.path, line: nil, reason: "no 5e-SRD-*.json files (expected the 5e-database layout src/2014/en)")])
+            return ([], [DocumentLoader.Failure(path: directory.path, line: nil, reason: "no 5e-SRD-*.json files (expected the 5e-database layout src/\(edition.rawValue)/en)")])
         }
         var documents: [KnowledgeDocument] = []
         var failures: [DocumentLoader.Failure] = []
@@ -31,7 +43,7 @@ public struct FiveEDatabaseImporter: Sendable {
                 if let key = fields["index"]?.stringValue, key.lowercased() != name.lowercased() { aliases.append(key) }
                 documents.append(KnowledgeDocument(
                     sourceID: url, campaignID: nil, domain: .srd, title: name, aliases: aliases, visibility: .players,
-                    metadata: ["category": .string(category)], body: Self.render(category: category, fields), origin: file.path
+                    metadata: ["category": .string(category), "edition": .string(edition.rawValue)], body: Self.render(category: category, fields), origin: file.path
                 ))
             }
         }
@@ -64,7 +76,7 @@ public struct FiveEDatabaseImporter: Sendable {
         case "equipment", "magic-items": lines = equipment(fields)
         default: lines = generic(fields)
         }
-        lines += paragraphs(fields["desc"])
+        lines += paragraphs(fields["desc"]) + paragraphs(fields["description"])
         if let higher = fields["higher_level"], !paragraphs(higher).isEmpty {
             lines.append("At higher levels: " + paragraphs(higher).joined(separator: " "))
         }
@@ -136,6 +148,8 @@ public struct FiveEDatabaseImporter: Sendable {
     static func equipment(_ fields: [String: JSONValue]) -> [String] {
         var facts: [String] = []
         if let category = name(fields["equipment_category"]) { facts.append("Category: \(category)") }
+        if case .array(let categories)? = fields["equipment_categories"], !categories.isEmpty { facts.append("Categories: " + categories.compactMap(name).joined(separator: ", ")) }
+        if let mastery = name(fields["mastery"]) { facts.append("Mastery: \(mastery)") }
         if let rarity = name(fields["rarity"]) { facts.append("Rarity: \(rarity)") }
         if let weapon = fields["weapon_category"]?.stringValue { facts.append("Weapon: \(weapon) \(fields["weapon_range"]?.stringValue ?? "")".trimmingCharacters(in: .whitespaces)) }
         if let cost = fields["cost"]?.objectValue, let quantity = cost["quantity"], let unit = cost["unit"]?.stringValue { facts.append("Cost: \(quantity.canonicalText) \(unit)") }
@@ -151,7 +165,7 @@ public struct FiveEDatabaseImporter: Sendable {
 
     /// Scalars and named references as `Label: value` lines.
     static func generic(_ fields: [String: JSONValue]) -> [String] {
-        let skipped: Set<String> = ["index", "name", "url", "desc", "higher_level", "image"]
+        let skipped: Set<String> = ["index", "name", "url", "desc", "description", "higher_level", "image"]
         var facts: [String] = []
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !skipped.contains(key) {
             let label = key.replacingOccurrences(of: "_", with: " ").capitalizedFirst

@@ -55,11 +55,14 @@ extension PostgresKnowledgeStore {
     /// Writers of the registry lock the counter row, so changes apply one at a time and each
     /// sees the last one's result.
     public func updateCatalog<T: Sendable>(_ change: @Sendable (inout VersionCatalog) throws -> T) async throws -> T {
-        let (result, changed) = try await client.withTransaction(logger: logger) { connection -> (T, (Int64, VersionCatalog)?) in
+        // A refused change (the closure throws) ends the transaction with nothing written and is
+        // rethrown as it is, not wrapped as a transaction failure.
+        let (outcome, changed) = try await client.withTransaction(logger: logger) { connection -> (Result<T, any Error>, (Int64, VersionCatalog)?) in
             try await connection.query("SELECT 1 FROM knowledge_revision WHERE id = 1 FOR UPDATE", logger: logger)
             let before = try await Self.loadCatalog(connection: connection, logger: logger)
             var after = before
-            let result = try change(&after)
+            let result = Result { try change(&after) }
+            guard case .success = result else { return (result, nil) }
             let difference = CatalogDifference(from: before, to: after)
             guard !difference.isEmpty else { return (result, nil) }
             try await Self.persist(difference, connection: connection, logger: logger)
@@ -71,7 +74,7 @@ extension PostgresKnowledgeStore {
             catalogCache.write { $0 = (rev, catalog) }
             await mirror?.catalogChanged(rev: rev, catalog)
         }
-        return result
+        return try outcome.get()
     }
 
     static func persist(_ difference: CatalogDifference, connection: PostgresConnection, logger: Logger) async throws {
