@@ -76,4 +76,21 @@ struct SQLiteSharedFileTests {
             #expect(try await server.primary.counts().chunks == 204)
         }
     }
+
+    @Test("an alias switched by the other process is what this one reads after its next refresh (the server's upkeep runs it every second)")
+    func aliasSwitchPropagates() async throws {
+        try await Self.withTwo { server, cli in
+            _ = try await cli.ingest([Self.ferry], options: IngestOptions(version: "lore-v1", alias: "lore_latest"))
+            var edited = Self.ferry
+            edited.body = "The ferry no longer runs; the ferryman drowned in the flood."
+            _ = try await cli.ingest([edited], options: IngestOptions(version: "lore-v2", publish: true))
+            await server.refresh()
+            #expect(try await server.resolve(StoreFixture.gm(domains: [.lore])).versions[.lore] == "lore-v1")
+            _ = try await cli.setAlias("lore_latest", campaignID: "demo", to: "lore-v2", by: "cli")
+            await server.refresh()
+            let read = try await server.resolve(StoreFixture.gm(domains: [.lore]))
+            #expect(read.versions[.lore] == "lore-v2")
+            #expect(try await server.search("ferryman drowned flood", filter: read.filter, k: 1).first?.chunk.id == "demo:lore.ferry#0@lore-v2")
+        }
+    }
 }

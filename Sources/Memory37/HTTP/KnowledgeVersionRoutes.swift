@@ -87,7 +87,7 @@ public struct KnowledgeVersionRoutes: Sendable {
         }
         writers.put("policies") { request, context in
             let body = try await Self.body(request, context: context)
-            guard let campaign = try Self.writeScope(body, context: context) else {
+            guard try body.campaignID() != nil, let campaign = try Self.writeScope(body, context: context) else {
                 throw APIError.validation([.init(pointer: "/campaign_id", detail: "is required: the global defaults are the RPGBOT_KNOWLEDGE_TTL setting")])
             }
             guard case .object(let entries)? = body.fields["ttl"] else {
