@@ -39,7 +39,9 @@ struct Ingestor: Sendable {
     /// Where an ingestion writes.
     struct Plan: Sendable {
         /// The version every document goes to; nil: each document's working version.
-        var version: String?
+        var version: String? { target?.version }
+        /// With a version: its scope and id (the scope even when no document is given).
+        var target: KnowledgeVersionRef?
         /// With `version`: the version whose documents the written one starts from.
         var from: String?
         /// Versions (of scopes) whose documents not named by this ingestion are deleted, each
@@ -123,13 +125,10 @@ struct Ingestor: Sendable {
         }
         try await flush()
 
-        if let version = plan.version, let from = plan.from, from != version {
+        if let ref = plan.target, let from = plan.from, from != ref.version, plan.prune[ref] == nil {
             // The new version starts as a copy of `from`: what this ingestion did not name is
             // carried over as it is — same chunks, same vectors, same age — unless pruned.
-            for (campaignID, _) in Dictionary(grouping: Array(targets), by: \.campaignID) where plan.prune[KnowledgeVersionRef(campaignID: campaignID, version: version)] == nil {
-                let ref = KnowledgeVersionRef(campaignID: campaignID, version: version)
-                try await carry(from: KnowledgeVersionRef(campaignID: campaignID, version: from), to: ref, skipping: seen[ref] ?? [], present: Set(stored[ref]?.keys.map { $0 } ?? []), store: store, mirror: mirror, report: &report)
-            }
+            try await carry(from: KnowledgeVersionRef(campaignID: ref.campaignID, version: from), to: ref, skipping: seen[ref] ?? [], present: Set(stored[ref]?.keys.map { $0 } ?? []), store: store, mirror: mirror, report: &report)
         }
         for (ref, domains) in plan.prune {
             let stale = Self.stale(stored[ref] ?? [:], seen: seen[ref] ?? [], domains: domains)

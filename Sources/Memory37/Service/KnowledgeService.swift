@@ -178,7 +178,7 @@ public final class KnowledgeService: Sendable {
             var target: KnowledgeVersionRef?
             if let version = options.version {
                 let (ref, from) = try await prepareVersion(version, documents: documents, options: options)
-                plan.version = version
+                plan.target = ref
                 plan.from = from
                 target = ref
                 if options.prune { plan.prune[ref] = .some(nil) }

@@ -46,6 +46,12 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
     @Option(help: "Queries timed per scale and store.")
     var queries: Int = 300
 
+    @Option(help: "Versions of the content stored: with more than 1, each scope and domain gets further published copies of its working version (aliases stay on the working ones), search is timed again, and alias switches are timed.")
+    var versions: Int = 1
+
+    @Option(help: "Alias switches timed (with --versions above 1).")
+    var switches: Int = 200
+
     @Flag(help: "With --eval, print each query's outcome and top hits.")
     var verbose = false
 
@@ -128,7 +134,8 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         for count in counts {
             let corpus = SyntheticCorpus(documents: count)
             for kind in kinds {
-                try await withStore(kind) { service in
+                try await withStore(kind, nodes: versions > 1 ? 2 : 1) { nodes in
+                    let service = nodes[0]
                     var ingested = 0
                     let batches = stride(from: 0, to: count, by: 500).map { corpus.documents($0..<min(count, $0 + 500)) }
                     let start = ContinuousClock.now
@@ -136,28 +143,90 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                         ingested += try await service.ingest(batch).chunksWritten
                     }
                     let seconds = (ContinuousClock.now - start).inSeconds
-                    var figures: [SearchMode: (p50: Double, p99: Double)] = [:]
-                    for mode in [SearchMode.hybrid, .bm25, .vector] {
-                        var latencies: [Duration] = []
-                        for index in 0..<queries {
-                            let query = corpus.query(index)
-                            let started = ContinuousClock.now
-                            _ = try await service.search(query, filter: SearchFilter(campaignID: "bench"), k: 8, mode: mode)
-                            latencies.append(ContinuousClock.now - started)
-                        }
-                        latencies.sort()
-                        figures[mode] = ((latencies[latencies.count / 2]).inSeconds * 1000, (latencies[latencies.count * 99 / 100]).inSeconds * 1000)
-                    }
+                    let figures = try await timeSearches(service, corpus: corpus)
                     let hybrid = figures[.hybrid]!, bm25 = figures[.bm25]!, vector = figures[.vector]!
                     print(String(format: "  %-8@ %7d chunks: ingest %.1f s = %.0f chunks/s; hybrid search p50 %.2f ms, p99 %.2f ms (BM25 only %.2f / %.2f, vectors only %.2f / %.2f)",
                                  kind, ingested, seconds, Double(ingested) / seconds, hybrid.p50, hybrid.p99, bm25.p50, bm25.p99, vector.p50, vector.p99))
+                    guard versions > 1 else { return }
+                    try await measureVersions(kind, nodes: nodes, corpus: corpus, single: figures)
                 }
             }
         }
     }
 
+    /// p50 and p99 in milliseconds of `queries` searches in each mode.
+    func timeSearches(_ service: KnowledgeService, corpus: SyntheticCorpus) async throws -> [SearchMode: (p50: Double, p99: Double)] {
+        var figures: [SearchMode: (p50: Double, p99: Double)] = [:]
+        for mode in [SearchMode.hybrid, .bm25, .vector] {
+            var latencies: [Duration] = []
+            for index in 0..<queries {
+                let query = corpus.query(index)
+                let started = ContinuousClock.now
+                _ = try await service.search(query, filter: SearchFilter(campaignID: "bench"), k: 8, mode: mode)
+                latencies.append(ContinuousClock.now - started)
+            }
+            latencies.sort()
+            figures[mode] = ((latencies[latencies.count / 2]).inSeconds * 1000, (latencies[latencies.count * 99 / 100]).inSeconds * 1000)
+        }
+        return figures
+    }
+
+    /// Stores `versions - 1` more published copies of every scope's and domain's working
+    /// version (the aliases stay where they are), times search again, then times alias
+    /// switches: from the switch on the first node until the second node's next read resolves
+    /// through it (on SQLite and in memory both are this process).
+    func measureVersions(_ kind: String, nodes: [KnowledgeService], corpus: SyntheticCorpus, single: [SearchMode: (p50: Double, p99: Double)]) async throws {
+        let service = nodes[0]
+        let start = ContinuousClock.now
+        var copied = 0
+        for scope in [corpus.campaign, nil] as [String?] {
+            for domain in SyntheticCorpus.domains {
+                for number in 2...versions {
+                    let options = IngestOptions(version: "\(domain.rawValue)-v\(number)", from: KnowledgeVersion.workingID(domain), publish: true, pruneScope: .some(scope), actor: "bench")
+                    copied += try await service.ingest([], options: options).chunksWritten
+                }
+            }
+        }
+        let seconds = (ContinuousClock.now - start).inSeconds
+        let stored = try await service.counts().chunks
+        let figures = try await timeSearches(service, corpus: corpus)
+        let hybrid = figures[.hybrid]!, bm25 = figures[.bm25]!, vector = figures[.vector]!
+        let change = (hybrid.p99 / single[.hybrid]!.p99 - 1) * 100
+        print(String(format: "  %-8@ %d versions stored (%d chunks; copies made in %.1f s, nothing embedded): hybrid search p50 %.2f ms, p99 %.2f ms (%+.0f%% against one version; BM25 only %.2f / %.2f, vectors only %.2f / %.2f)",
+                     kind, versions, stored, seconds, hybrid.p50, hybrid.p99, change, bm25.p50, bm25.p99, vector.p50, vector.p99))
+        _ = copied
+        let (switcher, reader) = (nodes[0], nodes[nodes.count - 1])
+        var latencies: [Duration] = []
+        var reads = 0
+        let filter = SearchFilter(campaignID: corpus.campaign, domains: [.lore])
+        // The second node catches up with everything the first ingested before it is timed.
+        _ = try await reader.search(corpus.query(0), filter: filter, k: 8)
+        for index in 0..<switches {
+            let target = index % 2 == 0 ? "lore-v2" : KnowledgeVersion.workingID(.lore)
+            let started = ContinuousClock.now
+            _ = try await switcher.setAlias(KnowledgeAlias.latest(.lore), campaignID: corpus.campaign, to: target, by: "bench")
+            while true {
+                reads += 1
+                let read = try await reader.resolve(filter)
+                if read.versions[.lore] == target { break }
+                if ContinuousClock.now - started > .seconds(5) { throw StartupError(message: "an alias switch was not seen within 5 s", exitCode: 1) }
+            }
+            latencies.append(ContinuousClock.now - started)
+        }
+        latencies.sort()
+        let where_ = nodes.count > 1 && kind == "postgres" ? "seen by a second node's next read" : "seen by this node's next read"
+        print(String(format: "  %-8@ alias switch (%@): p50 %.2f ms, p99 %.2f ms over %d switches, %.2f reads per switch",
+                     kind, where_, latencies[latencies.count / 2].inSeconds * 1000, latencies[latencies.count * 99 / 100].inSeconds * 1000, switches, Double(reads) / Double(switches)))
+    }
+
     /// A fresh store of `kind` for one measurement.
     func withStore(_ kind: String, _ body: @Sendable (KnowledgeService) async throws -> Void) async throws {
+        try await withStore(kind, nodes: 1) { try await body($0[0]) }
+    }
+
+    /// A fresh store of `kind`; with two nodes on PostgreSQL, two services with their own
+    /// connections and copies (elsewhere the same service twice).
+    func withStore(_ kind: String, nodes: Int, _ body: @Sendable ([KnowledgeService]) async throws -> Void) async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
         // The embedder and chunking come from the environment, as for `rpgbot serve`.
@@ -170,7 +239,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         if kind == "memory" {
             let embedder = knowledge.makeEmbedder()
             let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, chunker: knowledge.chunker, logger: logger)
-            try await body(service)
+            try await body(Array(repeating: service, count: nodes))
             return
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpgbot-bench-\(UUID().uuidString)")
@@ -180,8 +249,12 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         if kind == "postgres", let postgresURL {
             configuration.databaseURL = try await Self.freshPostgresDatabase(postgresURL, logger: logger)
         }
+        let (shared, quiet) = (configuration, logger)
         try await KnowledgeToolbox.withKnowledge(configuration, logger: logger) { service in
-            try await body(service)
+            guard nodes > 1, kind == "postgres" else { return try await body(Array(repeating: service, count: nodes)) }
+            try await KnowledgeToolbox.withKnowledge(shared, logger: quiet) { second in
+                try await body([service, second])
+            }
         }
     }
 
@@ -237,11 +310,13 @@ struct SyntheticCorpus {
     func documents(_ range: Range<Int>) -> [KnowledgeDocument] {
         range.map { index in
             KnowledgeDocument(
-                sourceID: "doc-\(index)", campaignID: index % 2 == 0 ? campaign : nil, domain: [.lore, .srd, .npc, .episode][index % 4],
+                sourceID: "doc-\(index)", campaignID: index % 2 == 0 ? campaign : nil, domain: Self.domains[index % 4],
                 title: text(index &+ 7_000_000, words: 3), body: text(index, words: 120)
             )
         }
     }
+
+    static let domains: [KnowledgeDomain] = [.lore, .srd, .npc, .episode]
 
     /// Four words of a random document.
     func query(_ index: Int) -> String {
