@@ -50,8 +50,10 @@ import Testing
                         .replacingOccurrences(of: "{profile}", with: "scene")
                         .replacingOccurrences(of: "{job_id}", with: "not-a-job")
                         .replacingOccurrences(of: "{sha256}", with: String(repeating: "ab", count: 32))
+                        .replacingOccurrences(of: "{name}", with: "lore_latest")
+                        .replacingOccurrences(of: "{version}", with: "lore-working")
                     for token in [player, gm, service] {
-                        for (body, query) in route.method == .post ? Self.bodies.map({ ($0, "") }) : Self.queries.map({ ("", $0) }) {
+                        for (body, query) in route.method == .post || route.method == .put ? Self.bodies.map({ ($0, "") }) : Self.queries.map({ ("", $0) }) {
                             let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
                             try await client.execute(uri: path + query, method: route.method, headers: headers, body: ByteBuffer(string: body)) { response in
                                 answered += 1

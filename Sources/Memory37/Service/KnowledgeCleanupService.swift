@@ -16,22 +16,32 @@ public struct KnowledgeCleanupService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
-            guard !Task.isCancelled, !knowledge.isDegraded else { continue }
-            do {
-                let report = try await knowledge.cleanup()
-                if report.expiredChunks + report.retiredChunks > 0 || !report.retiredVersions.isEmpty {
-                    logger.notice("knowledge cleanup", metadata: [
-                        "expired_chunks": "\(report.expiredChunks)", "retired_versions": "\(report.retiredVersions.map(\.description))",
-                        "retired_chunks": "\(report.retiredChunks)",
-                    ])
+        // An interval of an hour must not hold up a shutdown: the wait ends when one begins.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
                 }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("knowledge cleanup failed; it runs again next interval", metadata: ["error": "\(error)"])
+                guard !knowledge.isDegraded else { continue }
+                await runOnce()
             }
+        }
+    }
+
+    private func runOnce() async {
+        do {
+            let report = try await knowledge.cleanup()
+            if report.expiredChunks + report.retiredChunks > 0 || !report.retiredVersions.isEmpty {
+                logger.notice("knowledge cleanup", metadata: [
+                    "expired_chunks": "\(report.expiredChunks)", "retired_versions": "\(report.retiredVersions.map(\.description))",
+                    "retired_chunks": "\(report.retiredChunks)",
+                ])
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("knowledge cleanup failed; it runs again next interval", metadata: ["error": "\(error)"])
         }
     }
 }
