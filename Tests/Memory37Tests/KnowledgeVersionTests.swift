@@ -151,7 +151,7 @@ struct KnowledgeVersionTests {
             _ = try await service.ingest([
                 episode("episode.old", "The party burned the ferry at the crossing."),
                 episode("episode.kept", "The party swore an oath at the ferry crossing.", pinned: true),
-                episode("episode.short", "The party crossed the ferry at dawn.", lifetime: 1),
+                episode("episode.short", "The party crossed the ferry at dawn.", lifetime: 60),
             ])
             let filter = StoreFixture.gm(domains: [.episode])
             func visible(at now: Date) async throws -> Set<String> {
@@ -160,9 +160,8 @@ struct KnowledgeVersionTests {
                 return Set(try await service.search("ferry crossing party", filter: at, k: 10, mode: .bm25).map(\.chunk.sourceID))
             }
             #expect(try await visible(at: Date()) == ["episode.old", "episode.kept", "episode.short"])
-            try await Task.sleep(for: .milliseconds(1_100))
-            // The document's own ttl (1 s) has run out: hidden at once, before any cleanup.
-            #expect(try await visible(at: Date()) == ["episode.old", "episode.kept"])
+            // Two minutes on, the document's own ttl (60 s) has run out: hidden, before any cleanup.
+            #expect(try await visible(at: Date().addingTimeInterval(120)) == ["episode.old", "episode.kept"])
             // Two hours on, the domain's lifetime (1 h) has run out too; the pinned one stays.
             let later = Date().addingTimeInterval(7_200)
             #expect(try await visible(at: later) == ["episode.kept"])
@@ -194,12 +193,14 @@ struct KnowledgeVersionTests {
         }
     }
 
+    /// The conditions of both SRD editions, imported once for every store.
+    static let conditions: [FiveEDatabaseImporter.Edition: [KnowledgeDocument]] = Dictionary(uniqueKeysWithValues: FiveEDatabaseImporter.Edition.allCases.map { edition in
+        (edition, FiveEDatabaseImporter(edition: edition).load(StoreFixture.fiveE).documents.filter { $0.metadata["category"] == .string("conditions") })
+    })
+
     @Test("the SRD in two editions: exhaustion answers from 2014 through srd_latest, from 2024 after the switch", arguments: StoreKind.available)
     func srdEditions(kind: StoreKind) async throws {
-        func conditions(_ edition: FiveEDatabaseImporter.Edition) -> [KnowledgeDocument] {
-            FiveEDatabaseImporter(edition: edition).load(StoreFixture.fiveE).documents.filter { $0.metadata["category"] == .string("conditions") }
-        }
-        let (old, new) = (conditions(.srd2014), conditions(.srd2024))
+        let (old, new) = (Self.conditions[.srd2014] ?? [], Self.conditions[.srd2024] ?? [])
         #expect(old.count == 15 && new.count == 15)
         try await StoreFixture.withService(kind) { service in
             _ = try await service.ingest(old, options: IngestOptions(version: "srd-2014", alias: "srd_latest"))

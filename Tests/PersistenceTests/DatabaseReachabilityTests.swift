@@ -39,7 +39,7 @@ import Testing
         do {
             // Long enough for a retry even when a refused connection is slow to be reported on
             // a busy machine.
-            try await handle.waitUntilReachable(within: .seconds(8), logger: logger)
+            try await handle.waitUntilReachable(within: .seconds(12), logger: logger)
             Issue.record("expected the database to be unreachable")
         } catch {
             #expect(error.reason.localizedCaseInsensitiveContains("refused"), "\(error.reason)")
