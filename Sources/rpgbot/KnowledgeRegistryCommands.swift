@@ -89,9 +89,7 @@ extension KnowledgeCommand {
         @OptionGroup var location: KnowledgeLocation
 
         func run() async throws {
-            let (version, campaign) = (try requireName(version, "VERSION"), try scope.validated())
-            let published = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { try await $0.publish(version, campaignID: campaign) }
-            print("\(published.id): \(published.state.rawValue)")
+            try await changeState(version, scope: scope, location: location) { try await $0.publish($1, campaignID: $2) }
         }
     }
 
@@ -102,10 +100,15 @@ extension KnowledgeCommand {
         @OptionGroup var location: KnowledgeLocation
 
         func run() async throws {
-            let (version, campaign) = (try requireName(version, "VERSION"), try scope.validated())
-            let retired = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { try await $0.retire(version, campaignID: campaign) }
-            print("\(retired.id): \(retired.state.rawValue)")
+            try await changeState(version, scope: scope, location: location) { try await $0.retire($1, campaignID: $2) }
         }
+    }
+
+    /// Publishes or retires a version and prints its new state.
+    static func changeState(_ version: String, scope: ScopeOption, location: KnowledgeLocation, _ change: @escaping @Sendable (KnowledgeService, String, String?) async throws -> KnowledgeVersion) async throws {
+        let (version, campaign) = (try requireName(version, "VERSION"), try scope.validated())
+        let changed = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { try await change($0, version, campaign) }
+        print("\(changed.id): \(changed.state.rawValue)")
     }
 
     struct CleanupCommand: AsyncParsableCommand {

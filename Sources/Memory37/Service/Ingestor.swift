@@ -75,7 +75,11 @@ struct Ingestor: Sendable {
         var pendingChunks = 0
         func flush() async throws {
             guard !pending.isEmpty else { return }
-            for (campaignID, scoped) in Dictionary(grouping: pending, by: \.stored.campaignID) {
+            // A document new to the working version has no stored text to reuse: only a
+            // changed one, or one written into a named version (whose text other versions may
+            // hold), is looked up.
+            let candidates = pending.filter { !$0.isNew || plan.target != nil }
+            for (campaignID, scoped) in Dictionary(grouping: candidates, by: \.stored.campaignID) {
                 let existing = try await StoreCallFailure.wrapping { try await store.embeddedChunks(campaignID: campaignID, sourceIDs: Array(Set(scoped.map(\.stored.sourceID)))) }
                 for embedded in existing where embedded.model == embedder.model && embedded.vector.count == embedder.dimensions { reusable[embedded.chunk.textHash] = embedded.vector }
             }

@@ -179,14 +179,7 @@ extension PostgresKnowledgeStore {
             let scopes = doomed.map(\.version.scope)
             let versions = doomed.map(\.version.version)
             let sources = doomed.map(\.sourceID)
-            try await connection.query("""
-                DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
-                WHERE c.scope = d.scope AND c.version = d.version AND c.source_id = d.source_id
-                """, logger: logger)
-            try await connection.query("""
-                DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
-                WHERE k.scope = d.scope AND k.version = d.version AND k.source_id = d.source_id
-                """, logger: logger)
+            try await deleteDocuments(scopes: scopes, versions: versions, sources: sources, connection: connection)
             let revision = try await logChanges(scopes: scopes, versions: versions, sources: sources, connection: connection)
             var catalogChange: (Int64, VersionCatalog)?
             if !report.retiredVersions.isEmpty {

@@ -76,6 +76,19 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         return revision
     }
 
+    /// Deletes documents (scope, version and source id side by side) and their chunks in the
+    /// caller's transaction.
+    func deleteDocuments(scopes: [String], versions: [String], sources: [String], connection: PostgresConnection) async throws {
+        try await connection.query("""
+            DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
+            WHERE c.scope = d.scope AND c.version = d.version AND c.source_id = d.source_id
+            """, logger: logger)
+        try await connection.query("""
+            DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
+            WHERE k.scope = d.scope AND k.version = d.version AND k.source_id = d.source_id
+            """, logger: logger)
+    }
+
     public func documents(campaignID: String?, version: String?) async throws -> [StoredDocument] {
         try await documents("""
             SELECT source_id, domain, title, content_hash, version FROM knowledge_documents
@@ -117,14 +130,7 @@ public struct PostgresKnowledgeStore: KnowledgeStore {
         let now = Date().timeIntervalSince1970
         let revision = try await client.withTransaction(logger: logger) { connection -> Int64 in
             let revision = try await logChanges(scopes: scopes, versions: versions, sources: sources, connection: connection)
-            try await connection.query("""
-                DELETE FROM knowledge_chunks c USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
-                WHERE c.scope = d.scope AND c.version = d.version AND c.source_id = d.source_id
-                """, logger: logger)
-            try await connection.query("""
-                DELETE FROM knowledge_documents k USING unnest(\(scopes)::text[], \(versions)::text[], \(sources)::text[]) AS d(scope, version, source_id)
-                WHERE k.scope = d.scope AND k.version = d.version AND k.source_id = d.source_id
-                """, logger: logger)
+            try await deleteDocuments(scopes: scopes, versions: versions, sources: sources, connection: connection)
             try await connection.query("""
                 INSERT INTO knowledge_documents (scope, version, source_id, domain, title, content_hash, updated_at)
                 SELECT scope, version, source_id, domain, title, content_hash, \(now)
