@@ -274,9 +274,13 @@ public final class KnowledgeService: Sendable {
         try await withSpan("knowledge.search") { span in
             span.attributes["rpgbot.knowledge.k"] = k
             let start = ContinuousClock.now
-            let filter = try await resolved(filter)
-            let hits = try await reading { store in
-                try await HybridSearcher(store: store, embedder: self.embedder).search(query, filter: filter, k: k, mode: mode)
+            // Resolution and search in one read scope: a store that catches up before reads
+            // (PostgreSQL with in-process search) does so once for both.
+            let hits = try await ReadScope.run {
+                let filter = try await resolved(filter)
+                return try await reading { store in
+                    try await HybridSearcher(store: store, embedder: self.embedder).search(query, filter: filter, k: k, mode: mode)
+                }
             }
             metrics.searched(store: isDegraded ? fallback.kind : primary.kind, duration: ContinuousClock.now - start)
             span.attributes["rpgbot.knowledge.hits"] = hits.count
@@ -313,8 +317,10 @@ public final class KnowledgeService: Sendable {
     public func sessionFetch(filter: SearchFilter, fromSession: Int? = nil, toSession: Int? = nil, limit: Int = 50) async throws -> [KnowledgeChunk] {
         var episodes = filter
         episodes.domains = [.episode]
-        let filter = try await resolved(episodes)
-        return try await reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+        return try await ReadScope.run {
+            let filter = try await resolved(episodes)
+            return try await reading { try await $0.episodes(filter: filter, fromSession: fromSession, toSession: toSession, limit: limit) }
+        }
     }
 
     /// Art references for a scene description.

@@ -48,8 +48,13 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
     }
 
     public func documents(campaignID: String?, version: String?, sourceIDs: [String]) async throws -> [StoredDocument] {
-        let wanted = Set(sourceIDs)
-        return try await documents(campaignID: campaignID, version: version).filter { wanted.contains($0.sourceID) }
+        guard let version else {
+            let wanted = Set(sourceIDs)
+            return try await documents(campaignID: campaignID, version: nil).filter { wanted.contains($0.sourceID) }
+        }
+        // By key: ingestion asks this for every batch, so it must not scan every document.
+        let ref = KnowledgeVersionRef(campaignID: campaignID, version: version)
+        return state.read { state in sourceIDs.compactMap { state.documents[DocumentKey(ref, $0)] } }
     }
 
     public func replace(_ documents: [(document: StoredDocument, chunks: [EmbeddedChunk])]) async throws {
