@@ -83,17 +83,27 @@ struct Ingestor: Sendable {
                 let existing = try await StoreCallFailure.wrapping { try await store.embeddedChunks(campaignID: campaignID, sourceIDs: Array(Set(scoped.map(\.stored.sourceID)))) }
                 for embedded in existing where embedded.model == embedder.model && embedded.vector.count == embedder.dimensions { reusable[embedded.chunk.textHash] = embedded.vector }
             }
-            let missing = Array(Set(pending.flatMap { $0.chunks.map(\.textHash) }.filter { reusable[$0] == nil }))
+            // Each chunk's text and its hash, made once.
+            let texts = pending.map { $0.chunks.map(\.indexedText) }
+            let hashes = texts.map { $0.map(SHA256Hex.digest) }
+            var missing: [String] = []
+            var missingTexts: [String] = []
+            var listed = Set<String>()
+            for (itemTexts, itemHashes) in zip(texts, hashes) {
+                for (text, hash) in zip(itemTexts, itemHashes) where reusable[hash] == nil && listed.insert(hash).inserted {
+                    missing.append(hash)
+                    missingTexts.append(text)
+                }
+            }
             if !missing.isEmpty {
-                let texts = Dictionary(pending.flatMap { $0.chunks.map { ($0.textHash, $0.indexedText) } }, uniquingKeysWith: { first, _ in first })
-                let vectors = try await embedder.embed(missing.map { texts[$0] ?? "" })
+                let vectors = try await embedder.embed(missingTexts)
                 for (hash, vector) in zip(missing, vectors) { reusable[hash] = vector }
                 report.chunksEmbedded += missing.count
             }
             var batch: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
             var mirrorBatch: [(document: StoredDocument, chunks: [EmbeddedChunk])] = []
-            for item in pending {
-                let embedded = item.chunks.map { EmbeddedChunk(chunk: $0, vector: reusable[$0.textHash] ?? [], model: embedder.model) }
+            for (item, itemHashes) in zip(pending, hashes) {
+                let embedded = zip(item.chunks, itemHashes).map { EmbeddedChunk(chunk: $0, vector: reusable[$1] ?? [], model: embedder.model) }
                 if item.toStore { batch.append((item.stored, embedded)) }
                 if item.toMirror { mirrorBatch.append((item.stored, embedded)) }
             }

@@ -140,7 +140,7 @@ struct TextIndex {
         }
         var best = TopScores(limit: limit)
         for row in touched { best.offer(scores[row], row: row, ids: ids) }
-        return best.entries.map { ($0.score, ids[$0.row]) }
+        return best.sorted(ids).map { ($0.score, ids[$0.row]) }
     }
 
     private struct Pair: Hashable {
@@ -187,26 +187,56 @@ struct TextIndex {
     }
 }
 
-/// The best rows seen so far, highest score first; equal scores in chunk id order, so results
-/// do not depend on insertion order.
+/// The best `limit` rows seen so far: a binary heap whose root is the worst row kept, so a row
+/// better than it costs O(log limit) to take in and a worse one a single comparison. Equal
+/// scores rank in chunk id order, so results do not depend on insertion order. (A sorted array
+/// made each taken row cost O(limit), which a 200-row re-rank depth felt at every partition.)
 struct TopScores {
     let limit: Int
-    private(set) var entries: [(score: Float, row: Int)] = []
+    private var heap: [(score: Float, row: Int)] = []
 
     init(limit: Int) {
         self.limit = limit
-        entries.reserveCapacity(limit + 1)
+        heap.reserveCapacity(limit)
     }
 
-    var rows: [Int] { entries.map(\.row) }
+    /// Whether `a` ranks below `b`.
+    @inline(__always)
+    private static func worse(_ a: (score: Float, row: Int), _ b: (score: Float, row: Int), _ ids: [String]) -> Bool {
+        a.score < b.score || (a.score == b.score && ids[a.row] > ids[b.row])
+    }
 
     @inline(__always)
     mutating func offer(_ score: Float, row: Int, ids: [String]) {
-        if entries.count == limit, let last = entries.last, score < last.score || (score == last.score && ids[row] >= ids[last.row]) {
+        guard limit > 0 else { return }
+        let entry = (score: score, row: row)
+        if heap.count < limit {
+            heap.append(entry)
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard Self.worse(heap[child], heap[parent], ids) else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
             return
         }
-        let position = entries.firstIndex { $0.score < score || ($0.score == score && ids[row] < ids[$0.row]) } ?? entries.count
-        entries.insert((score, row), at: position)
-        if entries.count > limit { entries.removeLast() }
+        guard Self.worse(heap[0], entry, ids) else { return }
+        heap[0] = entry
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            guard left < heap.count else { break }
+            var smallest = left
+            if left + 1 < heap.count, Self.worse(heap[left + 1], heap[left], ids) { smallest = left + 1 }
+            guard Self.worse(heap[smallest], heap[parent], ids) else { break }
+            heap.swapAt(smallest, parent)
+            parent = smallest
+        }
+    }
+
+    /// The rows kept, best first.
+    func sorted(_ ids: [String]) -> [(score: Float, row: Int)] {
+        heap.sorted { Self.worse($1, $0, ids) }
     }
 }

@@ -114,12 +114,12 @@ struct VectorIndex {
         var best = TopScores(limit: limit)
         matrix.withUnsafeBufferPointer { matrix in
             query.withUnsafeBufferPointer { query in
-                for row in candidates.rows {
+                for row in candidates.sorted(ids).map(\.row) {
                     best.offer(Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions), row: row, ids: ids)
                 }
             }
         }
-        return best.entries.map { ($0.score, ids[$0.row]) }
+        return best.sorted(ids).map { ($0.score, ids[$0.row]) }
     }
 
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
