@@ -58,11 +58,8 @@ extension KnowledgeCommand {
             @OptionGroup var location: KnowledgeLocation
 
             func run() async throws {
-                let (name, version, campaign) = (try requireName(name, "NAME"), try requireName(version, "VERSION"), try scope.validated())
-                let change = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) {
-                    try await $0.setAlias(name, campaignID: campaign, to: version, by: "cli")
-                }
-                print("\(change.name): \(change.from ?? "working") → \(change.to ?? "working")")
+                let version = try requireName(version, "VERSION")
+                try await AliasCommand.change(name, scope: scope, location: location) { try await $0.setAlias($1, campaignID: $2, to: version, by: "cli") }
             }
         }
 
@@ -73,12 +70,15 @@ extension KnowledgeCommand {
             @OptionGroup var location: KnowledgeLocation
 
             func run() async throws {
-                let (name, campaign) = (try requireName(name, "NAME"), try scope.validated())
-                let change = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) {
-                    try await $0.rollbackAlias(name, campaignID: campaign, by: "cli")
-                }
-                print("\(change.name): \(change.from ?? "working") → \(change.to ?? "working")")
+                try await AliasCommand.change(name, scope: scope, location: location) { try await $0.rollbackAlias($1, campaignID: $2, by: "cli") }
             }
+        }
+
+        /// Switches or rolls back an alias and prints the switch.
+        static func change(_ name: String, scope: ScopeOption, location: KnowledgeLocation, _ body: @escaping @Sendable (KnowledgeService, String, String?) async throws -> AliasChange) async throws {
+            let (name, campaign) = (try requireName(name, "NAME"), try scope.validated())
+            let change = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { try await body($0, name, campaign) }
+            print("\(change.name): \(change.from ?? "working") → \(change.to ?? "working")")
         }
     }
 

@@ -168,7 +168,7 @@ public struct VersionCatalog: Sendable, Equatable {
         policies[campaignID] = lifetimes.isEmpty ? nil : lifetimes
     }
 
-    /// Drops a version's record and the history of aliases of its scope that no longer exist.
+    /// Drops a version's record (cleanup, once its documents are deleted).
     mutating func remove(_ ref: KnowledgeVersionRef) {
         versions[ref] = nil
     }

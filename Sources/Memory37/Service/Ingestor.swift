@@ -142,7 +142,7 @@ struct Ingestor: Sendable {
         if let ref = plan.target, let from = plan.from, from != ref.version, plan.prune[ref] == nil {
             // The new version starts as a copy of `from`: what this ingestion did not name is
             // carried over as it is — same chunks, same vectors, same age — unless pruned.
-            try await carry(from: KnowledgeVersionRef(campaignID: ref.campaignID, version: from), to: ref, skipping: seen[ref] ?? [], present: Set(stored[ref]?.keys.map { $0 } ?? []), store: store, mirror: mirror, report: &report)
+            try await carry(from: KnowledgeVersionRef(campaignID: ref.campaignID, version: from), to: ref, skipping: seen[ref] ?? [], store: store, mirror: mirror, report: &report)
         }
         for (ref, domains) in plan.prune {
             let stale = Self.stale(stored[ref] ?? [:], seen: seen[ref] ?? [], domains: domains)
@@ -157,10 +157,10 @@ struct Ingestor: Sendable {
     }
 
     /// Copies the documents of `source` that `target` lacks and this ingestion did not name.
-    private func carry(from source: KnowledgeVersionRef, to target: KnowledgeVersionRef, skipping named: Set<String>, present: Set<String>, store: any KnowledgeStore, mirror: (any KnowledgeStore)?, report: inout IngestReport) async throws {
+    private func carry(from source: KnowledgeVersionRef, to target: KnowledgeVersionRef, skipping named: Set<String>, store: any KnowledgeStore, mirror: (any KnowledgeStore)?, report: inout IngestReport) async throws {
         let documents = try await StoreCallFailure.wrapping { try await store.documents(campaignID: source.campaignID, version: source.version) }
         let already = Set(try await StoreCallFailure.wrapping { try await store.documents(campaignID: target.campaignID, version: target.version) }.map(\.sourceID))
-        let wanted = documents.filter { !named.contains($0.sourceID) && !already.contains($0.sourceID) && !present.contains($0.sourceID) }
+        let wanted = documents.filter { !named.contains($0.sourceID) && !already.contains($0.sourceID) }
         for slice in stride(from: 0, to: wanted.count, by: 200).map({ Array(wanted[$0..<min($0 + 200, wanted.count)]) }) {
             let chunks = try await StoreCallFailure.wrapping { try await store.embeddedChunks(campaignID: source.campaignID, sourceIDs: slice.map(\.sourceID)) }
                 .filter { $0.chunk.version == source.version }

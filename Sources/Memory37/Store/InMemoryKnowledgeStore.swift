@@ -9,7 +9,9 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         var chunks: [String: KnowledgeChunk] = [:]
         var chunkIDs: [DocumentKey: [String]] = [:]
         var models: [String: String] = [:]
-        var vectors: [String: [Float]] = [:]
+        /// Vectors of another length than the index's (another model's, until reembedded);
+        /// the others are read back from the vector index rather than kept twice.
+        var otherVectors: [String: [Float]] = [:]
         /// Lower-cased titles and aliases to chunk ids.
         var names: [String: Set<String>] = [:]
         /// Ids of the `episode` chunks, so session reads do not scan every chunk.
@@ -120,7 +122,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
             let chunk = embedded.chunk
             state.chunks[chunk.id] = chunk
             state.models[chunk.id] = embedded.model
-            state.vectors[chunk.id] = embedded.vector
+            if embedded.vector.count != state.indexes.dimensions { state.otherVectors[chunk.id] = embedded.vector }
             if let terms {
                 let made = terms[terms.startIndex + index]
                 state.indexes.upsert(id: chunk.id, scope: FilterColumns.Scope(chunk), heading: made.heading, body: made.body, vector: embedded.vector)
@@ -147,7 +149,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
                 }
             }
             state.models[id] = nil
-            state.vectors[id] = nil
+            state.otherVectors[id] = nil
             state.episodes.remove(id)
         }
         state.indexes.remove(Set(ids))
@@ -196,7 +198,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
         let wanted = Set(sourceIDs)
         return state.read { state in
             state.chunkIDs.filter { wanted.contains($0.key.sourceID) && $0.key.version.campaignID == campaignID }.flatMap(\.value).compactMap { id in
-                guard let chunk = state.chunks[id], let vector = state.vectors[id], let model = state.models[id] else { return nil }
+                guard let chunk = state.chunks[id], let vector = state.otherVectors[id] ?? state.indexes.vector(id: id), let model = state.models[id] else { return nil }
                 return EmbeddedChunk(chunk: chunk, vector: vector, model: model)
             }.sorted { ($0.chunk.sourceID, $0.chunk.version, $0.chunk.ordinal) < ($1.chunk.sourceID, $1.chunk.version, $1.chunk.ordinal) }
         }
@@ -233,7 +235,7 @@ public final class InMemoryKnowledgeStore: KnowledgeStore {
             for (id, vector) in vectors {
                 guard let chunk = state.chunks[id] else { continue }
                 state.indexes.updateVector(chunk, vector: vector)
-                state.vectors[id] = vector
+                state.otherVectors[id] = vector.count == state.indexes.dimensions ? nil : vector
                 state.models[id] = model
             }
         }

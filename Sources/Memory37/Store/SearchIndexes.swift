@@ -51,6 +51,11 @@ struct SearchIndexes {
         partitions[ref]?.vectors.upsert(chunk, vector: vector)
     }
 
+    /// A chunk's vector as the vector index holds it (nil when its length is not the index's).
+    func vector(id: String) -> [Float]? {
+        partitionOfChunk[id].flatMap { partitions[$0]?.vectors.vector(id: id) }
+    }
+
     mutating func remove(_ ids: Set<String>) {
         var byPartition: [KnowledgeVersionRef: Set<String>] = [:]
         for id in ids {

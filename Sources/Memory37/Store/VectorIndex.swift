@@ -52,6 +52,11 @@ struct VectorIndex {
         scales.append(scale)
     }
 
+    /// The exact vector of a row.
+    func vector(id: String) -> [Float]? {
+        rows[id].map { Array(matrix[$0 * dimensions..<($0 + 1) * dimensions]) }
+    }
+
     mutating func updateVector(id: String, vector: [Float]) {
         guard let row = rows[id], vector.count == dimensions else { return }
         let (bytes, scale) = Self.quantize(vector)
