@@ -1,7 +1,7 @@
 public import CapabilityKit
 import Foundation
 import Genlayers
-public import Logging
+import Logging
 import Observability
 import ServiceKit
 public import Memory37

@@ -1,7 +1,7 @@
 public import JSONValues
 import Foundation
 public import Memory37
-public import ServiceKit
+import ServiceKit
 
 /// One piece of knowledge placed in a prompt.
 public struct KnowledgeItem: Sendable, Equatable {

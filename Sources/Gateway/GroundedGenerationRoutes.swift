@@ -1,4 +1,4 @@
-public import JSONValues
+import JSONValues
 import Foundation
 import Memory37
 import Genlayers

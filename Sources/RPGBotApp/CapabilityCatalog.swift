@@ -1,3 +1,5 @@
+import CapabilityKit
+
 /// The capability services this build can run, by the names `--services` accepts: those of
 /// ``RPGBotServer/capabilities(for:)``.
 public enum CapabilityCatalog {

@@ -12,7 +12,7 @@ public import Persistence
 public import ServiceKit
 import ServiceLifecycle
 import UnixSignals
-public import Logging
+import Logging
 public import NIOCore
 import HTTPTypes
 

@@ -84,11 +84,25 @@ struct SearchIndexes {
         return Self.best(found, limit: limit)
     }
 
+    /// The int8 scans of every visible partition feed one candidate set of the re-rank depth,
+    /// which is then scored exactly: a read over several versions costs as many exact dot
+    /// products as a read over one, and no per-partition results to merge.
     func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) -> [String] {
-        let found = visible(filter).flatMap { ref, partition in
-            partition.vectors.search(vector, filter: FilterColumns.Compiled(filter, version: ref), limit: limit)
+        guard vector.count == dimensions, limit > 0 else { return [] }
+        // Partitions in a fixed order, so that equal approximate scores admit the same rows.
+        let visible = visible(filter).sorted { $0.ref.description < $1.ref.description }
+        let query = VectorIndex.Query(vector)
+        var candidates = BoundedHeap<VectorIndex.Candidate>(limit: VectorIndex.rerankDepth(limit))
+        for (index, entry) in visible.enumerated() {
+            entry.partition.vectors.offerCandidates(query, filter: FilterColumns.Compiled(filter, version: entry.ref), index: index, to: &candidates)
         }
-        return Self.best(found, limit: limit)
+        var best = BoundedHeap<(score: Float, id: String)>(limit: limit)
+        let worse = { (a: (score: Float, id: String), b: (score: Float, id: String)) in a.score < b.score || (a.score == b.score && a.id > b.id) }
+        for candidate in candidates.sorted(worse: VectorIndex.worse) {
+            let vectors = visible[candidate.index].partition.vectors
+            best.offer((vectors.exactScore(row: candidate.row, query), vectors.ids[candidate.row]), worse: worse)
+        }
+        return best.sorted(worse: worse).map(\.id)
     }
 
     /// Highest score first, equal scores in id order (as within one partition).

@@ -7,11 +7,12 @@ import VectorKernels
 ///
 /// A search scans an int8 copy of the matrix (each row scaled to ±127 by its largest
 /// component; `rpgbot_int8_dots`, AVX2 where the processor has it) and re-ranks the best
-/// ``rerankDepth(_:)`` rows by their exact float32 dot products. The float32 scan of 100,000 ×
-/// 256 dimensions is bound by memory bandwidth at ~3 ms on this class of machine; the int8 scan
-/// reads a quarter of the bytes. Rounding can only reorder rows whose scores differ by less
-/// than the quantisation error, and those are re-ranked exactly unless more than the re-rank
-/// depth of them tie for the last places.
+/// ``rerankDepth(_:)`` rows — over every index a read scans, see `SearchIndexes` — by their
+/// exact float32 dot products. The float32 scan of 100,000 × 256 dimensions is bound by memory
+/// bandwidth at ~3 ms on this class of machine; the int8 scan reads a quarter of the bytes.
+/// Rounding can only reorder rows whose scores differ by less than the quantisation error, and
+/// those are re-ranked exactly unless more than the re-rank depth of them tie for the last
+/// places.
 ///
 /// Not thread-safe on its own: the owning store serialises access.
 struct VectorIndex {
@@ -99,32 +100,53 @@ struct VectorIndex {
         }
     }
 
-    /// The `limit` rows most similar to `query` among those the filter admits.
-    func search(_ query: [Float], filter compiled: FilterColumns.Compiled, limit: Int) -> [(score: Float, id: String)] {
-        guard query.count == dimensions, limit > 0, !ids.isEmpty else { return [] }
-        let (queryBytes, _) = Self.quantize(query)
-        let lanes = queryBytes.map(Int16.init)
+    /// A query quantised once for every index a read scans.
+    struct Query {
+        let exact: [Float]
+        let lanes: [Int16]
+
+        init(_ vector: [Float]) {
+            exact = vector
+            lanes = VectorIndex.quantize(vector).bytes.map(Int16.init)
+        }
+    }
+
+    /// A row found by the int8 scan: its approximate score, the index it is in (a read's own
+    /// numbering of the indexes it scans) and its row there.
+    typealias Candidate = (score: Float, index: Int, row: Int)
+
+    /// Whether candidate `a` ranks below `b`; ties go to the earlier index and row, which keeps
+    /// the candidate set independent of the order rows are offered in.
+    @inline(__always)
+    static func worse(_ a: Candidate, _ b: Candidate) -> Bool {
+        a.score < b.score || (a.score == b.score && (a.index > b.index || (a.index == b.index && a.row > b.row)))
+    }
+
+    /// Scans the int8 matrix and offers every row the filter admits to `candidates`, tagged
+    /// with `index`. Several indexes offer to one candidate set, so a read over many version
+    /// partitions re-ranks the same number of rows as a read over one.
+    func offerCandidates(_ query: Query, filter compiled: FilterColumns.Compiled, index: Int, to candidates: inout BoundedHeap<Candidate>) {
+        guard query.exact.count == dimensions, !ids.isEmpty else { return }
         let approximate = [Int32](unsafeUninitializedCapacity: ids.count) { buffer, initialized in
             quantized.withUnsafeBufferPointer { matrix in
-                lanes.withUnsafeBufferPointer { lanes in
+                query.lanes.withUnsafeBufferPointer { lanes in
                     rpgbot_int8_dots(matrix.baseAddress!, ids.count, dimensions, lanes.baseAddress!, buffer.baseAddress!)
                 }
             }
             initialized = ids.count
         }
-        var candidates = TopScores(limit: Self.rerankDepth(limit))
         for row in 0..<ids.count where filters.admits(row, compiled) {
-            candidates.offer(Float(approximate[row]) * scales[row], row: row, ids: ids)
+            candidates.offer((Float(approximate[row]) * scales[row], index, row), worse: Self.worse)
         }
-        var best = TopScores(limit: limit)
+    }
+
+    /// The exact float32 similarity of a row to the query.
+    func exactScore(row: Int, _ query: Query) -> Float {
         matrix.withUnsafeBufferPointer { matrix in
-            query.withUnsafeBufferPointer { query in
-                for row in candidates.sorted(ids).map(\.row) {
-                    best.offer(Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions), row: row, ids: ids)
-                }
+            query.exact.withUnsafeBufferPointer { query in
+                Self.dot(matrix.baseAddress! + row * dimensions, query.baseAddress!, dimensions)
             }
         }
-        return best.sorted(ids).map { ($0.score, ids[$0.row]) }
     }
 
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {

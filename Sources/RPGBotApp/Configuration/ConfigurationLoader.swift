@@ -1,7 +1,7 @@
 public import CapabilityKit
 import Observability
 import Persistence
-public import PartySync
+import PartySync
 import Genlayers
 public import Memory37
 public import Gateway

@@ -2,7 +2,7 @@ public import Observability
 public import Persistence
 import Logging
 public import PartySync
-public import Genlayers
+import Genlayers
 public import Memory37
 public import Gateway
 public import MediaBroker
