@@ -15,6 +15,8 @@ struct PartySyncMetrics: Sendable {
     private let protocolErrors: MetricsRegistry?
     private let publishToCommit: DurationHistogram?
     private let deliveryLatency: DurationHistogram?
+    private let writerWakeups: Counter?
+    private let flushes: Counter?
 
     init(registry: MetricsRegistry?) {
         connections = registry?.gauge("party_sync_connections", help: "Open Party Sync WebSocket connections.")
@@ -27,6 +29,8 @@ struct PartySyncMetrics: Sendable {
         slowConsumerCloses = registry?.counter("party_sync_slow_consumer_closes_total", help: "Connections closed because they did not read fast enough.")
         protocolErrors = registry
         publishToCommit = registry?.durationHistogram("party_sync_publish_commit_seconds", help: "Time from a publish request to its committed offset.")
+        writerWakeups = registry?.counter("party_sync_writer_wakeups_total", help: "Tasks scheduled on an event loop to write frames (a fan-out wakes each loop once).")
+        flushes = registry?.counter("party_sync_flushes_total", help: "Connection flushes: each writes every frame queued to the connection since the last one.")
         deliveryLatency = registry?.durationHistogram("party_sync_delivery_latency_seconds", help: "Time from commit to the event frame being queued to its recipients.")
     }
 
@@ -44,6 +48,9 @@ struct PartySyncMetrics: Sendable {
     func recordProtocolError(_ reason: String) {
         protocolErrors?.counter("party_sync_protocol_errors_total", help: "Bad frames and refused connections, by reason.", labels: [("reason", reason)]).increment()
     }
+
+    func recordWriterWakeups(_ count: Int) { if count > 0 { writerWakeups?.increment(by: Int64(count)) } }
+    func recordFlushes(_ count: Int) { if count > 0 { flushes?.increment(by: Int64(count)) } }
 
     func recordDelivery(of event: CampaignEvent, recipients: Int) {
         guard recipients > 0 else { return }

@@ -1,16 +1,35 @@
 import NIOCore
 import NIOWebSocket
 
+/// Where an ``OutboundQueue`` writes: a connection, written on its event loop.
+protocol FrameSink: Sendable {
+    var eventLoop: any EventLoop { get }
+    /// On `eventLoop`: writes the frames in order and flushes once. Returns the bytes the
+    /// connection still buffers afterwards (written, not yet taken by the socket).
+    func write(_ frames: [ByteBuffer]) -> Int
+    /// On `eventLoop`: the bytes the connection buffers.
+    func bufferedBytes() -> Int
+}
+
 /// Writes text frames straight into a WebSocket connection's NIO pipeline.
 ///
-/// Fan-out of one event to many connections would otherwise wake one task per recipient; a
-/// pipeline write is one hop to the connection's event loop, in the order of the calls.
-struct ChannelFrameWriter: FrameWriter {
+/// The frames' bytes are shared by every recipient (a `ByteBuffer` is copied on write only),
+/// so an event is encoded once however many connections receive it.
+struct ChannelFrameWriter: FrameSink {
     let channel: any Channel
 
-    func write(_ text: String, completion: @escaping @Sendable () -> Void) {
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
-        channel.writeAndFlush(frame).whenComplete { _ in completion() }
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    func write(_ frames: [ByteBuffer]) -> Int {
+        for frame in frames {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+        }
+        channel.flush()
+        return bufferedBytes()
+    }
+
+    func bufferedBytes() -> Int {
+        (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
     }
 
     /// Sends a close frame at once, ahead of any close the WebSocket layer sends itself.

@@ -40,7 +40,7 @@ struct PartySyncConnection {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let connectionID = "c_" + EventIdentity.randomToken(length: 10)
         let writer = ChannelFrameWriter(channel: channel)
-        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, writer: writer)
+        let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, sink: writer, metrics: hub.metrics)
         let shared = Shared()
         var logger = self.logger
         logger[metadataKey: "conn"] = .string(connectionID)
@@ -93,6 +93,7 @@ struct PartySyncConnection {
                 case .close(let code, let reason):
                     if code == .slowConsumer { hub.metrics.recordSlowConsumerClose() }
                     shared.values.withLock { $0.closeSentAt = .now }
+                    await queue.drainBeforeClose()
                     try await outbound.close(.init(codeNumber: Int(code.rawValue)), reason: reason)
                     return
                 }

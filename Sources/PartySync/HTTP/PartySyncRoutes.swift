@@ -1,4 +1,4 @@
-public import JSONValues
+import JSONValues
 import Foundation
 import HTTPTypes
 public import Hummingbird

@@ -1,5 +1,6 @@
 import JSONValues
 import Logging
+import NIOCore
 import ServiceKit
 import Synchronization
 
@@ -51,10 +52,11 @@ final class CampaignChannel: Sendable {
     func subscribe(connection: String, user: String, role: Role, queue: OutboundQueue) -> PresenceSnapshot {
         state.withLock { state in
             state.subscribers[connection] = Subscriber(queue: queue, user: user)
-            let diff = state.presence.join(user: user, role: role, connection: connection)
-            if let diff {
-                Self.broadcast(diff, to: state.subscribers, except: connection)
+            var round = DeliveryRound(metrics: metrics)
+            if let diff = state.presence.join(user: user, role: role, connection: connection) {
+                Self.broadcast(diff, to: state.subscribers, except: connection, round: &round)
             }
+            round.dispatch()
             return state.presence.snapshot
         }
     }
@@ -68,22 +70,27 @@ final class CampaignChannel: Sendable {
     }
 
     func setPresenceState(user: String, state presenceState: JSONValue) {
+        var round = DeliveryRound(metrics: metrics)
         state.withLock { state in
             if let diff = state.presence.setState(user: user, state: presenceState) {
-                Self.broadcast(diff, to: state.subscribers, except: nil)
+                Self.broadcast(diff, to: state.subscribers, except: nil, round: &round)
             }
         }
+        round.dispatch()
     }
 
     /// Announces the members whose grace period ran out. Returns whether the channel is idle
     /// (no subscribers, nobody present) and can be dropped.
     func expirePresence(grace: Duration) -> Bool {
-        state.withLock { state in
+        var round = DeliveryRound(metrics: metrics)
+        let idle = state.withLock { state in
             if let diff = state.presence.expire(now: .now, grace: grace) {
-                Self.broadcast(diff, to: state.subscribers, except: nil)
+                Self.broadcast(diff, to: state.subscribers, except: nil, round: &round)
             }
             return state.subscribers.isEmpty && state.presence.isEmpty && state.pending.isEmpty
         }
+        round.dispatch()
+        return idle
     }
 
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }
@@ -93,29 +100,33 @@ final class CampaignChannel: Sendable {
     /// Starts delivery after `top`, the campaign's last offset read after the channel was
     /// registered: events up to it are history, later ones are delivered live.
     func start(after top: Int64) {
+        var round = DeliveryRound(metrics: metrics)
         state.withLock { state in
             state.started = true
             state.nextOffset = top + 1
             state.pending = state.pending.filter { $0.key > top }
-            deliverReady(&state)
+            deliverReady(&state, round: &round)
         }
+        round.dispatch()
     }
 
     /// A committed event of this campaign, from any publisher; repeated calls are harmless.
-    func committed(_ event: CampaignEvent) {
+    /// The frames are queued to the subscribers, and written when `round` is dispatched.
+    func committed(_ event: CampaignEvent, round: inout DeliveryRound) {
         state.withLock { state in
             guard !state.started || event.offset >= state.nextOffset else { return }
             state.pending[event.offset] = event
             guard state.started else { return }
-            deliverReady(&state)
+            deliverReady(&state, round: &round)
         }
     }
 
-    private func deliverReady(_ state: inout State) {
+    private func deliverReady(_ state: inout State, round: inout DeliveryRound) {
         while let event = state.pending.removeValue(forKey: state.nextOffset) {
-            let frame = ServerFrame.event(event, replayed: false)
+            // Encoded once; every recipient's frame shares these bytes.
+            let frame = ByteBuffer(string: ServerFrame.event(event, replayed: false))
             for subscriber in state.subscribers.values {
-                subscriber.queue.enqueueLive(offset: event.offset, frame: frame)
+                subscriber.queue.enqueueLive(offset: event.offset, frame: frame, round: &round)
             }
             metrics.recordDelivery(of: event, recipients: state.subscribers.count)
             state.nextOffset += 1
@@ -138,17 +149,20 @@ final class CampaignChannel: Sendable {
         do {
             let events = try await store.events(campaignID: campaignID, after: missingFrom, limit: 1_000)
             logger.warning("filled a delivery gap from the store", metadata: ["campaign": "\(campaignID)", "after": "\(missingFrom)", "read": "\(events.count)"])
+            var round = DeliveryRound(metrics: metrics)
             for event in events {
-                committed(event)
+                committed(event, round: &round)
             }
+            round.dispatch()
         } catch {
             logger.error("cannot fill a delivery gap", metadata: ["campaign": "\(campaignID)", "error": "\(error)"])
         }
     }
 
-    private static func broadcast(_ frame: String, to subscribers: [String: Subscriber], except: String?) {
+    private static func broadcast(_ frame: String, to subscribers: [String: Subscriber], except: String?, round: inout DeliveryRound) {
+        let bytes = ByteBuffer(string: frame)
         for (connection, subscriber) in subscribers where connection != except {
-            subscriber.queue.enqueueBroadcast(frame)
+            subscriber.queue.enqueueBroadcast(bytes, round: &round)
         }
     }
 }

@@ -39,10 +39,14 @@ public final class PartySyncHub: Sendable {
         self.metrics = PartySyncMetrics(registry: metrics)
         self.logger = logger
         let channels = self.channels
+        let deliveryMetrics = self.metrics
         storeDelivers = store.setCommitObserver { events in
+            // One round per committed batch: each event loop is woken once for all of it.
+            var round = DeliveryRound(metrics: deliveryMetrics)
             for event in events {
-                channels.channel(event.campaignID)?.committed(event)
+                channels.channel(event.campaignID)?.committed(event, round: &round)
             }
+            round.dispatch()
         }
     }
 
@@ -59,8 +63,10 @@ public final class PartySyncHub: Sendable {
             case .stored(let event):
                 metrics.recordPublished(commitTime: ContinuousClock.now - start)
                 span.attributes["rpgbot.offset"] = Int(event.offset)
-                if !storeDelivers {
-                    existingChannel(draft.campaignID)?.committed(event)
+                if !storeDelivers, let channel = existingChannel(draft.campaignID) {
+                    var round = DeliveryRound(metrics: metrics)
+                    channel.committed(event, round: &round)
+                    round.dispatch()
                 }
             case .duplicate(let offset, _, _):
                 metrics.recordDuplicate()
