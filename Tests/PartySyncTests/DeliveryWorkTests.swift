@@ -5,6 +5,7 @@ import Observability
 import PartySync
 import RPGBotApp
 import ServiceKit
+import Synchronization
 import TestSupport
 import Testing
 
@@ -51,6 +52,26 @@ import Testing
             #expect(flushes <= delivered, "flushes \(flushes) for \(delivered) deliveries")
             #expect(flushes >= Double(subscribers), "every connection was flushed")
             for client in clients { client.close() }
+        }
+    }
+
+    /// The commit observer is called the same way at the 200th commit as at the first: a
+    /// closure that came back from its lock wrapped in more thunks at every read made each
+    /// commit walk a chain as long as the commits before it. Counted as stack depth.
+    @Test(arguments: StoreKind.available.filter { $0 != .memory })
+    func theCommitObserverCostsTheSameAtEveryCommit(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let depths = Mutex<[Int]>([])
+            #expect(store.setCommitObserver { _ in
+                let depth = Thread.callStackReturnAddresses.count
+                depths.withLock { $0.append(depth) }
+            })
+            for index in 0..<200 {
+                _ = try await store.append(draft(payload: #"{"n":\#(index)}"#), idempotencyWindow: .seconds(60))
+            }
+            let seen = depths.withLock { $0 }
+            #expect(seen.count == 200)
+            #expect(Set(seen).count == 1, "stack depths at the observer: first \(seen.first ?? 0), last \(seen.last ?? 0)")
         }
     }
 
