@@ -20,98 +20,79 @@ public struct KnowledgeRoutes: Sendable {
     }
 
     public func register(on router: CatalogedRouter<AppRequestContext>) {
-        let readers = router.group("v1/knowledge").add(middleware: AuthorizationMiddleware(authority: tokens))
+        let readers = router.group("v1/knowledge")
+            .add(middleware: AuthorizationMiddleware(authority: tokens))
+            .add(middleware: ReadScopeMiddleware())
         let service = self.service
         let limits = self.limits
         readers.post("search") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let read = try await Self.resolve(body, context: context, domains: try body.domains(), service: service)
-                let hits = try await service.search(try body.text("query"), filter: read.filter, k: try body.k(), mode: try body.mode())
-                return Response.json(.object([
-                    "hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions),
-                    "store": .string(service.isDegraded ? "memory" : service.primary.kind), "degraded": .bool(service.isDegraded),
-                ]))
-            }
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let read = try await Self.resolve(body, context: context, domains: try body.domains(), service: service)
+            let hits = try await service.search(try body.text("query"), filter: read.filter, k: try body.k(), mode: try body.mode())
+            return Response.json(.object([
+                "hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions),
+                "store": .string(service.isDegraded ? "memory" : service.primary.kind), "degraded": .bool(service.isDegraded),
+            ]))
         }
         readers.post("lore_search") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let domains = try body.domains()
-                let read = try await Self.resolve(body, context: context, domains: domains.isEmpty ? [.lore] : domains, service: service)
-                let hits = try await service.loreSearch(try body.text("query"), filter: read.filter, k: try body.k())
-                return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
-            }
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let domains = try body.domains()
+            let read = try await Self.resolve(body, context: context, domains: domains.isEmpty ? [.lore] : domains, service: service)
+            let hits = try await service.loreSearch(try body.text("query"), filter: read.filter, k: try body.k())
+            return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
         }
         readers.post("rules_lookup") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let read = try await Self.resolve(body, context: context, domains: [.srd], service: service)
-                let hits = try await service.rulesLookup(try body.text("query"), filter: read.filter, k: try body.k(default: 5))
-                return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
-            }
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let read = try await Self.resolve(body, context: context, domains: [.srd], service: service)
+            let hits = try await service.rulesLookup(try body.text("query"), filter: read.filter, k: try body.k(default: 5))
+            return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
         }
         readers.post("art_suggest") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let read = try await Self.resolve(body, context: context, domains: [.art], service: service)
-                let hits = try await service.artSuggest(try body.text("description"), filter: read.filter, k: try body.k(default: 5))
-                return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
-            }
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let read = try await Self.resolve(body, context: context, domains: [.art], service: service)
+            let hits = try await service.artSuggest(try body.text("description"), filter: read.filter, k: try body.k(default: 5))
+            return Response.json(.object(["hits": .array(hits.map(Self.encode)), "versions": Self.encode(read.versions)]))
         }
         readers.post("session_fetch") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let filter = try body.filter(context: context)
-                guard filter.campaignID != nil else {
-                    throw APIError.validation([.init(pointer: "/campaign_id", detail: "is required (episodes belong to a campaign)")])
-                }
-                let (from, to, limit) = (try body.integer("from_session", range: 0...100_000), try body.integer("to_session", range: 0...100_000), try body.integer("limit", range: 1...500) ?? 50)
-                let read = try await Self.resolve(body, context: context, domains: [.episode], service: service)
-                let episodes = try await service.sessionFetch(filter: read.filter, fromSession: from, toSession: to, limit: limit)
-                return Response.json(.object(["episodes": .array(episodes.map { chunk in
-                    .object([
-                        "id": .string(chunk.id), "source_id": .string(chunk.sourceID), "title": .string(chunk.title),
-                        "session": chunk.sessionNumber.map { .number(Double($0)) } ?? .null, "text": .string(chunk.text),
-                        "metadata": .object(chunk.metadata), "version": .string(chunk.version),
-                    ])
-                }), "versions": Self.encode(read.versions)]))
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let filter = try body.filter(context: context)
+            guard filter.campaignID != nil else {
+                throw APIError.validation([.init(pointer: "/campaign_id", detail: "is required (episodes belong to a campaign)")])
             }
+            let (from, to, limit) = (try body.integer("from_session", range: 0...100_000), try body.integer("to_session", range: 0...100_000), try body.integer("limit", range: 1...500) ?? 50)
+            let read = try await Self.resolve(body, context: context, domains: [.episode], service: service)
+            let episodes = try await service.sessionFetch(filter: read.filter, fromSession: from, toSession: to, limit: limit)
+            return Response.json(.object(["episodes": .array(episodes.map { chunk in
+                .object([
+                    "id": .string(chunk.id), "source_id": .string(chunk.sourceID), "title": .string(chunk.title),
+                    "session": chunk.sessionNumber.map { .number(Double($0)) } ?? .null, "text": .string(chunk.text),
+                    "metadata": .object(chunk.metadata), "version": .string(chunk.version),
+                ])
+            }), "versions": Self.encode(read.versions)]))
         }
         readers.post("npc_profile") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let reference = try body.text("npc")
-                let read = try await Self.resolve(body, context: context, domains: [.npc], service: service)
-                guard let profile = try await service.npcProfile(reference, filter: read.filter) else {
-                    throw APIError.notFound("No NPC with the id, name or alias '\(reference)' is visible here.", code: "npc_not_found")
-                }
-                return Response.json(.object([
-                    "id": .string(profile.id), "name": .string(profile.name), "aliases": .array(profile.aliases.map { .string($0) }),
-                    "campaign_id": profile.campaignID.map { .string($0) } ?? .null, "visibility": .string(profile.visibility.rawValue),
-                    "fields": .object(profile.fields), "text": .string(profile.text), "chunk_ids": .array(profile.chunkIDs.map { .string($0) }),
-                    "versions": Self.encode(read.versions),
-                ]))
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let reference = try body.text("npc")
+            let read = try await Self.resolve(body, context: context, domains: [.npc], service: service)
+            guard let profile = try await service.npcProfile(reference, filter: read.filter) else {
+                throw APIError.notFound("No NPC with the id, name or alias '\(reference)' is visible here.", code: "npc_not_found")
             }
+            return Response.json(.object([
+                "id": .string(profile.id), "name": .string(profile.name), "aliases": .array(profile.aliases.map { .string($0) }),
+                "campaign_id": profile.campaignID.map { .string($0) } ?? .null, "visibility": .string(profile.visibility.rawValue),
+                "fields": .object(profile.fields), "text": .string(profile.text), "chunk_ids": .array(profile.chunkIDs.map { .string($0) }),
+                "versions": Self.encode(read.versions),
+            ]))
         }
         readers.post("lore_assert") { request, context in
-            // One read scope: resolving the versions and reading catch up once.
-            try await ReadScope.run {
-                let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
-                let claim = try body.text("claim")
-                let read = try await Self.resolve(body, context: context, domains: [], service: service)
-                let assertion = try await service.loreAssert(claim, filter: read.filter)
-                return Response.json(.object([
-                    "verdict": .string(assertion.verdict.rawValue), "deciding_sentence": assertion.deciding.map { .string($0) } ?? .null,
-                    "evidence": .array(assertion.evidence.map(Self.encode)), "versions": Self.encode(read.versions),
-                ]))
-            }
+            let body = try await KnowledgeRequest.read(request, context: context, limits: limits)
+            let claim = try body.text("claim")
+            let read = try await Self.resolve(body, context: context, domains: [], service: service)
+            let assertion = try await service.loreAssert(claim, filter: read.filter)
+            return Response.json(.object([
+                "verdict": .string(assertion.verdict.rawValue), "deciding_sentence": assertion.deciding.map { .string($0) } ?? .null,
+                "evidence": .array(assertion.evidence.map(Self.encode)), "versions": Self.encode(read.versions),
+            ]))
         }
         KnowledgeVersionRoutes(service: service, tokens: tokens).register(on: router)
         router.group("v1/knowledge")

@@ -90,7 +90,7 @@ struct SearchIndexes {
     func vectorSearch(_ vector: [Float], filter: SearchFilter, limit: Int) -> [String] {
         guard vector.count == dimensions, limit > 0 else { return [] }
         // Partitions in a fixed order, so that equal approximate scores admit the same rows.
-        let visible = visible(filter).sorted { $0.ref.description < $1.ref.description }
+        let visible = visible(filter).sorted { ($0.ref.campaignID ?? "", $0.ref.version) < ($1.ref.campaignID ?? "", $1.ref.version) }
         let query = VectorIndex.Query(vector)
         var candidates = BoundedHeap<VectorIndex.Candidate>(limit: VectorIndex.rerankDepth(limit))
         for (index, entry) in visible.enumerated() {
@@ -98,7 +98,8 @@ struct SearchIndexes {
         }
         var best = BoundedHeap<(score: Float, id: String)>(limit: limit)
         let worse = { (a: (score: Float, id: String), b: (score: Float, id: String)) in a.score < b.score || (a.score == b.score && a.id > b.id) }
-        for candidate in candidates.sorted(worse: VectorIndex.worse) {
+        // The exact ranking breaks its own ties, so the candidates need no order.
+        for candidate in candidates.unordered {
             let vectors = visible[candidate.index].partition.vectors
             best.offer((vectors.exactScore(row: candidate.row, query), vectors.ids[candidate.row]), worse: worse)
         }

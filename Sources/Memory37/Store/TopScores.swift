@@ -15,6 +15,9 @@ struct BoundedHeap<Element> {
 
     var count: Int { heap.count }
 
+    /// The entries kept, in no particular order.
+    var unordered: [Element] { heap }
+
     /// Takes `entry` in if it ranks above the worst entry kept (or there is room).
     /// `worse(a, b)` says whether `a` ranks below `b`.
     @inline(__always)
@@ -62,11 +65,16 @@ struct TopScores {
 
     @inline(__always)
     mutating func offer(_ score: Float, row: Int, ids: [String]) {
-        heap.offer((score, row)) { a, b in a.score < b.score || (a.score == b.score && ids[a.row] > ids[b.row]) }
+        heap.offer((score, row)) { Self.worse($0, $1, ids) }
     }
 
     /// The rows kept, best first.
     func sorted(_ ids: [String]) -> [(score: Float, row: Int)] {
-        heap.sorted { a, b in a.score < b.score || (a.score == b.score && ids[a.row] > ids[b.row]) }
+        heap.sorted { Self.worse($0, $1, ids) }
+    }
+
+    @inline(__always)
+    private static func worse(_ a: (score: Float, row: Int), _ b: (score: Float, row: Int), _ ids: [String]) -> Bool {
+        a.score < b.score || (a.score == b.score && ids[a.row] > ids[b.row])
     }
 }

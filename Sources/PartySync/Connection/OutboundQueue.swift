@@ -190,7 +190,7 @@ final class OutboundQueue: Sendable {
     /// Writes every queued frame and flushes once. Returns whether anything was written.
     @discardableResult
     func drain() -> Bool {
-        sink.eventLoop.preconditionInEventLoop()
+        sink.eventLoop.assertInEventLoop()
         let frames = state.withLock { state -> [ByteBuffer] in
             state.drainScheduled = false
             let frames = state.pending

@@ -50,15 +50,16 @@ final class CampaignChannel: Sendable {
     /// Adds a connection; it receives every event delivered from now on, and the presence
     /// diff of its own join. Returns the presence snapshot for its `welcome`.
     func subscribe(connection: String, user: String, role: Role, queue: OutboundQueue) -> PresenceSnapshot {
-        state.withLock { state in
+        var round = DeliveryRound(metrics: metrics)
+        let snapshot = state.withLock { state in
             state.subscribers[connection] = Subscriber(queue: queue, user: user)
-            var round = DeliveryRound(metrics: metrics)
             if let diff = state.presence.join(user: user, role: role, connection: connection) {
                 Self.broadcast(diff, to: state.subscribers, except: connection, round: &round)
             }
-            round.dispatch()
             return state.presence.snapshot
         }
+        round.dispatch()
+        return snapshot
     }
 
     /// Removes a connection; its user leaves after the grace period if it was their last.
