@@ -160,6 +160,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Memory37 Graph: the campaign graph derived from the knowledge documents, its stores
+        // and the four GraphRAG queries (scene, NPC social, quest, causal chain).
+        .target(
+            name: "Memory37Graph",
+            dependencies: [
+                "JSONValues",
+                "Memory37",
+                "ServiceKit",
+                "Persistence",
+                "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The gateway: knowledge-grounded generation, /v1/generate/scene|combat|social|epilogue.
         .target(
             name: "Gateway",
@@ -173,6 +192,7 @@ let package = Package(
                 "Observability",
                 "Genlayers",
                 "Memory37",
+                "Memory37Graph",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -372,6 +392,15 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "Memory37GraphTests",
+            dependencies: [
+                "JSONValues",
+                "Memory37", "Memory37Graph", "Persistence", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

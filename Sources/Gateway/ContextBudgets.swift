@@ -7,7 +7,7 @@ import Foundation
 public struct ContextBudgets: Sendable, Equatable, CustomStringConvertible {
     public var tokens: [ContextSection: Int]
 
-    public static let standard = ContextBudgets(tokens: [.npcs: 700, .lore: 700, .rules: 500, .episodes: 500])
+    public static let standard = ContextBudgets(tokens: [.npcs: 700, .graph: 400, .lore: 700, .rules: 500, .episodes: 500])
 
     public init(tokens: [ContextSection: Int]) {
         self.tokens = tokens
@@ -15,7 +15,7 @@ public struct ContextBudgets: Sendable, Equatable, CustomStringConvertible {
 
     public subscript(section: ContextSection) -> Int { tokens[section] ?? 0 }
 
-    /// `npcs:700,lore:700,rules:500,episodes:500`; sections left out keep their default, 0
+    /// `npcs:700,graph:400,lore:700,rules:500,episodes:500`; sections left out keep their default, 0
     /// switches a section off.
     public init(parsing text: String) throws(ContextBudgetsError) {
         var tokens = Self.standard.tokens
@@ -49,12 +49,13 @@ public struct ContextBudgetsError: Error, Sendable, CustomStringConvertible {
 
 /// The parts of the knowledge context, in the order the prompt shows them.
 public enum ContextSection: String, Sendable, CaseIterable, Comparable {
-    case npcs, lore, rules, episodes
+    case npcs, graph, lore, rules, episodes
 
     /// How the prompt introduces the section.
     var heading: String {
         switch self {
         case .npcs: "The NPCs"
+        case .graph: "Relations in the campaign graph"
         case .lore: "Lore"
         case .rules: "Rules"
         case .episodes: "What happened before"

@@ -21,6 +21,10 @@ extension GatewayCapability {
         }
         do {
             let report = try await knowledge.ingest(loaded.documents, whenStoreUnavailable: .fallbackOnly)
+            for failure in report.failed {
+                logger.warning("knowledge document not ingested", metadata: ["file": "\(failure.path)", "reason": "\(failure.reason)"])
+            }
+            for warning in report.warnings { logger.notice("knowledge content", metadata: ["warning": "\(warning)"]) }
             logger.info("knowledge content ingested", metadata: [
                 "store": "\(knowledge.isDegraded ? "in-memory fallback" : knowledge.primary.kind)",
                 "path": "\(folder.path)", "added": "\(report.added.count)", "updated": "\(report.updated.count)",

@@ -1,10 +1,11 @@
 public import CapabilityKit
 import Foundation
 import Genlayers
-import Logging
+public import Logging
 import Observability
 import ServiceKit
 public import Memory37
+public import Memory37Graph
 public import Persistence
 
 /// The knowledge and generation API as a capability of the server: Memory37 (its store on the
@@ -24,7 +25,7 @@ public struct GatewayCapability: Capability {
     }
 
     public var name: String { Self.name }
-    public var migrations: [Migration] { knowledge.enabled ? KnowledgeMigrations.all : [] }
+    public var migrations: [Migration] { knowledge.enabled ? KnowledgeMigrations.all + GraphMigrations.all : [] }
 
     /// Generation's settings, then the knowledge layer's.
     public static let settings: [Setting] = [
@@ -45,10 +46,14 @@ public struct GatewayCapability: Capability {
         context.interfaces.publish(engine)
         var parts = CapabilityParts()
         var knowledgeService: KnowledgeService?
+        var graphService: GraphService?
         if knowledge.enabled {
             let service = makeKnowledgeService(database: context.database, telemetry: telemetry)
             context.interfaces.publish(service)
             knowledgeService = service
+            let graph = Self.makeGraphService(knowledge: service, database: context.database, relationLifetime: knowledge.relationLifetime, logger: telemetry.makeLogger("rpgbot.memory37.graph"))
+            context.interfaces.publish(graph)
+            graphService = graph
             let content = knowledge
             let logger = telemetry.logger
             parts.services.append(KnowledgeUpkeepService(knowledge: service) {
@@ -57,22 +62,40 @@ public struct GatewayCapability: Capability {
             parts.services.append(KnowledgeCleanupService(knowledge: service, interval: knowledge.cleanupInterval, logger: telemetry.makeLogger("rpgbot.memory37")))
             parts.beforeServing.append {
                 await service.prepare()
+                // The graph follows every ingestion; a full pass first catches up on anything
+                // written while it was not running.
+                if !service.isDegraded { await service.notifyFollowers(nil) }
                 await Self.ingestContent(content, into: service, logger: logger)
             }
         }
         let grounded = GroundedGenerator(
-            engine: engine, knowledge: knowledgeService, budgets: generation.contextBudgets,
+            engine: engine, knowledge: knowledgeService, graph: graphService, budgets: generation.contextBudgets,
             events: context.interfaces.get((any CampaignEventPublisher).self), metrics: telemetry.metrics, logger: telemetry.makeLogger("rpgbot.gateway")
         )
-        let (tokens, generation, limits, knowledgeRoutes) = (context.tokens, generation, knowledge.limits, knowledgeService)
+        let (tokens, generation, limits, knowledgeRoutes, graphRoutes) = (context.tokens, generation, knowledge.limits, knowledgeService, graphService)
         parts.routes = { router in
             if let knowledgeService = knowledgeRoutes {
                 KnowledgeRoutes(service: knowledgeService, tokens: tokens, limits: limits).register(on: router)
+            }
+            if let graphService = graphRoutes {
+                GraphRoutes(service: graphService, tokens: tokens, maxQueryLength: limits.maxQueryLength).register(on: router)
             }
             GenerationRoutes(engine: engine, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)
             GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)
         }
         return parts
+    }
+
+    /// The campaign graph over the knowledge service's database, following its every write.
+    public static func makeGraphService(knowledge: KnowledgeService, database: DatabaseHandle, relationLifetime: Double?, logger: Logger) -> GraphService {
+        let store: any GraphStore =
+            switch database.backend {
+            case .sqlite(let pool): SQLiteGraphStore(pool: pool)
+            case .postgres(let client): PostgresGraphStore(client: client, logger: logger)
+            }
+        let indexer = GraphIndexer(store: store, knowledge: knowledge.primary, relationLifetime: relationLifetime, logger: logger)
+        knowledge.follow(with: indexer)
+        return GraphService(store: store, knowledge: knowledge, indexer: indexer)
     }
 
     /// The knowledge service over the store for the database's backend.

@@ -1,6 +1,7 @@
 public import JSONValues
 import Foundation
 public import Memory37
+public import Memory37Graph
 import ServiceKit
 
 /// One piece of knowledge placed in a prompt.
@@ -14,6 +15,8 @@ public struct KnowledgeItem: Sendable, Equatable {
     public let section: ContextSection
     /// The text as placed in the prompt (cut when the section's budget ran out).
     public let text: String
+    /// A graph fact: the chunks it was read from.
+    public var evidence: [String] = []
 }
 
 /// The knowledge context of one request: the items, in prompt order, and the value the
@@ -70,10 +73,12 @@ public struct GroundingContext: Sendable {
 /// within each section's token budget, most relevant first, each chunk once.
 public struct GenerationContextBuilder: Sendable {
     let knowledge: KnowledgeService
+    let graph: GraphService?
     let budgets: ContextBudgets
 
-    public init(knowledge: KnowledgeService, budgets: ContextBudgets = .standard) {
+    public init(knowledge: KnowledgeService, graph: GraphService? = nil, budgets: ContextBudgets = .standard) {
         self.knowledge = knowledge
+        self.graph = graph
         self.budgets = budgets
     }
 
@@ -143,7 +148,10 @@ public struct GenerationContextBuilder: Sendable {
         async let lore = budgets[.lore] > 0 && !plan.lore.isEmpty ? knowledge.loreSearch(plan.lore, filter: filter, k: 8).map(Candidate.init) : []
         async let rules = budgets[.rules] > 0 ? ruleCandidates(plan, filter: filter) : []
         async let episodes = budgets[.episodes] > 0 ? episodeCandidates(plan, filter: filter) : []
-        let candidates: [ContextSection: [Candidate]] = [.npcs: try await npcs, .lore: try await lore, .rules: try await rules, .episodes: try await episodes]
+        async let facts = budgets[.graph] > 0 ? graphCandidates(endpoint, frame: frame, plan: plan, filter: filter) : []
+        let candidates: [ContextSection: [Candidate]] = [
+            .npcs: try await npcs, .graph: try await facts, .lore: try await lore, .rules: try await rules, .episodes: try await episodes,
+        ]
         return Self.pack(candidates, budgets: budgets)
     }
 
@@ -155,6 +163,17 @@ public struct GenerationContextBuilder: Sendable {
         var sourceID: String
         var score: Double
         var text: String
+        var evidence: [String] = []
+
+        init(id: String, domain: KnowledgeDomain, title: String, sourceID: String, score: Double, text: String, evidence: [String]) {
+            self.id = id
+            self.domain = domain
+            self.title = title
+            self.sourceID = sourceID
+            self.score = score
+            self.text = text
+            self.evidence = evidence
+        }
 
         init(_ hit: SearchHit) {
             self.init(hit.chunk, score: hit.score)
@@ -227,7 +246,7 @@ public struct GenerationContextBuilder: Sendable {
                 let used = min(cost, left)
                 left -= used
                 total += used
-                items.append(KnowledgeItem(id: candidate.id, domain: candidate.domain, title: candidate.title, sourceID: candidate.sourceID, score: candidate.score, section: section, text: text))
+                items.append(KnowledgeItem(id: candidate.id, domain: candidate.domain, title: candidate.title, sourceID: candidate.sourceID, score: candidate.score, section: section, text: text, evidence: candidate.evidence))
             }
         }
         return GroundingContext(items: items, tokens: total)

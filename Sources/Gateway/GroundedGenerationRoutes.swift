@@ -119,11 +119,14 @@ public struct GroundedGenerationRoutes: Sendable {
     static func encode(_ result: GroundedGenerator.Result) -> JSONValue {
         guard case .object(var object) = GenerationRoutes.encode(result.generation) else { return .null }
         object["knowledge_items"] = .array(result.context.items.map { item in
-            .object([
+            var fields: [String: JSONValue] = [
                 "id": .string(item.id), "domain": .string(item.domain.rawValue), "title": .string(item.title),
                 "source_id": .string(item.sourceID), "section": .string(item.section.rawValue),
                 "score": .number((item.score * 10_000).rounded() / 10_000), "cited": .bool(result.cited.contains(item.id)),
-            ])
+            ]
+            // A graph fact names the chunks it was read from.
+            if !item.evidence.isEmpty { fields["evidence"] = .array(item.evidence.map { .string($0) }) }
+            return .object(fields)
         })
         object["knowledge"] = .string(result.knowledgeState.rawValue)
         object["knowledge_versions"] = KnowledgeRoutes.encode(result.knowledgeVersions)

@@ -6,6 +6,7 @@ public import Genlayers
 import JSONSchema
 public import Logging
 public import Memory37
+public import Memory37Graph
 public import Observability
 public import ServiceKit
 import Tracing
@@ -23,10 +24,10 @@ public struct GroundedGenerator: Sendable {
     let metrics: GatewayMetrics
     let logger: Logger
 
-    public init(engine: GenerationEngine, knowledge: KnowledgeService?, budgets: ContextBudgets = .standard, events: (any CampaignEventPublisher)?, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.gateway")) {
+    public init(engine: GenerationEngine, knowledge: KnowledgeService?, graph: GraphService? = nil, budgets: ContextBudgets = .standard, events: (any CampaignEventPublisher)?, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.gateway")) {
         self.engine = engine
         self.knowledge = knowledge
-        self.builder = knowledge.map { GenerationContextBuilder(knowledge: $0, budgets: budgets) }
+        self.builder = knowledge.map { GenerationContextBuilder(knowledge: $0, graph: graph, budgets: budgets) }
         self.events = events
         self.metrics = GatewayMetrics(registry: metrics)
         self.logger = logger

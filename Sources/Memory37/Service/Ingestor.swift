@@ -9,6 +9,8 @@ public struct IngestReport: Sendable {
     public var unchanged: [String] = []
     public var removed: [String] = []
     public var failed: [DocumentLoader.Failure] = []
+    /// What the indexes that follow the store noticed (a relation to a document not ingested yet).
+    public var warnings: [String] = []
     /// Documents copied unchanged from the version ingestion started from.
     public var carried: [String] = []
     public var chunksWritten = 0

@@ -35,8 +35,17 @@ extension KnowledgeConfiguration {
         }
         storeTimeout = try values.duration(.knowledgeStoreTimeout) ?? storeTimeout
         if let text = values.raw(.knowledgeTTL), text.lowercased() != "none" {
+            // `npc_relation=90d` is the lifetime of the relations NPC documents declare in the graph.
+            var pairs = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let index = pairs.firstIndex(where: { $0.lowercased().hasPrefix("npc_relation=") }) {
+                let duration = String(pairs.remove(at: index).dropFirst("npc_relation=".count))
+                guard let seconds = KnowledgeLifetimes.parse(duration) else {
+                    throw ConfigurationError(setting: .knowledgeTTL, value: text, reason: "npc_relation=\(duration): the duration must look like 90s, 45m, 12h, 180d or 2w")
+                }
+                relationLifetime = seconds
+            }
             do {
-                lifetimes = try KnowledgeLifetimes.parseList(text)
+                lifetimes = try KnowledgeLifetimes.parseList(pairs.joined(separator: ","))
             } catch {
                 throw ConfigurationError(setting: .knowledgeTTL, value: text, reason: error.description)
             }

@@ -20,6 +20,9 @@ public struct KnowledgeConfiguration: Sendable {
     public var limits = KnowledgeLimits()
     /// Default lifetimes by domain, in seconds.
     public var lifetimes: [KnowledgeDomain: Double] = [:]
+    /// The `npc_relation` policy: seconds the relations NPC documents declare live in the graph
+    /// (nil: as long as their document).
+    public var relationLifetime: Double?
     public var cleanupInterval: Duration = .seconds(3_600)
     public var retiredGrace: Duration = .seconds(7 * 86_400)
 

@@ -186,11 +186,15 @@ extension KnowledgeService {
             }
             let defaults = lifetimes.mapValues { now.timeIntervalSince1970 - $0 }
             let request = CleanupRequest(now: now, cutoffs: cutoffs, defaultCutoffs: defaults, retiredBefore: now.addingTimeInterval(-retiredGrace), dryRun: dryRun)
-            let report = try await primary.cleanup(request)
+            var report = try await primary.cleanup(request)
             span.attributes["rpgbot.knowledge.cleanup.expired_chunks"] = report.expiredChunks
             span.attributes["rpgbot.knowledge.cleanup.retired_versions"] = report.retiredVersions.count
             span.attributes["rpgbot.knowledge.cleanup.skipped"] = report.skipped
             if !dryRun { metrics.cleaned(report) }
+            for follower in followers.withLock({ $0 }) {
+                if !dryRun, report.expiredChunks + report.retiredChunks > 0 || !report.retiredVersions.isEmpty { _ = await follower.knowledgeChanged(in: nil) }
+                report.followerExpired += await follower.cleanup(now: now, dryRun: dryRun)
+            }
             return report
         }
     }

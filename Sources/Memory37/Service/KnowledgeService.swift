@@ -31,6 +31,8 @@ public final class KnowledgeService: Sendable {
     /// The registry last read from the configured store: reads resolve through it while the
     /// store is unavailable.
     let lastCatalog = Mutex<VersionCatalog?>(nil)
+    /// Indexes derived from the documents (the campaign graph), told of every change.
+    let followers = Mutex<[any KnowledgeFollower]>([])
 
     public init(store: any KnowledgeStore, embedder: any Embedder, chunker: Chunker = Chunker(), storeTimeout: Duration = .seconds(3), lifetimes: [KnowledgeDomain: Double] = [:], retiredGrace: TimeInterval = 7 * 86_400, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.memory37")) {
         self.primary = store
@@ -45,6 +47,19 @@ public final class KnowledgeService: Sendable {
         self.ingestor = Ingestor(embedder: measured, chunker: chunker)
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Adds an index that checks documents before they are written and follows every change.
+    public func follow(with follower: any KnowledgeFollower) {
+        followers.withLock { $0.append(follower) }
+    }
+
+    /// Tells the followers that `versions` (nil: any) changed; returns their warnings.
+    @discardableResult
+    public func notifyFollowers(_ versions: Set<KnowledgeVersionRef>?) async -> [String] {
+        var warnings: [String] = []
+        for follower in followers.withLock({ $0 }) { warnings += await follower.knowledgeChanged(in: versions) }
+        return warnings
     }
 
     /// Whether reads are served by the in-memory fallback.
@@ -173,6 +188,14 @@ public final class KnowledgeService: Sendable {
     public func ingest(_ documents: [KnowledgeDocument], options: IngestOptions, whenStoreUnavailable: WhenStoreUnavailable = .refuse) async throws -> IngestReport {
         try await withSpan("knowledge.ingest") { span in
             span.attributes["rpgbot.knowledge.documents"] = documents.count
+            // Documents a follower refuses (a relation cycle) fail alone, before anything is written.
+            let followers = self.followers.withLock { $0 }
+            var refused: [DocumentLoader.Failure] = []
+            let documents = followers.isEmpty ? documents : documents.filter { document in
+                guard let reason = followers.lazy.compactMap({ $0.check(document) }).first else { return true }
+                refused.append(DocumentLoader.Failure(path: document.origin ?? document.sourceID, line: nil, reason: reason))
+                return false
+            }
             let start = ContinuousClock.now
             var plan = Ingestor.Plan()
             var target: KnowledgeVersionRef?
@@ -228,6 +251,13 @@ public final class KnowledgeService: Sendable {
                 }
                 report.version = version
                 report.alias = alias
+            }
+            report.failed += refused
+            if !followers.isEmpty {
+                var changed = Set(documents.map { KnowledgeVersionRef(campaignID: $0.campaignID, version: plan.version ?? KnowledgeVersion.workingID($0.domain)) })
+                changed.formUnion(plan.prune.keys)
+                if let target { changed.insert(target) }
+                report.warnings += await notifyFollowers(changed)
             }
             metrics.ingested(report, duration: ContinuousClock.now - start)
             return report

@@ -93,6 +93,8 @@ public struct CleanupReport: Sendable, Equatable {
     public var retiredChunks = 0
     /// Another node held the cleanup lock: nothing was done.
     public var skipped = false
+    /// Rows the following indexes removed for their own lifetimes (expired graph relations).
+    public var followerExpired = 0
 
     public init() {}
 }

@@ -1,0 +1,141 @@
+public import Foundation
+public import Memory37
+import ServiceKit
+import Tracing
+
+/// The campaign graph's front: the four GraphRAG queries over a ``GraphStore``, each read
+/// through the knowledge layer's aliases (every node and edge belongs to a knowledge version)
+/// with the caller's visibility. See docs/knowledge-graph.md.
+public final class GraphService: Sendable {
+    public let store: any GraphStore
+    public let knowledge: KnowledgeService
+    public let indexer: GraphIndexer
+    /// Edges one hop may read: a hub beyond it is read in part.
+    let edgesPerHop: Int
+
+    public init(store: any GraphStore, knowledge: KnowledgeService, indexer: GraphIndexer, edgesPerHop: Int = 5_000) {
+        self.store = store
+        self.knowledge = knowledge
+        self.indexer = indexer
+        self.edgesPerHop = edgesPerHop
+    }
+
+    /// Query bounds, checked by the routes and the CLI.
+    public static let depths = 1...3
+    public static let limits = 1...200
+    public static let causalDepths = 1...10
+
+    /// The view of `filter` through the aliases (or `pins`), and which version of each domain answers.
+    public func view(_ filter: SearchFilter, pins: [KnowledgeDomain: String] = [:]) async throws -> (GraphView, [KnowledgeDomain: String]) {
+        let read = try await knowledge.resolve(filter, pins: pins)
+        return (GraphView(read.filter), read.versions)
+    }
+
+    // MARK: - Traversal
+
+    /// The visible neighbourhood of `seeds` within `depth` hops along `types` (nil: all).
+    struct Neighbourhood {
+        var nodes: [String: GraphNode] = [:]
+        var edges: [String: GraphEdge] = [:]
+        var distance: [String: Int] = [:]
+        var unresolved: Set<String> = []
+
+        func incident(_ id: String) -> [GraphEdge] { edges.values.filter { $0.from == id || $0.to == id } }
+        func degree(_ id: String) -> Int { edges.values.reduce(0) { $0 + ($1.from == id || $1.to == id ? 1 : 0) } }
+    }
+
+    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
+        var result = Neighbourhood()
+        for seed in seeds { result.distance[seed] = 0 }
+        var frontier = seeds
+        for hop in 1...max(1, depth) where !frontier.isEmpty {
+            var next: [String] = []
+            let found = try await store.edges(touching: frontier, types: types, view: view, limit: edgesPerHop)
+            let frontierSet = Set(frontier)
+            for edge in found where view.admits(edge) {
+                // The edge must be followed from one of the frontier's nodes in an allowed direction.
+                guard (frontierSet.contains(edge.from) && follow(edge, edge.from)) || (frontierSet.contains(edge.to) && follow(edge, edge.to)) else { continue }
+                if result.edges[edge.id] == nil || edge.campaignID != nil { result.edges[edge.id] = edge }
+                for end in [edge.from, edge.to] where result.distance[end] == nil {
+                    result.distance[end] = hop
+                    next.append(end)
+                }
+            }
+            frontier = next
+        }
+        try await load(&result, view: view)
+        return result
+    }
+
+    /// Loads the nodes of a neighbourhood; drops what the view may not see (gm nodes for
+    /// players, expired ones) with every edge touching it.
+    func load(_ result: inout Neighbourhood, view: GraphView) async throws {
+        let rows = try await store.nodes(ids: Array(result.distance.keys), view: view)
+        var hidden = Set<String>()
+        var nodes: [String: GraphNode] = [:]
+        for node in rows {
+            // A campaign's own document stands in for a global one of the same id.
+            if let present = nodes[node.id], present.campaignID != nil, node.campaignID == nil { continue }
+            nodes[node.id] = node
+        }
+        for (id, node) in nodes where !view.admits(node) || (!view.includeGM && node.visibility == .gm) {
+            hidden.insert(id)
+            nodes[id] = nil
+        }
+        result.nodes = nodes
+        result.edges = result.edges.filter { !hidden.contains($0.value.from) && !hidden.contains($0.value.to) }
+        let reachable = Set(result.edges.values.flatMap { [$0.from, $0.to] }).union(result.distance.filter { $0.value == 0 }.keys)
+        result.distance = result.distance.filter { !hidden.contains($0.key) && reachable.contains($0.key) }
+        result.unresolved = Set(result.distance.keys).subtracting(nodes.keys)
+    }
+
+    /// The id of a visible node named by `reference`: its id, else its name or an alias.
+    public func resolveNode(_ reference: String, view: GraphView, kinds: Set<String>? = nil) async throws -> GraphNode? {
+        var candidates = try await store.nodes(ids: [reference], view: view)
+        if candidates.isEmpty {
+            let ids = try await store.nodeIDs(named: reference, view: view)
+            candidates = try await store.nodes(ids: ids, view: view)
+        }
+        let visible = candidates.filter { node in view.admits(node) && (view.includeGM || node.visibility == .players) && (kinds?.contains(node.kind) ?? true) }
+        return visible.sorted { ($0.campaignID != nil ? 0 : 1, $0.id) < ($1.campaignID != nil ? 0 : 1, $1.id) }.first
+    }
+
+    func require(_ reference: String, view: GraphView, kinds: Set<String>? = nil, what: String, pointer: String) async throws -> GraphNode {
+        guard let node = try await resolveNode(reference, view: view, kinds: kinds) else {
+            throw APIError.notFound("No \(what) with the id, name or alias '\(reference)' is visible here.", code: "graph_node_not_found")
+        }
+        return node
+    }
+
+    /// Answer parts shared by the queries: the neighbourhood's nodes and edges, limited to `keep`.
+    func answer(_ neighbourhood: Neighbourhood, keep: Set<String>? = nil, versions: [KnowledgeDomain: String]) -> GraphAnswer {
+        var answer = GraphAnswer()
+        let kept = keep ?? Set(neighbourhood.distance.keys)
+        answer.nodes = neighbourhood.nodes.values.filter { kept.contains($0.id) }.sorted { (neighbourhood.distance[$0.id] ?? 9, $0.id) < (neighbourhood.distance[$1.id] ?? 9, $1.id) }
+        answer.unresolved = neighbourhood.unresolved.filter { kept.contains($0) }.sorted()
+        answer.edges = neighbourhood.edges.values.filter { kept.contains($0.from) && kept.contains($0.to) }.sorted { $0.id < $1.id }
+        answer.versions = versions
+        return answer
+    }
+
+    static func isOpen(_ node: GraphNode) -> Bool { node.status == nil || node.status == "open" || node.status == "active" }
+
+    static let people: Set<String> = ["npc", "pc", "creature", "party"]
+
+    /// `name [id]`, or the id alone when the node is unresolved.
+    static func label(_ id: String, in neighbourhood: Neighbourhood) -> String {
+        neighbourhood.nodes[id].map { "\($0.name) [\(id)]" } ?? "[\(id)]"
+    }
+
+    static func describe(_ edge: GraphEdge, in neighbourhood: Neighbourhood) -> String {
+        var text = "\(label(edge.from, in: neighbourhood)) \(edge.type.replacingOccurrences(of: "_", with: " ")) \(label(edge.to, in: neighbourhood))"
+        var details: [String] = []
+        if let attitude = edge.attitude { details.append("attitude \(attitude)") }
+        if let since = edge.since { details.append("since session \(since)") }
+        if let until = edge.until { details.append("until session \(until)") }
+        if edge.type == "mentions", edge.weight > 1 { details.append("\(Int(edge.weight)) times") }
+        if let note = edge.note, edge.type != "mentions" { details.append(note) }
+        if !details.isEmpty { text += " (" + details.joined(separator: "; ") + ")" }
+        return text
+    }
+}

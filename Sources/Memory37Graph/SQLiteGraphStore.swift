@@ -1,0 +1,200 @@
+public import Foundation
+public import GRDB
+import JSONValues
+public import Memory37
+
+/// The graph in the embedded SQLite database: one query per hop, over indexes on both ends of
+/// an edge.
+public struct SQLiteGraphStore: GraphStore {
+    public let kind = "sqlite"
+    let pool: DatabasePool
+
+    public init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    public func versions() async throws -> Set<KnowledgeVersionRef> {
+        try await pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT part FROM graph_documents").map(GraphPartition.ref))
+        }
+    }
+
+    public func documents(in ref: KnowledgeVersionRef) async throws -> [String: String] {
+        try await pool.read { db in
+            var documents: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT source_id, content_hash FROM graph_documents WHERE part = ?", arguments: [GraphPartition.key(ref)]) {
+                documents[row["source_id"]] = row["content_hash"]
+            }
+            return documents
+        }
+    }
+
+    public func replace(_ documents: [GraphDocument]) async throws {
+        guard !documents.isEmpty else { return }
+        try await pool.write { db in
+            for document in documents {
+                let part = GraphPartition.key(document.ref)
+                try Self.deleteRows(db, part: part, sourceID: document.sourceID)
+                try db.execute(sql: "INSERT INTO graph_documents (part, source_id, content_hash) VALUES (?, ?, ?)", arguments: [part, document.sourceID, document.contentHash])
+                let nodeStatement = try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO graph_nodes (part, id, source_id, kind, name, aliases, domain, visibility, session, status, summary, chunk_id, created_at, expires_at, pinned)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for node in document.nodes {
+                    try nodeStatement.execute(arguments: [
+                        part, node.id, document.sourceID, node.kind, node.name, GraphRows.encode(node.aliases), node.domain.rawValue,
+                        node.visibility.rawValue, node.session, node.status, node.summary, node.chunkID,
+                        node.createdAt.timeIntervalSince1970, node.expiresAt?.timeIntervalSince1970, node.pinned,
+                    ])
+                }
+                let edgeStatement = try db.cachedStatement(sql: """
+                    INSERT INTO graph_edges (part, source_id, seq, from_id, to_id, type, attitude, weight, since, until, note, visibility, expires_at, pinned, chunk_ids, snippet, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for (seq, edge) in document.edges.enumerated() {
+                    try edgeStatement.execute(arguments: [
+                        part, document.sourceID, seq, edge.from, edge.to, edge.type, edge.attitude, edge.weight, edge.since, edge.until,
+                        edge.note, edge.visibility.rawValue, edge.expiresAt?.timeIntervalSince1970, edge.pinned,
+                        GraphRows.encode(edge.chunkIDs), edge.snippet, edge.createdAt.timeIntervalSince1970,
+                    ])
+                }
+                let nameStatement = try db.cachedStatement(sql: "INSERT INTO graph_names (part, source_id, name, id) VALUES (?, ?, ?, ?)")
+                for (name, id) in document.names {
+                    try nameStatement.execute(arguments: [part, document.sourceID, name, id])
+                }
+            }
+        }
+    }
+
+    static func deleteRows(_ db: Database, part: String, sourceID: String) throws {
+        for table in ["graph_documents", "graph_nodes", "graph_edges", "graph_names"] {
+            try db.execute(sql: "DELETE FROM \(table) WHERE part = ? AND source_id = ?", arguments: [part, sourceID])
+        }
+    }
+
+    public func delete(_ sourceIDs: [String], in ref: KnowledgeVersionRef) async throws {
+        let part = GraphPartition.key(ref)
+        try await pool.write { db in
+            for sourceID in sourceIDs { try Self.deleteRows(db, part: part, sourceID: sourceID) }
+        }
+    }
+
+    public func deleteExpiredEdges(now: Date, dryRun: Bool) async throws -> Int {
+        let condition = "expires_at IS NOT NULL AND expires_at <= ? AND pinned = 0"
+        if dryRun {
+            return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM graph_edges WHERE \(condition)", arguments: [now.timeIntervalSince1970]) ?? 0 }
+        }
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM graph_edges WHERE \(condition)", arguments: [now.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
+    public func names(in refs: [KnowledgeVersionRef]) async throws -> [(name: String, id: String)] {
+        guard !refs.isEmpty else { return [] }
+        let parts = refs.map(GraphPartition.key)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, id FROM graph_names WHERE part IN (\(GraphRows.placeholders(parts.count)))", arguments: StatementArguments(parts))
+                .map { (name: $0["name"] as String, id: $0["id"] as String) }
+        }
+    }
+
+    public func nodes(ids: [String], view: GraphView) async throws -> [GraphNode] {
+        guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
+        let parts = view.partitions
+        return try await pool.read { db in
+            var nodes: [GraphNode] = []
+            for batch in GraphRows.batches(ids) {
+                let sql = "SELECT \(GraphRows.nodeColumns) FROM graph_nodes WHERE id IN (\(GraphRows.placeholders(batch.count))) AND part IN (\(GraphRows.placeholders(parts.count)))"
+                nodes += try Row.fetchAll(db, sql: sql, arguments: StatementArguments(batch + parts)).map(GraphRows.node)
+            }
+            return nodes
+        }
+    }
+
+    public func edges(touching ids: [String], types: Set<String>?, view: GraphView, limit: Int) async throws -> [GraphEdge] {
+        guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
+        let parts = view.partitions
+        let typeList = types.map { $0.sorted() } ?? []
+        var clauses = ["part IN (\(GraphRows.placeholders(parts.count)))", "(expires_at IS NULL OR expires_at > ?)"]
+        if !typeList.isEmpty { clauses.append("type IN (\(GraphRows.placeholders(typeList.count)))") }
+        if !view.includeGM { clauses.append("visibility = 'players'") }
+        let condition = clauses.joined(separator: " AND ")
+        let shared: [DatabaseValue] = parts.map(\.databaseValue) + [view.now.timeIntervalSince1970.databaseValue] + typeList.map(\.databaseValue)
+        return try await pool.read { db in
+            var edges: [GraphEdge] = []
+            for batch in GraphRows.batches(ids) where edges.count < limit {
+                let list = GraphRows.placeholders(batch.count)
+                let sql = """
+                    SELECT \(GraphRows.edgeColumns) FROM graph_edges WHERE from_id IN (\(list)) AND \(condition)
+                    UNION ALL
+                    SELECT \(GraphRows.edgeColumns) FROM graph_edges WHERE to_id IN (\(list)) AND from_id NOT IN (\(list)) AND \(condition)
+                    LIMIT ?
+                    """
+                let ids = batch.map(\.databaseValue)
+                let arguments: [DatabaseValue] = ids + shared + ids + ids + shared + [(limit - edges.count).databaseValue]
+                edges += try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(GraphRows.edge)
+            }
+            return edges
+        }
+    }
+
+    public func nodeIDs(named name: String, view: GraphView) async throws -> [String] {
+        let parts = view.partitions
+        guard !parts.isEmpty else { return [] }
+        return try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT id FROM graph_names WHERE name = ? AND part IN (\(GraphRows.placeholders(parts.count))) ORDER BY id", arguments: StatementArguments([name.lowercased()] + parts))
+        }
+    }
+
+    public func counts() async throws -> (nodes: Int, edges: Int) {
+        try await pool.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM graph_nodes") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM graph_edges") ?? 0)
+        }
+    }
+}
+
+/// Row layouts and conversions both stores share.
+enum GraphRows {
+    static let nodeColumns = "part, id, source_id, kind, name, aliases, domain, visibility, session, status, summary, chunk_id, created_at, expires_at, pinned"
+    static let edgeColumns = "part, source_id, from_id, to_id, type, attitude, weight, since, until, note, visibility, expires_at, pinned, chunk_ids, snippet, created_at"
+
+    /// Ids per query: well under SQLite's bound on parameters.
+    static func batches(_ ids: [String], size: Int = 500) -> [[String]] {
+        stride(from: 0, to: ids.count, by: size).map { Array(ids[$0..<min($0 + size, ids.count)]) }
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
+    }
+
+    static func encode(_ strings: [String]) -> String {
+        JSONValue.array(strings.map { .string($0) }).canonicalText
+    }
+
+    static func decode(_ text: String) -> [String] {
+        (try? JSONValue.parse(text))?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    static func node(_ row: Row) -> GraphNode {
+        let ref = GraphPartition.ref(row["part"])
+        return GraphNode(
+            id: row["id"], kind: row["kind"], name: row["name"], aliases: decode(row["aliases"]),
+            domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
+            session: row["session"], status: row["status"], summary: row["summary"], sourceID: row["source_id"], chunkID: row["chunk_id"],
+            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row["pinned"]
+        )
+    }
+
+    static func edge(_ row: Row) -> GraphEdge {
+        let ref = GraphPartition.ref(row["part"])
+        return GraphEdge(
+            from: row["from_id"], to: row["to_id"], type: row["type"], attitude: row["attitude"], weight: row["weight"],
+            since: row["since"], until: row["until"], note: row["note"], visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row["pinned"],
+            sourceID: row["source_id"], chunkIDs: decode(row["chunk_ids"]), snippet: row["snippet"],
+            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row["created_at"])
+        )
+    }
+}
