@@ -72,10 +72,10 @@ extension GraphService {
     /// events gain by recency. Seeds rank first.
     static func rank(_ nb: Neighbourhood, seeds: Set<String>) -> [String: Double] {
         let latest = Double(nb.nodes.values.compactMap(\.session).max() ?? 0)
-        var degree: [String: Int] = [:]
+        var incident: [String: [GraphEdge]] = [:]
         for edge in nb.edges.values {
-            degree[edge.from, default: 0] += 1
-            degree[edge.to, default: 0] += 1
+            incident[edge.from, default: []].append(edge)
+            incident[edge.to, default: []].append(edge)
         }
         var scores: [String: Double] = [:]
         for (id, distance) in nb.distance {
@@ -83,13 +83,14 @@ extension GraphService {
                 scores[id] = 1_000
                 continue
             }
+            let edges = incident[id] ?? []
             var base = 0.0
-            for edge in nb.edges.values where edge.from == id || edge.to == id {
+            for edge in edges {
                 let other = edge.other(than: id)
                 guard let near = nb.distance[other], near < distance else { continue }
                 base += RelationType.rankWeight(edge.type) * (1 + log(1 + edge.weight)) * (seeds.contains(other) ? 2 : 1)
             }
-            var score = base / Double(max(distance, 1)) / log2(2 + Double(degree[id] ?? 0))
+            var score = base / Double(max(distance, 1)) / log2(2 + Double(edges.count))
             if let session = nb.nodes[id]?.session, latest > 0 { score += 0.5 * Double(session) / latest }
             scores[id] = score
         }

@@ -12,12 +12,15 @@ public final class GraphService: Sendable {
     public let indexer: GraphIndexer
     /// Edges one hop may read: a hub beyond it is read in part.
     let edgesPerHop: Int
+    /// Nodes a hop expands further (the best connected of those it reached).
+    let frontierCap: Int
 
-    public init(store: any GraphStore, knowledge: KnowledgeService, indexer: GraphIndexer, edgesPerHop: Int = 5_000) {
+    public init(store: any GraphStore, knowledge: KnowledgeService, indexer: GraphIndexer, edgesPerHop: Int = 2_000, frontierCap: Int = 48) {
         self.store = store
         self.knowledge = knowledge
         self.indexer = indexer
         self.edgesPerHop = edgesPerHop
+        self.frontierCap = frontierCap
     }
 
     /// Query bounds, checked by the routes and the CLI.
@@ -40,8 +43,6 @@ public final class GraphService: Sendable {
         var distance: [String: Int] = [:]
         var unresolved: Set<String> = []
 
-        func incident(_ id: String) -> [GraphEdge] { edges.values.filter { $0.from == id || $0.to == id } }
-        func degree(_ id: String) -> Int { edges.values.reduce(0) { $0 + ($1.from == id || $1.to == id ? 1 : 0) } }
     }
 
     func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
@@ -60,6 +61,16 @@ public final class GraphService: Sendable {
                     result.distance[end] = hop
                     next.append(end)
                 }
+            }
+            // Hub damping: beyond the first hop only the best-connected newcomers are expanded,
+            // so a crowded place or a large faction costs a bounded number of rows.
+            if next.count > frontierCap {
+                var strength: [String: Double] = [:]
+                for edge in found where frontierSet.contains(edge.from) || frontierSet.contains(edge.to) {
+                    let end = frontierSet.contains(edge.from) ? edge.to : edge.from
+                    strength[end, default: 0] += RelationType.rankWeight(edge.type) * (1 + log(1 + edge.weight))
+                }
+                next = next.sorted { (strength[$0] ?? 0, $1) > (strength[$1] ?? 0, $0) }.prefix(frontierCap).map { $0 }
             }
             frontier = next
         }

@@ -2,6 +2,8 @@ import Foundation
 public import Logging
 public import Memory37
 import Persistence
+import Gateway
+public import Memory37Graph
 import ServiceKit
 import ServiceLifecycle
 
@@ -12,11 +14,19 @@ public enum KnowledgeToolbox {
     public static func withKnowledge<T: Sendable>(
         _ configuration: RPGBotConfiguration, logger: Logger, _ body: @Sendable (KnowledgeService) async throws -> T
     ) async throws -> T {
+        try await withGraph(configuration, logger: logger) { knowledge, _ in try await body(knowledge) }
+    }
+
+    /// The knowledge service and the campaign graph that follows its every write, so that an
+    /// ingestion from the command line updates the graph as one through the server does.
+    public static func withGraph<T: Sendable>(
+        _ configuration: RPGBotConfiguration, logger: Logger, _ body: @Sendable (KnowledgeService, GraphService) async throws -> T
+    ) async throws -> T {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let database = try DatabaseHandle.open(configuration.databaseURL, logger: logger)
         try await database.waitUntilReachable(within: configuration.databaseWait, logger: logger)
         let migrations = MigrationRunner()
-        migrations.register(KnowledgeMigrations.all)
+        migrations.register(KnowledgeMigrations.all + GraphMigrations.all)
         let embedder = configuration.knowledge.makeEmbedder()
         let store: any KnowledgeStore =
             switch database.backend {
@@ -36,7 +46,8 @@ public enum KnowledgeToolbox {
                 store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout,
                 lifetimes: knowledge.lifetimes, retiredGrace: knowledge.retiredGrace.inSeconds, logger: logger
             )
-            return try await body(service)
+            let graph = GatewayCapability.makeGraphService(knowledge: service, database: database, relationLifetime: knowledge.relationLifetime, logger: logger)
+            return try await body(service, graph)
         }
     }
 }

@@ -58,7 +58,7 @@ struct KnowledgeRoutesTests {
             (status, body) = try await post(client, "/v1/knowledge/npc_profile", player, #"{"npc": "Nobody"}"#)
             #expect(status == .notFound && body["code"] as? String == "npc_not_found")
             (status, body) = try await post(client, "/v1/knowledge/session_fetch", player, "{}")
-            #expect(((body["episodes"] as? [[String: Any]]) ?? []).map { $0["session"] as? Int } == [1])
+            #expect(((body["episodes"] as? [[String: Any]]) ?? []).map { $0["session"] as? Int } == [1, 2, 3])
             (status, body) = try await post(client, "/v1/knowledge/lore_assert", player, #"{"claim": "Old Tom has a wooden leg"}"#)
             #expect(body["verdict"] as? String == "supported")
             (status, body) = try await post(client, "/v1/knowledge/rules_lookup", player, #"{"query": "house rules"}"#)

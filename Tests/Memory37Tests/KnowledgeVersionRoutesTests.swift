@@ -67,7 +67,7 @@ struct KnowledgeVersionRoutesTests {
             (status, body) = try await call(client, .get, "/v1/knowledge/versions", tokens.player)
             let versions = (body["versions"] as? [[String: Any]]) ?? []
             let dated = versions.first { $0["id"] as? String == "lore-2026-12-05" }
-            #expect(status == .ok && dated?["documents"] as? Int == 6 && dated?["created_by"] as? String == "gm-1")
+            #expect(status == .ok && dated?["documents"] as? Int == 13 && dated?["created_by"] as? String == "gm-1")
             #expect(Set((dated?["aliases"] as? [String]) ?? []) == ["lore_latest", "lore_next"])
             #expect(versions.contains { $0["id"] as? String == "npc-working" && $0["state"] as? String == "working" })
             (status, body) = try await call(client, .get, "/v1/knowledge/aliases?campaign_id=demo", tokens.player)
