@@ -78,7 +78,7 @@ public struct GatewayCapability: Capability {
                 KnowledgeRoutes(service: knowledgeService, tokens: tokens, limits: limits).register(on: router)
             }
             if let graphService = graphRoutes {
-                GraphRoutes(service: graphService, tokens: tokens, maxQueryLength: limits.maxQueryLength).register(on: router)
+                GraphRoutes(service: graphService, tokens: tokens, limits: limits).register(on: router)
             }
             GenerationRoutes(engine: engine, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)
             GroundedGenerationRoutes(generator: grounded, tokens: tokens, rate: generation.requestRate, burst: generation.requestBurst).register(on: router)

@@ -78,6 +78,8 @@ public actor GraphIndexer: KnowledgeFollower {
         let sorted = refs.sorted { (rank($0), $0.scope, $0.version) < (rank($1), $1.scope, $1.version) }
         // Targets not found when their document was derived: reported if still missing at the end.
         var missing: [KnowledgeVersionRef: [String: Set<String>]] = [:]
+        // The names each scope's text may mention: read once, then grown by what each slice adds.
+        var names: [String: [(name: String, id: String)]] = [:]
         for ref in sorted {
             let stored = Dictionary(try await knowledge.documents(campaignID: ref.campaignID, version: ref.version).map { ($0.sourceID, $0.contentHash) }, uniquingKeysWith: { first, _ in first })
             let derived = try await store.documents(in: ref)
@@ -89,15 +91,23 @@ public actor GraphIndexer: KnowledgeFollower {
             let changed = stored.filter { derived[$0.key] != $0.value }.keys.sorted()
             for start in stride(from: 0, to: changed.count, by: Self.slice) {
                 let slice = Array(changed[start..<min(start + Self.slice, changed.count)])
-                for (end, users) in try await derive(slice, in: ref) { missing[ref, default: [:]][end, default: []].formUnion(users) }
+                if names[ref.scope] == nil {
+                    let scopeRefs = try await store.versions().filter { $0.campaignID == nil || $0.campaignID == ref.campaignID }
+                    names[ref.scope] = try await store.names(in: Array(scopeRefs))
+                }
+                let known = names[ref.scope, default: []].count
+                for (end, users) in try await derive(slice, in: ref, names: &names[ref.scope, default: []]) { missing[ref, default: [:]][end, default: []].formUnion(users) }
+                // Global names are every campaign's too.
+                if ref.campaignID == nil, let added = names[""]?.dropFirst(known) {
+                    for scope in names.keys where scope != "" { names[scope]! += added }
+                }
                 report.derived += slice.count
             }
         }
         let allRefs = try await store.versions()
         for (ref, ends) in missing.sorted(by: { $0.key.description < $1.key.description }) {
             let scope = allRefs.filter { $0.campaignID == nil || $0.campaignID == ref.campaignID }
-            let everything = GraphView(campaignID: nil, includeGM: true, now: .distantPast, versions: Dictionary(scope.map { ($0, -Double.infinity) }, uniquingKeysWith: { first, _ in first }))
-            let found = Set(try await store.nodes(ids: Array(ends.keys), view: everything).map(\.id))
+            let found = Set(try await store.nodes(ids: Array(ends.keys), view: Self.everything(in: scope)).map(\.id))
             for (end, users) in ends.sorted(by: { $0.key < $1.key }) where !found.contains(end) {
                 report.warnings.append("graph: \(users.sorted().joined(separator: ", ")) relates to \(end), which is no document id or name here yet (kept as an unresolved node until it is ingested)")
             }
@@ -109,20 +119,25 @@ public actor GraphIndexer: KnowledgeFollower {
     }
 
     /// Derives the documents of one version again and stores them.
-    private func derive(_ sourceIDs: [String], in ref: KnowledgeVersionRef) async throws -> [String: Set<String>] {
+    /// - Parameter names: the names of the scope (every version, and the global scope); the
+    ///   slice's own are added.
+    private func derive(_ sourceIDs: [String], in ref: KnowledgeVersionRef, names: inout [(name: String, id: String)]) async throws -> [String: Set<String>] {
         let filter = SearchFilter(campaignID: ref.campaignID, includeGM: true, now: .distantPast, versions: [ref: -.infinity])
         let chunks = Dictionary(grouping: try await knowledge.chunks(sourceIDs: sourceIDs, filter: filter), by: \.sourceID)
-        // Names of every version of the scope and of the global scope, and of this slice.
-        let scopeRefs = try await store.versions().filter { $0.campaignID == nil || $0.campaignID == ref.campaignID }
-        var names = try await store.names(in: Array(scopeRefs))
         for chunk in chunks.values.compactMap(\.first) {
             names += ([chunk.title] + chunk.aliases).map { (name: $0.lowercased(), id: chunk.sourceID) }
         }
         let matcher = MentionMatcher(names: names)
         var documents = sourceIDs.compactMap { id in chunks[id].flatMap { extractor.derive($0.sorted { $0.ordinal < $1.ordinal }, mentions: matcher) } }
+        let scopeRefs = try await store.versions().filter { $0.campaignID == nil || $0.campaignID == ref.campaignID }
         let missing = try await resolveTargets(&documents, scope: Array(scopeRefs.union([ref])), names: names)
         try await store.replace(documents)
         return missing
+    }
+
+    /// A view of every row of these versions, gm and expired included: what exists at all.
+    static func everything(in refs: some Sequence<KnowledgeVersionRef>) -> GraphView {
+        GraphView(campaignID: nil, includeGM: true, now: .distantPast, versions: Dictionary(refs.map { ($0, -Double.infinity) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// Targets that are names rather than ids (`location: The Rusty Anchor`) become the id of
@@ -131,8 +146,7 @@ public actor GraphIndexer: KnowledgeFollower {
         let local = Set(documents.flatMap { $0.nodes.map(\.id) })
         let ends = Set(documents.flatMap { $0.edges.flatMap { [$0.from, $0.to] } }).subtracting(local)
         guard !ends.isEmpty else { return [:] }
-        let everything = GraphView(campaignID: nil, includeGM: true, now: .distantPast, versions: Dictionary(scope.map { ($0, -Double.infinity) }, uniquingKeysWith: { first, _ in first }))
-        let known = Set(try await store.nodes(ids: Array(ends), view: everything).map(\.id))
+        let known = Set(try await store.nodes(ids: Array(ends), view: Self.everything(in: scope)).map(\.id))
         var byName: [String: Set<String>] = [:]
         for (name, id) in names { byName[name, default: []].insert(id) }
         var missing: [String: Set<String>] = [:]

@@ -129,7 +129,7 @@ struct RelationDeclarations {
             relation.visibility = visibility
         }
         if let value = fields["expires"], value != .null {
-            guard let text = value.stringValue, let date = Self.parseDate(text) else { throw Refusal("\(pointer)/expires must be an ISO 8601 date or date-time") }
+            guard let text = value.stringValue, let date = DocumentLoader.parseDate(text) else { throw Refusal("\(pointer)/expires must be an ISO 8601 date or date-time") }
             relation.expiresAt = date
         }
         if let value = fields["pinned"], value != .null {
@@ -224,14 +224,6 @@ struct RelationDeclarations {
             if let cycle = visit(step.id) { return cycle }
         }
         return nil
-    }
-
-    static func parseDate(_ text: String) -> Date? {
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return day.date(from: text)
     }
 
     /// Why a document's graph cannot be stored.

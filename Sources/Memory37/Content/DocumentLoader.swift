@@ -213,7 +213,8 @@ public struct DocumentLoader: Sendable {
         )
     }
 
-    static func parseDate(_ text: String) -> Date? {
+    /// An ISO 8601 date-time, or a date alone (midnight UTC).
+    public static func parseDate(_ text: String) -> Date? {
         let full = ISO8601DateFormatter()
         if let date = full.date(from: text) { return date }
         let day = ISO8601DateFormatter()

@@ -1,15 +1,15 @@
-import JSONValues
+public import JSONValues
 import Foundation
-import Hummingbird
-import ServiceKit
+public import Hummingbird
+public import ServiceKit
 
 /// A knowledge request body, read field by field so that every bad value gets its own JSON
-/// Pointer in the 422.
-struct KnowledgeRequest {
-    let fields: [String: JSONValue]
+/// Pointer in the 422. The graph routes read their bodies with it too.
+public struct KnowledgeRequest {
+    public let fields: [String: JSONValue]
     let limits: KnowledgeLimits
 
-    static func read(_ request: Request, context: AppRequestContext, limits: KnowledgeLimits) async throws -> KnowledgeRequest {
+    public static func read(_ request: Request, context: AppRequestContext, limits: KnowledgeLimits) async throws -> KnowledgeRequest {
         let value = try await request.decodeJSON(as: JSONValue.self, context: context)
         guard case .object(let fields) = value else {
             throw APIError.validation([.init(pointer: "", detail: "the body must be a JSON object")])
@@ -17,7 +17,7 @@ struct KnowledgeRequest {
         return KnowledgeRequest(fields: fields, limits: limits)
     }
 
-    func text(_ name: String) throws -> String {
+    public func text(_ name: String) throws -> String {
         guard case .string(let text)? = fields[name] else {
             throw APIError.validation([.init(pointer: "/\(name)", detail: "is required and must be a string")])
         }
@@ -29,11 +29,23 @@ struct KnowledgeRequest {
         return trimmed
     }
 
+    /// An optional list of at most 50 non-empty strings (ids or names).
+    public func texts(_ name: String) throws -> [String] {
+        guard let value = fields[name], value != .null else { return [] }
+        guard case .array(let items) = value, items.count <= 50 else { throw APIError.validation([.init(pointer: "/\(name)", detail: "must be a list of at most 50 node ids or names")]) }
+        return try items.enumerated().map { index, item in
+            guard let text = item.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty, text.count <= limits.maxQueryLength else {
+                throw APIError.validation([.init(pointer: "/\(name)/\(index)", detail: "must be a non-empty string of at most \(limits.maxQueryLength) characters")])
+            }
+            return text
+        }
+    }
+
     func k(default value: Int = 8) throws -> Int {
         try integer("k", range: 1...limits.maxK) ?? value
     }
 
-    func integer(_ name: String, range: ClosedRange<Int>) throws -> Int? {
+    public func integer(_ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let value = fields[name], value != .null else { return nil }
         guard let number = value.intValue, range.contains(number) else {
             throw APIError.validation([.init(pointer: "/\(name)", detail: "must be an integer \(range.lowerBound)–\(range.upperBound)")])
@@ -73,7 +85,7 @@ struct KnowledgeRequest {
     }
 
     /// `versions`: a version id or alias name per domain, pinning what the read sees.
-    func pins() throws -> [KnowledgeDomain: String] {
+    public func pins() throws -> [KnowledgeDomain: String] {
         guard let value = fields["versions"], value != .null else { return [:] }
         guard case .object(let entries) = value else {
             throw APIError.validation([.init(pointer: "/versions", detail: "must be an object of domain: version or alias")])
@@ -108,7 +120,7 @@ struct KnowledgeRequest {
 
     /// The caller's view: the requested campaign (which the token must cover), else the
     /// token's own campaign; `gm` chunks for gm and service tokens only.
-    func filter(context: AppRequestContext, domains: Set<KnowledgeDomain> = []) throws -> SearchFilter {
+    public func filter(context: AppRequestContext, domains: Set<KnowledgeDomain> = []) throws -> SearchFilter {
         try Self.filter(caller: try context.requireIdentity(), campaign: try campaignID(), domains: domains)
     }
 
