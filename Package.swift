@@ -439,7 +439,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "JSONValues",
-                "Gateway", "Genlayers", "Memory37", "ServiceKit", "JSONSchema", "TestSupport",
+                "Gateway", "Genlayers", "Memory37", "Memory37Graph", "Persistence", "ServiceKit", "JSONSchema", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -39,8 +39,7 @@ extension GenerationContextBuilder {
             for source in sources.prefix(3) {
                 try await attempt { try await graph.causalChain(from: source, direction: .both, maxDepth: 5, filter: filter) }
             }
-            let quests = Set(answers.flatMap { $0.nodes.filter { $0.kind == "quest" && ($0.status ?? "open") != "done" && $0.status != "failed" }.map(\.id) })
-            for quest in quests.sorted().prefix(2) {
+            for quest in try await graph.openQuests(near: sources, filter: filter).prefix(2) {
                 try await attempt { try await graph.questGraphContext(quest: quest, filter: filter) }
             }
         }

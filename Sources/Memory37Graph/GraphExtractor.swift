@@ -40,7 +40,8 @@ struct GraphExtractor: Sendable {
             )
         }
         var nodes = [node(id: source, kind: declarations.kind, name: first.title, aliases: first.aliases, status: declarations.status, summary: Self.prose(chunks))]
-        var names = ([first.title] + first.aliases).map { (name: $0.lowercased(), id: source) }
+        let mentionable = first.domain != .srd
+        var names: [EntityName] = ([first.title] + first.aliases).map { (name: $0.lowercased(), id: source, mentionable: mentionable) }
         var edges: [GraphEdge] = []
         func edge(from: String, to: String, type: String, chunkIDs: [String], snippet: String, relation: RelationDeclarations.Relation? = nil, weight: Double? = nil) -> GraphEdge {
             let visibility: Visibility = first.visibility == .gm || relation?.visibility == .gm ? .gm : .players
@@ -59,7 +60,7 @@ struct GraphExtractor: Sendable {
         for step in declarations.steps {
             let id = "\(source)/\(step.id)"
             nodes.append(node(id: id, kind: "step", name: step.title, status: step.status, summary: step.title))
-            names.append((step.title.lowercased(), id))
+            names.append((step.title.lowercased(), id, mentionable))
             edges.append(edge(from: id, to: source, type: "step_of", chunkIDs: [first.id], snippet: "\(step.title) is a step of \(first.title)"))
             for required in step.requires {
                 edges.append(edge(from: id, to: "\(source)/\(required)", type: "requires", chunkIDs: [first.id], snippet: "\(step.title) requires \(required)"))

@@ -79,7 +79,7 @@ public actor GraphIndexer: KnowledgeFollower {
         // Targets not found when their document was derived: reported if still missing at the end.
         var missing: [KnowledgeVersionRef: [String: Set<String>]] = [:]
         // The names each scope's text may mention: read once, then grown by what each slice adds.
-        var names: [String: [(name: String, id: String)]] = [:]
+        var names: [String: [EntityName]] = [:]
         for ref in sorted {
             let stored = Dictionary(try await knowledge.documents(campaignID: ref.campaignID, version: ref.version).map { ($0.sourceID, $0.contentHash) }, uniquingKeysWith: { first, _ in first })
             let derived = try await store.documents(in: ref)
@@ -121,13 +121,13 @@ public actor GraphIndexer: KnowledgeFollower {
     /// Derives the documents of one version again and stores them.
     /// - Parameter names: the names of the scope (every version, and the global scope); the
     ///   slice's own are added.
-    private func derive(_ sourceIDs: [String], in ref: KnowledgeVersionRef, names: inout [(name: String, id: String)]) async throws -> [String: Set<String>] {
+    private func derive(_ sourceIDs: [String], in ref: KnowledgeVersionRef, names: inout [EntityName]) async throws -> [String: Set<String>] {
         let filter = SearchFilter(campaignID: ref.campaignID, includeGM: true, now: .distantPast, versions: [ref: -.infinity])
         let chunks = Dictionary(grouping: try await knowledge.chunks(sourceIDs: sourceIDs, filter: filter), by: \.sourceID)
         for chunk in chunks.values.compactMap(\.first) {
-            names += ([chunk.title] + chunk.aliases).map { (name: $0.lowercased(), id: chunk.sourceID) }
+            names += ([chunk.title] + chunk.aliases).map { (name: $0.lowercased(), id: chunk.sourceID, mentionable: chunk.domain != .srd) }
         }
-        let matcher = MentionMatcher(names: names)
+        let matcher = MentionMatcher(names: names.filter(\.mentionable).map { ($0.name, $0.id) })
         var documents = sourceIDs.compactMap { id in chunks[id].flatMap { extractor.derive($0.sorted { $0.ordinal < $1.ordinal }, mentions: matcher) } }
         let scopeRefs = try await store.versions().filter { $0.campaignID == nil || $0.campaignID == ref.campaignID }
         let missing = try await resolveTargets(&documents, scope: Array(scopeRefs.union([ref])), names: names)
@@ -142,13 +142,13 @@ public actor GraphIndexer: KnowledgeFollower {
 
     /// Targets that are names rather than ids (`location: The Rusty Anchor`) become the id of
     /// the one node with that name; targets no node has yet are reported.
-    private func resolveTargets(_ documents: inout [GraphDocument], scope: [KnowledgeVersionRef], names: [(name: String, id: String)]) async throws -> [String: Set<String>] {
+    private func resolveTargets(_ documents: inout [GraphDocument], scope: [KnowledgeVersionRef], names: [EntityName]) async throws -> [String: Set<String>] {
         let local = Set(documents.flatMap { $0.nodes.map(\.id) })
         let ends = Set(documents.flatMap { $0.edges.flatMap { [$0.from, $0.to] } }).subtracting(local)
         guard !ends.isEmpty else { return [:] }
         let known = Set(try await store.nodes(ids: Array(ends), view: Self.everything(in: scope)).map(\.id))
         var byName: [String: Set<String>] = [:]
-        for (name, id) in names { byName[name, default: []].insert(id) }
+        for (name, id, _) in names { byName[name, default: []].insert(id) }
         var missing: [String: Set<String>] = [:]
         var renamed: [String: String] = [:]
         for end in ends.subtracting(known).sorted() {

@@ -114,9 +114,9 @@ public struct GraphDocument: Sendable, Equatable {
     public var nodes: [GraphNode]
     public var edges: [GraphEdge]
     /// Names and aliases of its nodes, lower-cased, for mentions and name targets.
-    public var names: [(name: String, id: String)]
+    public var names: [EntityName]
 
-    public init(sourceID: String, ref: KnowledgeVersionRef, contentHash: String, nodes: [GraphNode], edges: [GraphEdge], names: [(name: String, id: String)]) {
+    public init(sourceID: String, ref: KnowledgeVersionRef, contentHash: String, nodes: [GraphNode], edges: [GraphEdge], names: [EntityName]) {
         self.sourceID = sourceID
         self.ref = ref
         self.contentHash = contentHash
@@ -167,6 +167,12 @@ public enum RelationType {
 }
 
 /// The kind a document's node has when its front matter does not say.
+/// A lower-cased name or alias of a node. Relation targets may be names of any node; text
+/// mentions only those of story entities: rules (the srd domain: spells, conditions, moves,
+/// oracle tables) have names like "Light" or "Strike" that ordinary prose uses all the time,
+/// and are linked explicitly instead.
+public typealias EntityName = (name: String, id: String, mentionable: Bool)
+
 public enum NodeKind {
     public static func `default`(for domain: KnowledgeDomain) -> String {
         switch domain {

@@ -160,6 +160,29 @@ extension GraphService {
 
     // MARK: - quest_graph_context
 
+    /// Open quests that `references` touch within two hops: a session's episode reaches the
+    /// quest through the place it happened at or the people it involved. Nearest first.
+    public func openQuests(near references: [String], filter: SearchFilter, pins: [KnowledgeDomain: String] = [:]) async throws -> [String] {
+        let (view, _) = try await self.view(filter, pins: pins)
+        var seeds: [String] = []
+        for reference in references {
+            if let node = try await resolveNode(reference, view: view) { seeds.append(node.id) }
+        }
+        guard !seeds.isEmpty else { return [] }
+        let types = RelationType.place.union(RelationType.quest).union(["located_in", "involves"])
+        let nb = try await expand(seeds, depth: 2, types: types, view: view)
+        var quests: [(id: String, distance: Int)] = []
+        for node in nb.nodes.values {
+            let questID = node.kind == "step" ? node.sourceID : node.id
+            var quest = nb.nodes[questID]
+            if quest == nil, node.kind == "step" { quest = try await resolveNode(questID, view: view, kinds: ["quest"]) }
+            guard let quest, quest.kind == "quest", Self.isOpen(quest) else { continue }
+            quests.append((questID, nb.distance[node.id] ?? 9))
+        }
+        var seen = Set<String>()
+        return quests.sorted { ($0.distance, $0.id) < ($1.distance, $1.id) }.map(\.id).filter { seen.insert($0).inserted }
+    }
+
     /// The quest's steps as a DAG with their status, which prerequisites are met, the next
     /// available steps, the giver, involved people and places, and blockers (steps whose
     /// prerequisites failed).

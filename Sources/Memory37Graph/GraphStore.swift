@@ -71,7 +71,7 @@ public protocol GraphStore: Sendable {
     /// Deletes (or, dry, counts) edges that expired before `now` and are not pinned.
     func deleteExpiredEdges(now: Date, dryRun: Bool) async throws -> Int
     /// Names and aliases (lower-cased) of the nodes of these versions, for mentions.
-    func names(in refs: [KnowledgeVersionRef]) async throws -> [(name: String, id: String)]
+    func names(in refs: [KnowledgeVersionRef]) async throws -> [EntityName]
 
     // MARK: Reading
 

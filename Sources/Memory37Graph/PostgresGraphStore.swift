@@ -115,11 +115,12 @@ public struct PostgresGraphStore: GraphStore {
         return count
     }
 
-    public func names(in refs: [KnowledgeVersionRef]) async throws -> [(name: String, id: String)] {
+    public func names(in refs: [KnowledgeVersionRef]) async throws -> [EntityName] {
         guard !refs.isEmpty else { return [] }
-        var names: [(name: String, id: String)] = []
-        for try await (name, id) in try await client.query("SELECT name, id FROM graph_names WHERE part = ANY(\(refs.map(GraphPartition.key))::text[])", logger: logger).decode((String, String).self) {
-            names.append((name, id))
+        var names: [EntityName] = []
+        let query: PostgresQuery = "SELECT n.name, n.id, g.domain FROM graph_names n JOIN graph_nodes g ON g.part = n.part AND g.id = n.id WHERE n.part = ANY(\(refs.map(GraphPartition.key))::text[])"
+        for try await (name, id, domain) in try await client.query(query, logger: logger).decode((String, String, String).self) {
+            names.append((name, id, domain != KnowledgeDomain.srd.rawValue))
         }
         return names
     }

@@ -59,7 +59,7 @@ public struct SQLiteGraphStore: GraphStore {
                     ])
                 }
                 let nameStatement = try db.cachedStatement(sql: "INSERT INTO graph_names (part, source_id, name, id) VALUES (?, ?, ?, ?)")
-                for (name, id) in document.names {
+                for (name, id, _) in document.names {
                     try nameStatement.execute(arguments: [part, document.sourceID, name, id])
                 }
             }
@@ -90,12 +90,12 @@ public struct SQLiteGraphStore: GraphStore {
         }
     }
 
-    public func names(in refs: [KnowledgeVersionRef]) async throws -> [(name: String, id: String)] {
+    public func names(in refs: [KnowledgeVersionRef]) async throws -> [EntityName] {
         guard !refs.isEmpty else { return [] }
         let parts = refs.map(GraphPartition.key)
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, id FROM graph_names WHERE part IN (\(GraphRows.placeholders(parts.count)))", arguments: StatementArguments(parts))
-                .map { (name: $0["name"] as String, id: $0["id"] as String) }
+            try Row.fetchAll(db, sql: "SELECT n.name, n.id, g.domain FROM graph_names n JOIN graph_nodes g ON g.part = n.part AND g.id = n.id WHERE n.part IN (\(GraphRows.placeholders(parts.count)))", arguments: StatementArguments(parts))
+                .map { (name: $0["name"] as String, id: $0["id"] as String, mentionable: $0["domain"] as String != KnowledgeDomain.srd.rawValue) }
         }
     }
 

@@ -38,7 +38,7 @@ struct KnowledgeLocation: ParsableArguments {
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Ingest knowledge documents (Markdown, YAML, JSON, or the 5e-database layout).",
+        abstract: "Ingest knowledge documents (Markdown, YAML, JSON, the 5e-database layout, or a Datasworn ruleset).",
         discussion: """
             Unchanged documents are skipped, changed ones replaced (each in one transaction), and
             with --prune the scope's documents that were not given are deleted. A malformed file
@@ -62,7 +62,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Domain of documents that do not name one: \(KnowledgeDomain.acceptedList) (default lore).", valueName: "domain"))
     var domain: String?
 
-    @Option(help: ArgumentHelp("markdown (files with front matter, YAML, JSON) or 5e-database (the 5e-database repository layout).", valueName: "format"))
+    @Option(help: ArgumentHelp("markdown (files with front matter, YAML, JSON), 5e-database (the 5e-database repository layout) or datasworn (an Ironsworn ruleset file such as classic.json).", valueName: "format"))
     var format: String = "markdown"
 
     @Flag(help: "Delete the scope's documents (of --domain, when given; of the version, with --as-version) that are not in PATH.")
@@ -110,7 +110,11 @@ struct IngestCommand: AsyncParsableCommand {
             var imported = FiveEDatabaseImporter(edition: edition).load(url)
             if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
             loaded = imported
-        default: throw StartupError(message: "--format must be markdown or 5e-database", exitCode: RPGBotCommand.usageExitCode)
+        case "datasworn":
+            var imported = DataswornImporter().load(url)
+            if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
+            loaded = imported
+        default: throw StartupError(message: "--format must be markdown, 5e-database or datasworn", exitCode: RPGBotCommand.usageExitCode)
         }
         if loaded.documents.isEmpty && !loaded.failures.isEmpty && !FileManager.default.fileExists(atPath: url.path) {
             throw StartupError(message: "\(path): no such file or folder", exitCode: RPGBotCommand.usageExitCode)
@@ -118,7 +122,12 @@ struct IngestCommand: AsyncParsableCommand {
         let configuration = try location.configuration()
         let prune = self.prune
         let campaign = self.campaign
-        let pruneDomains: Set<KnowledgeDomain>? = domain == nil ? (format == "5e-database" ? [.srd] : nil) : [defaultDomain]
+        let pruneDomains: Set<KnowledgeDomain>? = switch (domain, format) {
+        case (nil, "5e-database"): [.srd]
+        case (nil, "datasworn"): DataswornImporter.domains
+        case (nil, _): nil
+        default: [defaultDomain]
+        }
         let start = ContinuousClock.now
         for (flag, value) in [("--as-version", asVersion), ("--from", from), ("--alias", alias)] {
             if let value, !KnowledgeVersion.isValidName(value) {
@@ -139,6 +148,9 @@ struct IngestCommand: AsyncParsableCommand {
         let failures = loaded.failures + report.failed
         for failure in failures {
             writeStandardError("rpgbot: \(failure)\n")
+        }
+        for warning in report.warnings {
+            writeStandardError("rpgbot: warning: \(warning)\n")
         }
         var summary = report
         summary.failed = failures

@@ -7,6 +7,8 @@ import HummingbirdTesting
 import HTTPTypes
 import Logging
 import Memory37
+import Memory37Graph
+import Persistence
 import NIOCore
 import ServiceKit
 import Synchronization
@@ -42,6 +44,27 @@ enum GatewayFixture {
         return service
     }
 
+    /// The demo content in SQLite with its campaign graph, as `rpgbot serve` keeps them.
+    static func withGraph(_ body: @Sendable (KnowledgeService, GraphService) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try DatabaseHandle.open(.sqlite(path: directory.file("g.sqlite").path), logger: quiet)
+        try await withRunningDatabase(database) { database in
+            let migrations = MigrationRunner()
+            migrations.register(KnowledgeMigrations.all + GraphMigrations.all)
+            _ = try await migrations.apply(to: database)
+            guard case .sqlite(let pool) = database.backend else { return }
+            let embedder = HashingEmbedder()
+            let store = SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
+            let knowledge = KnowledgeService(store: store, embedder: embedder, logger: quiet)
+            await knowledge.prepare()
+            let indexer = GraphIndexer(store: SQLiteGraphStore(pool: pool), knowledge: store, relationLifetime: nil, logger: quiet)
+            knowledge.follow(with: indexer)
+            _ = try await knowledge.ingest(DocumentLoader(defaultDomain: .lore, defaultCampaign: "demo").load(demo).documents)
+            try await body(knowledge, GraphService(store: SQLiteGraphStore(pool: pool), knowledge: knowledge, indexer: indexer))
+        }
+    }
+
     struct Tokens: Sendable {
         let player: String
         let gm: String
@@ -50,12 +73,12 @@ enum GatewayFixture {
         let service: String
     }
 
-    static func withApp(engine: GenerationEngine, knowledge: KnowledgeService?, events: (any CampaignEventPublisher)? = nil, _ body: @Sendable (any TestClientProtocol, Tokens) async throws -> Void) async throws {
+    static func withApp(engine: GenerationEngine, knowledge: KnowledgeService?, graph: GraphService? = nil, events: (any CampaignEventPublisher)? = nil, _ body: @Sendable (any TestClientProtocol, Tokens) async throws -> Void) async throws {
         let tokens = await TokenAuthority(secret: Array("a-test-secret-of-at-least-32-bytes!!".utf8))
         let catalog = RouteCatalog()
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ProblemMiddleware(catalog: catalog, traceID: { nil }))
-        let generator = GroundedGenerator(engine: engine, knowledge: knowledge, events: events, logger: quiet)
+        let generator = GroundedGenerator(engine: engine, knowledge: knowledge, graph: graph, events: events, logger: quiet)
         GroundedGenerationRoutes(generator: generator, tokens: tokens, rate: 1_000, burst: 1_000).register(on: CatalogedRouter(router: router, catalog: catalog))
         let issued = Tokens(
             player: try await tokens.issue(subject: "ada", campaign: "demo", role: .player, ttl: 600),

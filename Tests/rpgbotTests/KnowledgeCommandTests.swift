@@ -44,4 +44,50 @@ import Testing
             #expect(result.status == 2 && result.stderr.contains("--edition must be 2014 or 2024"), "\(result.stderr)")
         }
     }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let classic = repository.deletingLastPathComponent().appendingPathComponent("shared/data/datasworn/datasworn/classic/classic.json")
+
+    @Test func graphQueriesAndDataswornFromTheCommandLine() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory.url.appendingPathComponent("data").path
+            func rpgbot(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+                try await ChildProcess.runRPGBot(arguments + ["--data-dir", data])
+            }
+            var result = try await rpgbot(["ingest", Self.repository.appendingPathComponent("content/demo").path, "--campaign", "demo"])
+            #expect(result.status == 0, "\(result.stderr)")
+            result = try await rpgbot(["graph", "quest", "quest.the-drowned-bell", "--campaign", "demo"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let sections = try #require(answer["sections"] as? [String: [String]])
+            #expect(sections["next_steps"] == ["quest.the-drowned-bell/chapel-steps"] && sections["giver"] == ["npc.ilse-varrow"], "\(sections)")
+            result = try await rpgbot(["graph", "chain", "episode.session-03", "--campaign", "demo", "--text"])
+            #expect(result.status == 0 && result.stdout.hasPrefix("Causal chain back from Session 3"), "\(result.stdout) \(result.stderr)")
+            result = try await rpgbot(["graph", "scene", "The Rusty Anchor", "--campaign", "demo", "--text"])
+            #expect(result.stdout.contains("Present: Old Tom Reeve [npc.old-tom]"), "\(result.stdout)")
+            // Refusals: an unknown node exits 1 naming it; out-of-range flags exit 2.
+            result = try await rpgbot(["graph", "npc", "nobody", "--campaign", "demo"])
+            #expect(result.status == 1 && result.stderr.contains("'nobody'"), "\(result.stderr)")
+            result = try await rpgbot(["graph", "scene", "lore.brindlewick", "--depth", "7"])
+            #expect(result.status == 2 && result.stderr.contains("--depth must be 1–3"), "\(result.stderr)")
+            result = try await rpgbot(["graph", "chain", "episode.session-03", "--direction", "sideways"])
+            #expect(result.status == 2, "\(result.stderr)")
+
+            guard FileManager.default.fileExists(atPath: Self.classic.path) else { return }
+            result = try await rpgbot(["ingest", "--format", "datasworn", Self.classic.path, "--campaign", "iron"])
+            #expect(result.status == 0 && result.stdout.contains("added 251"), "\(result.stdout) \(result.stderr)")
+            // The data's three broken links are warnings, not failures.
+            #expect(result.stderr.components(separatedBy: "rpgbot: warning: graph:").count - 1 == 3, "\(result.stderr)")
+            result = try await rpgbot(["graph", "scene", "Barrier Islands", "--campaign", "iron", "--text"])
+            #expect(result.stdout.hasPrefix("Scene at Barrier Islands [classic/atlas/ironlands/barrier_islands]"), "\(result.stdout) \(result.stderr)")
+            result = try await rpgbot(["ingest", "--format", "datasworn", try lore(directory).path])
+            #expect(result.status == 1 && result.stderr.contains("not a Datasworn ruleset"), "\(result.stderr)")
+        }
+    }
+
+    private func lore(_ directory: TemporaryDirectory) throws -> URL {
+        let file = directory.url.appendingPathComponent("plain.json")
+        try Data(#"{"documents": []}"#.utf8).write(to: file)
+        return file
+    }
 }

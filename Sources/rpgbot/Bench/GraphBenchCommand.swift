@@ -115,7 +115,7 @@ struct GeneratedCampaign: Sendable {
             let chunk = KnowledgeChunk.id(campaignID: Self.campaign, sourceID: id, ordinal: 0)
             let node = GraphNode(id: id, kind: kind, name: "\(kind) \(id)", domain: domain, session: session, status: status, summary: "The \(kind) \(id).", sourceID: id, chunkID: chunk, campaignID: Self.campaign, version: ref.version, createdAt: now)
             let graphEdges = edges.map { GraphEdge(from: $0.0, to: $0.2, type: $0.1, weight: 1, sourceID: id, chunkIDs: [chunk], snippet: "\($0.0) \($0.1) \($0.2)", campaignID: Self.campaign, version: ref.version, createdAt: now) }
-            return GraphDocument(sourceID: id, ref: ref, contentHash: id, nodes: [node], edges: graphEdges, names: [(name: "\(kind) \(id)", id: id)])
+            return GraphDocument(sourceID: id, ref: ref, contentHash: id, nodes: [node], edges: graphEdges, names: [(name: "\(kind) \(id)", id: id, mentionable: true)])
         }
         for i in 0..<locations {
             all.append(document(location(i), kind: "location", domain: .lore, edges: i == 0 ? [] : [(location(i), "part_of", location(Int(generator.next() % UInt64(i))))]))
