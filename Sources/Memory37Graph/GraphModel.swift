@@ -52,10 +52,14 @@ public struct GraphNode: Sendable, Equatable {
 
 /// A relation between two nodes, declared by one document (its evidence).
 public struct GraphEdge: Sendable, Equatable {
-    public var from: String
-    public var to: String
+    // The id is kept with the edge rather than formatted on every use: traversals key their
+    // tables by it.
+    public var from: String { didSet { id = Self.id(from, type, to) } }
+    public var to: String { didSet { id = Self.id(from, type, to) } }
     /// snake_case (`enemy_of`); ``RelationType`` lists the ones the queries understand.
-    public var type: String
+    public var type: String { didSet { id = Self.id(from, type, to) } }
+    /// `from -type-> to`: stable, readable, and what an output cites.
+    public private(set) var id: String
     /// −100 (hatred) … 100 (devotion).
     public var attitude: Int?
     /// How much the relation matters, 0…10 (1 when not given; a mention's count).
@@ -80,6 +84,7 @@ public struct GraphEdge: Sendable, Equatable {
         self.from = from
         self.to = to
         self.type = type
+        self.id = Self.id(from, type, to)
         self.attitude = attitude
         self.weight = weight
         self.since = since
@@ -96,8 +101,7 @@ public struct GraphEdge: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
-    /// `from -type-> to`: stable, readable, and what an output cites.
-    public var id: String { "\(from) -\(type)-> \(to)" }
+    static func id(_ from: String, _ type: String, _ to: String) -> String { "\(from) -\(type)-> \(to)" }
 
     public var versionRef: KnowledgeVersionRef { KnowledgeVersionRef(campaignID: campaignID, version: version) }
 
@@ -166,13 +170,13 @@ public enum RelationType {
     }
 }
 
-/// The kind a document's node has when its front matter does not say.
 /// A lower-cased name or alias of a node. Relation targets may be names of any node; text
 /// mentions only those of story entities: rules (the srd domain: spells, conditions, moves,
 /// oracle tables) have names like "Light" or "Strike" that ordinary prose uses all the time,
 /// and are linked explicitly instead.
 public typealias EntityName = (name: String, id: String, mentionable: Bool)
 
+/// The kind a document's node has when its front matter does not say.
 public enum NodeKind {
     public static func `default`(for domain: KnowledgeDomain) -> String {
         switch domain {

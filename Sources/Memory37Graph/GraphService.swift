@@ -45,7 +45,13 @@ public final class GraphService: Sendable {
 
     }
 
-    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
+    /// - Parameters:
+    ///   - farBudget: at most this many nodes two or more hops away are kept (the ones reached
+    ///     most strongly from nearer nodes); the rest are dropped with their edges before any
+    ///     node is read. nil: all. A scene of a crowded place reaches a thousand people's
+    ///     friends, of which a few dozen can ever rank.
+    ///   - follow: whether an edge is followed from a node (direction rules).
+    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, farBudget: Int? = nil, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
         var result = Neighbourhood()
         for seed in seeds { result.distance[seed] = 0 }
         var frontier = seeds
@@ -65,17 +71,33 @@ public final class GraphService: Sendable {
             // Hub damping: beyond the first hop only the best-connected newcomers are expanded,
             // so a crowded place or a large faction costs a bounded number of rows.
             if next.count > frontierCap {
-                var strength: [String: Double] = [:]
-                for edge in found where frontierSet.contains(edge.from) || frontierSet.contains(edge.to) {
-                    let end = frontierSet.contains(edge.from) ? edge.to : edge.from
-                    strength[end, default: 0] += RelationType.rankWeight(edge.type) * (1 + log(1 + edge.weight))
-                }
-                next = next.sorted { (strength[$0] ?? 0, $1) > (strength[$1] ?? 0, $0) }.prefix(frontierCap).map { $0 }
+                next = Self.strongest(next, of: result, limit: frontierCap)
             }
             frontier = next
         }
+        if let farBudget {
+            let far = result.distance.filter { $0.value >= 2 }.map(\.key)
+            if far.count > farBudget {
+                let dropped = Set(far).subtracting(Self.strongest(far, of: result, limit: farBudget))
+                result.distance = result.distance.filter { !dropped.contains($0.key) }
+                result.edges = result.edges.filter { !dropped.contains($0.value.from) && !dropped.contains($0.value.to) }
+            }
+        }
         try await load(&result, view: view)
         return result
+    }
+
+    /// The `limit` of `ids` most strongly reached from nearer nodes (by edge type and weight).
+    static func strongest(_ ids: [String], of result: Neighbourhood, limit: Int) -> [String] {
+        var strength = Dictionary(uniqueKeysWithValues: ids.map { ($0, 0.0) })
+        for edge in result.edges.values {
+            guard let from = result.distance[edge.from], let to = result.distance[edge.to], from != to else { continue }
+            let end = from < to ? edge.to : edge.from
+            strength[end]? += RelationType.rankWeight(edge.type) * (1 + log(1 + edge.weight))
+        }
+        var ranked = Array(strength)
+        ranked.sort { ($0.value, $1.key) > ($1.value, $0.key) }
+        return ranked.prefix(limit).map(\.key)
     }
 
     /// Loads the nodes of a neighbourhood; drops what the view may not see (gm nodes for

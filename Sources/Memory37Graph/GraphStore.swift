@@ -44,6 +44,11 @@ public struct GraphView: Sendable {
 enum GraphPartition {
     static func key(_ ref: KnowledgeVersionRef) -> String { ref.scope + "\u{1F}" + ref.version }
 
+    /// The view's partition keys and their versions, so that rows need not parse their key.
+    static func refs(_ view: GraphView) -> [String: KnowledgeVersionRef] {
+        Dictionary(view.versions.keys.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
     static func ref(_ key: String) -> KnowledgeVersionRef {
         let parts = key.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
         let scope = String(parts[0])

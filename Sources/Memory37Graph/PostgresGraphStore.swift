@@ -130,11 +130,13 @@ public struct PostgresGraphStore: GraphStore {
         var binds = PostgresBindings()
         binds.append(ids)
         binds.append(view.partitions)
+        let refs = GraphPartition.refs(view)
         let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(GraphRows.nodeColumns) FROM graph_nodes WHERE id = ANY($1::text[]) AND part = ANY($2::text[])", binds: binds), logger: logger)
         var nodes: [GraphNode] = []
         for try await row in rows {
             let cells = row.makeRandomAccess()
-            let ref = GraphPartition.ref(try cells[0].decode(String.self))
+            let part = try cells[0].decode(String.self)
+            let ref = refs[part] ?? GraphPartition.ref(part)
             nodes.append(GraphNode(
                 id: try cells[1].decode(String.self), kind: try cells[3].decode(String.self), name: try cells[4].decode(String.self),
                 aliases: GraphRows.decode(try cells[5].decode(String.self)), domain: KnowledgeDomain(rawValue: try cells[6].decode(String.self)) ?? .lore,
@@ -155,6 +157,7 @@ public struct PostgresGraphStore: GraphStore {
         binds.append(view.partitions)
         binds.append(view.now.timeIntervalSince1970)
         binds.append(limit)
+        let refs = GraphPartition.refs(view)
         var condition = "part = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > $3)"
         if let types {
             binds.append(types.sorted())
@@ -170,7 +173,8 @@ public struct PostgresGraphStore: GraphStore {
         var edges: [GraphEdge] = []
         for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
             let cells = row.makeRandomAccess()
-            let ref = GraphPartition.ref(try cells[0].decode(String.self))
+            let part = try cells[0].decode(String.self)
+            let ref = refs[part] ?? GraphPartition.ref(part)
             edges.append(GraphEdge(
                 from: try cells[2].decode(String.self), to: try cells[3].decode(String.self), type: try cells[4].decode(String.self),
                 attitude: try cells[5].decode(Int?.self), weight: try cells[6].decode(Double.self), since: try cells[7].decode(Int?.self),

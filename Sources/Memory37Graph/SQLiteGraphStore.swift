@@ -102,11 +102,13 @@ public struct SQLiteGraphStore: GraphStore {
     public func nodes(ids: [String], view: GraphView) async throws -> [GraphNode] {
         guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
         let parts = view.partitions
+        let refs = GraphPartition.refs(view)
         return try await pool.read { db in
             var nodes: [GraphNode] = []
             for batch in GraphRows.batches(ids) {
                 let sql = "SELECT \(GraphRows.nodeColumns) FROM graph_nodes WHERE id IN (\(GraphRows.placeholders(batch.count))) AND part IN (\(GraphRows.placeholders(parts.count)))"
-                nodes += try Row.fetchAll(db, sql: sql, arguments: StatementArguments(batch + parts)).map(GraphRows.node)
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(batch + parts))
+                while let row = try rows.next() { nodes.append(GraphRows.node(row, refs: refs)) }
             }
             return nodes
         }
@@ -115,8 +117,12 @@ public struct SQLiteGraphStore: GraphStore {
     public func edges(touching ids: [String], types: Set<String>?, view: GraphView, limit: Int) async throws -> [GraphEdge] {
         guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
         let parts = view.partitions
+        let refs = GraphPartition.refs(view)
         let typeList = types.map { $0.sorted() } ?? []
-        var clauses = ["part IN (\(GraphRows.placeholders(parts.count)))", "(expires_at IS NULL OR expires_at > ?)"]
+        // `+part`: without statistics SQLite would take a handful of partitions for the more
+        // selective condition and scan each (every edge of the campaign) instead of looking the
+        // few ids up in the from/to indexes.
+        var clauses = ["+part IN (\(GraphRows.placeholders(parts.count)))", "(expires_at IS NULL OR expires_at > ?)"]
         if !typeList.isEmpty { clauses.append("type IN (\(GraphRows.placeholders(typeList.count)))") }
         if !view.includeGM { clauses.append("visibility = 'players'") }
         let condition = clauses.joined(separator: " AND ")
@@ -133,7 +139,9 @@ public struct SQLiteGraphStore: GraphStore {
                     """
                 let ids = batch.map(\.databaseValue)
                 let arguments: [DatabaseValue] = ids + shared + ids + ids + shared + [(limit - edges.count).databaseValue]
-                edges += try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(GraphRows.edge)
+                // A cursor's rows read the statement's columns in place instead of copying each row first.
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+                while let row = try rows.next() { edges.append(GraphRows.edge(row, refs: refs)) }
             }
             return edges
         }
@@ -172,29 +180,55 @@ enum GraphRows {
         JSONValue.array(strings.map { .string($0) }).canonicalText
     }
 
+    /// A JSON array of strings as ``encode(_:)`` writes it. Ids and aliases rarely need escapes,
+    /// so those are split directly; anything else goes through the JSON parser.
     static func decode(_ text: String) -> [String] {
-        (try? JSONValue.parse(text))?.arrayValue?.compactMap(\.stringValue) ?? []
+        let utf8 = text.utf8
+        guard utf8.first == UInt8(ascii: "["), utf8.last == UInt8(ascii: "]"), !utf8.contains(UInt8(ascii: "\\")) else {
+            return (try? JSONValue.parse(text))?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+        var strings: [String] = []
+        var start: String.UTF8View.Index?
+        var index = utf8.index(after: utf8.startIndex)
+        let end = utf8.index(before: utf8.endIndex)
+        while index < end {
+            if utf8[index] == UInt8(ascii: "\"") {
+                if let open = start {
+                    strings.append(String(text[open..<index]))
+                    start = nil
+                } else {
+                    start = utf8.index(after: index)
+                }
+            }
+            index = utf8.index(after: index)
+        }
+        return strings
     }
 
-    static func node(_ row: Row) -> GraphNode {
-        let ref = GraphPartition.ref(row["part"])
+    // Rows are read by position, in the order of `nodeColumns` and `edgeColumns`: looking a
+    // column up by name costs a case-insensitive comparison per column per row.
+
+    static func node(_ row: Row, refs: [String: KnowledgeVersionRef]) -> GraphNode {
+        let part: String = row[0]
+        let ref = refs[part] ?? GraphPartition.ref(part)
         return GraphNode(
-            id: row["id"], kind: row["kind"], name: row["name"], aliases: decode(row["aliases"]),
-            domain: KnowledgeDomain(rawValue: row["domain"]) ?? .lore, visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
-            session: row["session"], status: row["status"], summary: row["summary"], sourceID: row["source_id"], chunkID: row["chunk_id"],
-            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row["pinned"]
+            id: row[1], kind: row[3], name: row[4], aliases: decode(row[5]),
+            domain: KnowledgeDomain(rawValue: row[6]) ?? .lore, visibility: Visibility(rawValue: row[7]) ?? .gm,
+            session: row[8], status: row[9], summary: row[10], sourceID: row[2], chunkID: row[11],
+            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row[12]),
+            expiresAt: (row[13] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row[14]
         )
     }
 
-    static func edge(_ row: Row) -> GraphEdge {
-        let ref = GraphPartition.ref(row["part"])
+    static func edge(_ row: Row, refs: [String: KnowledgeVersionRef]) -> GraphEdge {
+        let part: String = row[0]
+        let ref = refs[part] ?? GraphPartition.ref(part)
         return GraphEdge(
-            from: row["from_id"], to: row["to_id"], type: row["type"], attitude: row["attitude"], weight: row["weight"],
-            since: row["since"], until: row["until"], note: row["note"], visibility: Visibility(rawValue: row["visibility"]) ?? .gm,
-            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row["pinned"],
-            sourceID: row["source_id"], chunkIDs: decode(row["chunk_ids"]), snippet: row["snippet"],
-            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row["created_at"])
+            from: row[2], to: row[3], type: row[4], attitude: row[5], weight: row[6],
+            since: row[7], until: row[8], note: row[9], visibility: Visibility(rawValue: row[10]) ?? .gm,
+            expiresAt: (row[11] as Double?).map(Date.init(timeIntervalSince1970:)), pinned: row[12],
+            sourceID: row[1], chunkIDs: decode(row[13]), snippet: row[14],
+            campaignID: ref.campaignID, version: ref.version, createdAt: Date(timeIntervalSince1970: row[15])
         )
     }
 }

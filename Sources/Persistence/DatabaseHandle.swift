@@ -100,6 +100,9 @@ public struct DatabaseHandle: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Reads map the file instead of copying every page through pread: graph traversals
+            // and index loads touch thousands of pages per request.
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
         // DatabasePool puts the file in WAL mode.
         return try DatabasePool(path: path, configuration: configuration)

@@ -125,6 +125,14 @@ public final class KnowledgeService: Sendable {
         do {
             try await onPrimary { try await $0.refresh() }
         } catch is CancellationError {
+        } catch let timeout as StoreTimeout {
+            // A busy machine can hold one refresh past the timeout; a store that went away
+            // does not answer the next question either.
+            do {
+                _ = try await onPrimary { try await $0.counts() }
+            } catch {
+                markDegraded(timeout)
+            }
         } catch {
             markDegraded(error)
         }
