@@ -115,8 +115,18 @@ public actor GraphIndexer: KnowledgeFollower {
         if report.derived + report.removed > 0 {
             logger.debug("graph synced", metadata: ["derived": "\(report.derived)", "removed": "\(report.removed)"])
         }
+        if report.derived + report.removed >= Self.bulk {
+            do {
+                try await store.refreshStatistics()
+            } catch {
+                logger.warning("graph statistics not refreshed", metadata: ["error": "\(error)"])
+            }
+        }
         return report
     }
+
+    /// Documents in one sync from which on the database's statistics are refreshed.
+    static let bulk = 1_000
 
     /// Derives the documents of one version again and stores them.
     /// - Parameter names: the names of the scope (every version, and the global scope); the

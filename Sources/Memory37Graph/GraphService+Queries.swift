@@ -18,7 +18,12 @@ extension GraphService {
             for npc in npcs { seeds.append(try await require(npc, view: view, what: "NPC", pointer: "/npcs").id) }
             for member in party { seeds.append((try await resolveNode(member, view: view))?.id ?? member) }
             var unique = Set<String>()
-            let nb = try await expand(seeds.filter { unique.insert($0).inserted }, depth: depth, types: nil, view: view, farBudget: max(limit, 48))
+            // The second ring is explored from the strongest half-answer's worth of the first,
+            // and never into a faction's member list.
+            let nb = try await expand(
+                seeds.filter { unique.insert($0).inserted }, depth: depth, types: nil, view: view,
+                ring: max(16, limit / 2), skippingIncoming: Self.memberships, farBudget: max(limit, 48)
+            )
             let scores = Self.rank(nb, seeds: Set(seeds))
             let kept = Set(scores.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(max(limit, seeds.count)).map(\.key))
             var answer = answer(nb, keep: kept, versions: versions)
@@ -67,6 +72,8 @@ extension GraphService {
         }
     }
 
+    static let memberships: Set<String> = ["member_of", "leads", "serves"]
+
     /// Scores by the edges that reach a node from nearer ones: type and weight, divided by the
     /// distance and damped by the node's degree (a hub reached by everything says little);
     /// events gain by recency. Seeds rank first.
@@ -112,12 +119,9 @@ extension GraphService {
             let (view, versions) = try await self.view(filter, pins: pins)
             let npc = try await require(reference, view: view, kinds: Self.people, what: "NPC", pointer: "/npc")
             let types = RelationType.social.union(RelationType.things).union(["involves", "mentions"])
-            // A faction's member list is not the NPC's business: from anyone but the NPC, incoming
+            // A faction's member list is not the NPC's business: beyond the NPC, incoming
             // memberships are not followed (its factions' allies and enemies are).
-            let memberships: Set<String> = ["member_of", "leads", "serves"]
-            let nb = try await expand([npc.id], depth: depth, types: types, view: view, farBudget: 96) { edge, node in
-                node == npc.id || !(memberships.contains(edge.type) && edge.to == node)
-            }
+            let nb = try await expand([npc.id], depth: depth, types: types, view: view, skippingIncoming: Self.memberships, farBudget: 96)
             let incident = nb.edges.values.filter { $0.from == npc.id || $0.to == npc.id }
             let relations = incident.filter { RelationType.social.contains($0.type) && !["member_of", "leads", "serves"].contains($0.type) || (["serves"].contains($0.type) && Self.people.contains(nb.nodes[$0.other(than: npc.id)]?.kind ?? "npc")) }
                 .sorted { (abs($0.attitude ?? 0), $1.id) > (abs($1.attitude ?? 0), $0.id) }

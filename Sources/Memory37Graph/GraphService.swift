@@ -50,54 +50,34 @@ public final class GraphService: Sendable {
     ///     most strongly from nearer nodes); the rest are dropped with their edges before any
     ///     node is read. nil: all. A scene of a crowded place reaches a thousand people's
     ///     friends, of which a few dozen can ever rank.
+    ///   - ring: beyond the first hop, at most this many of the newest ring are expanded
+    ///     (nil: ``frontierCap``).
+    ///   - skippingIncoming: beyond the first hop, edges of these types that end at a node are
+    ///     not followed (nor read): a faction reached is not a way to its member list.
     ///   - follow: whether an edge is followed from a node (direction rules).
-    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, farBudget: Int? = nil, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
-        var result = Neighbourhood()
-        for seed in seeds { result.distance[seed] = 0 }
-        var frontier = seeds
+    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, ring: Int? = nil, skippingIncoming: Set<String> = [], farBudget: Int? = nil, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
+        var walk = GraphTraversal(seeds: seeds)
+        var frontier = seeds.compactMap { walk.number(of: $0) }
         for hop in 1...max(1, depth) where !frontier.isEmpty {
-            var next: [String] = []
-            let found = try await store.edges(touching: frontier, types: types, view: view, limit: edgesPerHop)
-            let frontierSet = Set(frontier)
+            var inFrontier = [Bool](repeating: false, count: walk.count)
+            for number in frontier { inFrontier[number] = true }
+            var next: [Int] = []
+            let found = try await store.edges(touching: frontier.map { walk.ids[$0] }, types: types, skippingIncoming: hop == 1 ? [] : skippingIncoming, view: view, limit: edgesPerHop)
             for edge in found where view.admits(edge) {
                 // The edge must be followed from one of the frontier's nodes in an allowed direction.
-                guard (frontierSet.contains(edge.from) && follow(edge, edge.from)) || (frontierSet.contains(edge.to) && follow(edge, edge.to)) else { continue }
-                if result.edges[edge.id] == nil || edge.campaignID != nil { result.edges[edge.id] = edge }
-                for end in [edge.from, edge.to] where result.distance[end] == nil {
-                    result.distance[end] = hop
-                    next.append(end)
-                }
+                let fromFrontier = walk.number(of: edge.from).map { $0 < inFrontier.count && inFrontier[$0] } ?? false
+                let toFrontier = walk.number(of: edge.to).map { $0 < inFrontier.count && inFrontier[$0] } ?? false
+                guard (fromFrontier && follow(edge, edge.from)) || (toFrontier && follow(edge, edge.to)) else { continue }
+                next += walk.add(edge, hop: hop)
             }
             // Hub damping: beyond the first hop only the best-connected newcomers are expanded,
             // so a crowded place or a large faction costs a bounded number of rows.
-            if next.count > frontierCap {
-                next = Self.strongest(next, of: result, limit: frontierCap)
-            }
-            frontier = next
+            frontier = walk.strongest(next, limit: min(frontierCap, ring ?? frontierCap))
         }
-        if let farBudget {
-            let far = result.distance.filter { $0.value >= 2 }.map(\.key)
-            if far.count > farBudget {
-                let dropped = Set(far).subtracting(Self.strongest(far, of: result, limit: farBudget))
-                result.distance = result.distance.filter { !dropped.contains($0.key) }
-                result.edges = result.edges.filter { !dropped.contains($0.value.from) && !dropped.contains($0.value.to) }
-            }
-        }
+        if let farBudget { walk.limitFar(to: farBudget) }
+        var result = walk.neighbourhood()
         try await load(&result, view: view)
         return result
-    }
-
-    /// The `limit` of `ids` most strongly reached from nearer nodes (by edge type and weight).
-    static func strongest(_ ids: [String], of result: Neighbourhood, limit: Int) -> [String] {
-        var strength = Dictionary(uniqueKeysWithValues: ids.map { ($0, 0.0) })
-        for edge in result.edges.values {
-            guard let from = result.distance[edge.from], let to = result.distance[edge.to], from != to else { continue }
-            let end = from < to ? edge.to : edge.from
-            strength[end]? += RelationType.rankWeight(edge.type) * (1 + log(1 + edge.weight))
-        }
-        var ranked = Array(strength)
-        ranked.sort { ($0.value, $1.key) > ($1.value, $0.key) }
-        return ranked.prefix(limit).map(\.key)
     }
 
     /// Loads the nodes of a neighbourhood; drops what the view may not see (gm nodes for

@@ -83,10 +83,21 @@ public protocol GraphStore: Sendable {
     /// The nodes with these ids in the visible versions (gm ones too: the caller decides).
     func nodes(ids: [String], view: GraphView) async throws -> [GraphNode]
     /// Edges of the visible versions that start or end at one of `ids`, of `types` (nil: any),
-    /// at most `limit` of them.
-    func edges(touching ids: [String], types: Set<String>?, view: GraphView, limit: Int) async throws -> [GraphEdge]
+    /// except edges of `skippingIncoming` types that end there (a faction's memberships), at
+    /// most `limit` of them.
+    func edges(touching ids: [String], types: Set<String>?, skippingIncoming: Set<String>, view: GraphView, limit: Int) async throws -> [GraphEdge]
     /// Ids of visible nodes whose name or an alias equals `name` (lower-cased).
     func nodeIDs(named name: String, view: GraphView) async throws -> [String]
     /// Nodes and edges stored, all versions.
     func counts() async throws -> (nodes: Int, edges: Int)
+    /// After a bulk load: lets the database's planner see the new rows at once rather than
+    /// when its background statistics catch up (PostgreSQL's autovacuum, within a minute).
+    func refreshStatistics() async throws
+}
+
+extension GraphStore {
+    /// Every edge of `types` that starts or ends at one of `ids`.
+    public func edges(touching ids: [String], types: Set<String>?, view: GraphView, limit: Int) async throws -> [GraphEdge] {
+        try await edges(touching: ids, types: types, skippingIncoming: [], view: view, limit: limit)
+    }
 }

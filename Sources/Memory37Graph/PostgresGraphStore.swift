@@ -127,66 +127,75 @@ public struct PostgresGraphStore: GraphStore {
 
     public func nodes(ids: [String], view: GraphView) async throws -> [GraphNode] {
         guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
-        var binds = PostgresBindings()
-        binds.append(ids)
-        binds.append(view.partitions)
         let refs = GraphPartition.refs(view)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(GraphRows.nodeColumns) FROM graph_nodes WHERE id = ANY($1::text[]) AND part = ANY($2::text[])", binds: binds), logger: logger)
-        var nodes: [GraphNode] = []
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            let part = try cells[0].decode(String.self)
-            let ref = refs[part] ?? GraphPartition.ref(part)
-            nodes.append(GraphNode(
-                id: try cells[1].decode(String.self), kind: try cells[3].decode(String.self), name: try cells[4].decode(String.self),
-                aliases: GraphRows.decode(try cells[5].decode(String.self)), domain: KnowledgeDomain(rawValue: try cells[6].decode(String.self)) ?? .lore,
-                visibility: Visibility(rawValue: try cells[7].decode(String.self)) ?? .gm, session: try cells[8].decode(Int?.self),
-                status: try cells[9].decode(String?.self), summary: try cells[10].decode(String.self), sourceID: try cells[2].decode(String.self),
-                chunkID: try cells[11].decode(String.self), campaignID: ref.campaignID, version: ref.version,
-                createdAt: Date(timeIntervalSince1970: try cells[12].decode(Double.self)),
-                expiresAt: try cells[13].decode(Double?.self).map(Date.init(timeIntervalSince1970:)), pinned: try cells[14].decode(Bool.self)
-            ))
+        let (client, logger, partitions) = (self.client, self.logger, view.partitions)
+        return try await GraphRows.concurrently(GraphRows.pieces(ids)) { piece in
+            var binds = PostgresBindings()
+            binds.append(piece)
+            binds.append(partitions)
+            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(GraphRows.nodeColumns) FROM graph_nodes WHERE id = ANY($1::text[]) AND part = ANY($2::text[])", binds: binds), logger: logger)
+            var nodes: [GraphNode] = []
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                let part = try cells[0].decode(String.self)
+                let ref = refs[part] ?? GraphPartition.ref(part)
+                nodes.append(GraphNode(
+                    id: try cells[1].decode(String.self), kind: try cells[3].decode(String.self), name: try cells[4].decode(String.self),
+                    aliases: GraphRows.decode(try cells[5].decode(String.self)), domain: KnowledgeDomain(rawValue: try cells[6].decode(String.self)) ?? .lore,
+                    visibility: Visibility(rawValue: try cells[7].decode(String.self)) ?? .gm, session: try cells[8].decode(Int?.self),
+                    status: try cells[9].decode(String?.self), summary: try cells[10].decode(String.self), sourceID: try cells[2].decode(String.self),
+                    chunkID: try cells[11].decode(String.self), campaignID: ref.campaignID, version: ref.version,
+                    createdAt: Date(timeIntervalSince1970: try cells[12].decode(Double.self)),
+                    expiresAt: try cells[13].decode(Double?.self).map(Date.init(timeIntervalSince1970:)), pinned: try cells[14].decode(Bool.self)
+                ))
+            }
+            return nodes
         }
-        return nodes
     }
 
-    public func edges(touching ids: [String], types: Set<String>?, view: GraphView, limit: Int) async throws -> [GraphEdge] {
+    public func edges(touching ids: [String], types: Set<String>?, skippingIncoming: Set<String>, view: GraphView, limit: Int) async throws -> [GraphEdge] {
         guard !ids.isEmpty, !view.versions.isEmpty else { return [] }
-        var binds = PostgresBindings()
-        binds.append(ids)
-        binds.append(view.partitions)
-        binds.append(view.now.timeIntervalSince1970)
-        binds.append(limit)
         let refs = GraphPartition.refs(view)
-        var condition = "part = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > $3)"
-        if let types {
-            binds.append(types.sorted())
-            condition += " AND type = ANY($5::text[])"
-        }
+        var condition = "part = ANY($3::text[]) AND (expires_at IS NULL OR expires_at > $4)"
+        if types != nil { condition += " AND type = ANY($7::text[])" }
         if !view.includeGM { condition += " AND visibility = 'players'" }
+        // An edge between two pieces is returned by the piece it starts in only.
         let sql = """
             SELECT \(GraphRows.edgeColumns) FROM graph_edges WHERE from_id = ANY($1::text[]) AND \(condition)
             UNION ALL
-            SELECT \(GraphRows.edgeColumns) FROM graph_edges WHERE to_id = ANY($1::text[]) AND NOT (from_id = ANY($1::text[])) AND \(condition)
-            LIMIT $4
+            SELECT \(GraphRows.edgeColumns) FROM graph_edges WHERE to_id = ANY($1::text[]) AND NOT (from_id = ANY($2::text[])) AND NOT (type = ANY($6::text[])) AND \(condition)
+            LIMIT $5
             """
-        var edges: [GraphEdge] = []
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
-            let cells = row.makeRandomAccess()
-            let part = try cells[0].decode(String.self)
-            let ref = refs[part] ?? GraphPartition.ref(part)
-            edges.append(GraphEdge(
-                from: try cells[2].decode(String.self), to: try cells[3].decode(String.self), type: try cells[4].decode(String.self),
-                attitude: try cells[5].decode(Int?.self), weight: try cells[6].decode(Double.self), since: try cells[7].decode(Int?.self),
-                until: try cells[8].decode(Int?.self), note: try cells[9].decode(String?.self),
-                visibility: Visibility(rawValue: try cells[10].decode(String.self)) ?? .gm,
-                expiresAt: try cells[11].decode(Double?.self).map(Date.init(timeIntervalSince1970:)), pinned: try cells[12].decode(Bool.self),
-                sourceID: try cells[1].decode(String.self), chunkIDs: GraphRows.decode(try cells[13].decode(String.self)),
-                snippet: try cells[14].decode(String.self), campaignID: ref.campaignID, version: ref.version,
-                createdAt: Date(timeIntervalSince1970: try cells[15].decode(Double.self))
-            ))
+        let (client, logger, partitions, now, typeList) = (self.client, self.logger, view.partitions, view.now.timeIntervalSince1970, types.map { $0.sorted() })
+        let skipped = skippingIncoming.sorted()
+        let edges = try await GraphRows.concurrently(GraphRows.pieces(ids)) { piece in
+            var binds = PostgresBindings()
+            binds.append(piece)
+            binds.append(ids)
+            binds.append(partitions)
+            binds.append(now)
+            binds.append(limit)
+            binds.append(skipped)
+            if let typeList { binds.append(typeList) }
+            var edges: [GraphEdge] = []
+            for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
+                let cells = row.makeRandomAccess()
+                let part = try cells[0].decode(String.self)
+                let ref = refs[part] ?? GraphPartition.ref(part)
+                edges.append(GraphEdge(
+                    from: try cells[2].decode(String.self), to: try cells[3].decode(String.self), type: try cells[4].decode(String.self),
+                    attitude: try cells[5].decode(Int?.self), weight: try cells[6].decode(Double.self), since: try cells[7].decode(Int?.self),
+                    until: try cells[8].decode(Int?.self), note: try cells[9].decode(String?.self),
+                    visibility: Visibility(rawValue: try cells[10].decode(String.self)) ?? .gm,
+                    expiresAt: try cells[11].decode(Double?.self).map(Date.init(timeIntervalSince1970:)), pinned: try cells[12].decode(Bool.self),
+                    sourceID: try cells[1].decode(String.self), chunkIDs: GraphRows.decode(try cells[13].decode(String.self)),
+                    snippet: try cells[14].decode(String.self), campaignID: ref.campaignID, version: ref.version,
+                    createdAt: Date(timeIntervalSince1970: try cells[15].decode(Double.self))
+                ))
+            }
+            return edges
         }
-        return edges
+        return Array(edges.prefix(limit))
     }
 
     public func nodeIDs(named name: String, view: GraphView) async throws -> [String] {
@@ -196,6 +205,10 @@ public struct PostgresGraphStore: GraphStore {
             ids.append(id)
         }
         return ids
+    }
+
+    public func refreshStatistics() async throws {
+        _ = try await client.query("ANALYZE graph_edges, graph_nodes, graph_names", logger: logger)
     }
 
     public func counts() async throws -> (nodes: Int, edges: Int) {

@@ -186,4 +186,18 @@ struct GraphQueryTests {
             #expect(answer.node("good") != nil && answer.unresolved.isEmpty)
         }
     }
+
+    @Test("names and evidence with quotes, backslashes and accents read back as written", arguments: GraphStoreKind.available)
+    func textRoundTrip(kind: GraphStoreKind) async throws {
+        try await GraphFixture.withGraph(kind) { knowledge, graph in
+            let aliases = [#"the "Old" Anchor"#, #"back\slash"#, "Ærøskøbing", "plain"]
+            _ = try await knowledge.ingest([
+                KnowledgeDocument(sourceID: "loc.anchor", campaignID: "keep", domain: .lore, title: "Anchor", aliases: aliases, metadata: ["kind": .string("location")], body: "A tavern."),
+                KnowledgeDocument(sourceID: "npc.tom", campaignID: "keep", domain: .npc, title: "Tom", metadata: ["location": .string("loc.anchor")], body: "Keeps the bar."),
+            ])
+            let answer = try await graph.sceneContext(location: #"the "Old" Anchor"#, filter: GraphFixture.gm())
+            #expect(answer.node("loc.anchor")?.aliases == aliases)
+            #expect(answer.edges.first { $0.id == "npc.tom -located_in-> loc.anchor" }?.chunkIDs == ["keep:npc.tom#0"])
+        }
+    }
 }

@@ -62,6 +62,8 @@ struct GraphBenchCommand: AsyncParsableCommand {
             try await graph.store.replace(batch)
             edges += batch.reduce(0) { $0 + $1.edges.count }
         }
+        // As the indexer does after any sync of that size.
+        try await graph.store.refreshStatistics()
         let seconds = (ContinuousClock.now - started).inSeconds
         print(String(format: "%@, %d nodes, %d edges: written in %.1f s (%.0f nodes/s, %.0f edges/s)", kind, scale, edges, seconds, Double(scale) / seconds, Double(edges) / seconds))
         let filter = SearchFilter(campaignID: GeneratedCampaign.campaign, includeGM: true)
