@@ -13,7 +13,7 @@ extension GraphService {
     public func sceneContext(location: String, npcs: [String] = [], party: [String] = [], depth: Int = 2, limit: Int = 40, filter: SearchFilter, pins: [KnowledgeDomain: String] = [:]) async throws -> GraphAnswer {
         try await withSpan("graph.scene_context") { _ in
             let (view, versions) = try await self.view(filter, pins: pins)
-            let place = try await require(location, view: view, what: "node", pointer: "/location")
+            let (place, firstEdges) = try await resolveWithFirstHop(location, view: view, what: "node", pointer: "/location", types: nil)
             var seeds = [place.id]
             for npc in npcs { seeds.append(try await require(npc, view: view, what: "NPC", pointer: "/npcs").id) }
             for member in party { seeds.append((try await resolveNode(member, view: view))?.id ?? member) }
@@ -22,7 +22,8 @@ extension GraphService {
             // and never into a faction's member list.
             let nb = try await expand(
                 seeds.filter { unique.insert($0).inserted }, depth: depth, types: nil, view: view,
-                ring: max(16, limit / 2), skippingIncoming: Self.memberships, farBudget: max(limit, 48)
+                ring: max(16, limit / 2), skippingIncoming: Self.memberships, farBudget: max(limit, 48),
+                firstHop: seeds == [place.id] ? firstEdges : nil
             )
             let scores = Self.rank(nb, seeds: Set(seeds))
             let kept = Set(scores.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(max(limit, seeds.count)).map(\.key))
@@ -117,11 +118,11 @@ extension GraphService {
     public func npcSocialContext(npc reference: String, party: [String] = [], depth: Int = 2, filter: SearchFilter, pins: [KnowledgeDomain: String] = [:]) async throws -> GraphAnswer {
         try await withSpan("graph.npc_social_context") { _ in
             let (view, versions) = try await self.view(filter, pins: pins)
-            let npc = try await require(reference, view: view, kinds: Self.people, what: "NPC", pointer: "/npc")
             let types = RelationType.social.union(RelationType.things).union(["involves", "mentions"])
+            let (npc, npcEdges) = try await resolveWithFirstHop(reference, view: view, kinds: Self.people, what: "NPC", pointer: "/npc", types: types)
             // A faction's member list is not the NPC's business: beyond the NPC, incoming
             // memberships are not followed (its factions' allies and enemies are).
-            let nb = try await expand([npc.id], depth: depth, types: types, view: view, skippingIncoming: Self.memberships, farBudget: 96)
+            let nb = try await expand([npc.id], depth: depth, types: types, view: view, skippingIncoming: Self.memberships, farBudget: 96, firstHop: npcEdges)
             let incident = nb.edges.values.filter { $0.from == npc.id || $0.to == npc.id }
             let relations = incident.filter { RelationType.social.contains($0.type) && !["member_of", "leads", "serves"].contains($0.type) || (["serves"].contains($0.type) && Self.people.contains(nb.nodes[$0.other(than: npc.id)]?.kind ?? "npc")) }
                 .sorted { (abs($0.attitude ?? 0), $1.id) > (abs($1.attitude ?? 0), $0.id) }

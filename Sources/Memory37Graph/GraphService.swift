@@ -54,15 +54,21 @@ public final class GraphService: Sendable {
     ///     (nil: ``frontierCap``).
     ///   - skippingIncoming: beyond the first hop, edges of these types that end at a node are
     ///     not followed (nor read): a faction reached is not a way to its member list.
+    ///   - firstHop: the first hop's edges when already read (see ``prefetchFirstHop(_:types:view:)``).
     ///   - follow: whether an edge is followed from a node (direction rules).
-    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, ring: Int? = nil, skippingIncoming: Set<String> = [], farBudget: Int? = nil, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
+    func expand(_ seeds: [String], depth: Int, types: Set<String>?, view: GraphView, ring: Int? = nil, skippingIncoming: Set<String> = [], farBudget: Int? = nil, firstHop: [GraphEdge]? = nil, follow: (GraphEdge, String) -> Bool = { _, _ in true }) async throws -> Neighbourhood {
         var walk = GraphTraversal(seeds: seeds)
         var frontier = seeds.compactMap { walk.number(of: $0) }
         for hop in 1...max(1, depth) where !frontier.isEmpty {
             var inFrontier = [Bool](repeating: false, count: walk.count)
             for number in frontier { inFrontier[number] = true }
             var next: [Int] = []
-            let found = try await store.edges(touching: frontier.map { walk.ids[$0] }, types: types, skippingIncoming: hop == 1 ? [] : skippingIncoming, view: view, limit: edgesPerHop)
+            let found: [GraphEdge]
+            if hop == 1, let firstHop {
+                found = firstHop
+            } else {
+                found = try await store.edges(touching: frontier.map { walk.ids[$0] }, types: types, skippingIncoming: hop == 1 ? [] : skippingIncoming, view: view, limit: edgesPerHop)
+            }
             for edge in found where view.admits(edge) {
                 // The edge must be followed from one of the frontier's nodes in an allowed direction.
                 let fromFrontier = walk.number(of: edge.from).map { $0 < inFrontier.count && inFrontier[$0] } ?? false
@@ -78,6 +84,16 @@ public final class GraphService: Sendable {
         var result = walk.neighbourhood()
         try await load(&result, view: view)
         return result
+    }
+
+    /// Resolves `reference` to a node while reading, at the same time, the first hop of a walk
+    /// from it on the guess that it is an id (it usually is): one round trip less. The edges
+    /// are returned only when the guess was right.
+    func resolveWithFirstHop(_ reference: String, view: GraphView, kinds: Set<String>? = nil, what: String, pointer: String, types: Set<String>?) async throws -> (GraphNode, [GraphEdge]?) {
+        async let guess = store.edges(touching: [reference], types: types, view: view, limit: edgesPerHop)
+        let node = try await require(reference, view: view, kinds: kinds, what: what, pointer: pointer)
+        let edges = try await guess
+        return (node, node.id == reference ? edges : nil)
     }
 
     /// Loads the nodes of a neighbourhood; drops what the view may not see (gm nodes for
