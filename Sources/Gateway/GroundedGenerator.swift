@@ -157,7 +157,8 @@ public struct GroundedGenerator: Sendable {
         let generation = try await engine.generate(GenerationRequest(
             profile: request.endpoint.profile, input: .object(input),
             context: Self.promptContext(context, campaignID: request.campaignID),
-            additionalCheck: { output in references.check(output) }
+            additionalCheck: { output in references.check(output) },
+            allowedValues: references.allowedValues(frame: request.frame)
         ))
         let cited = Self.citations(in: generation.output).intersection(context.ids)
 

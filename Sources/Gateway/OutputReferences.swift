@@ -16,6 +16,21 @@ extension GroundedGenerator {
             combatantIDs = endpoint == .combat ? Set(FrameReader(frame).objects("combatants").compactMap { $0["id"]?.stringValue }) : []
         }
 
+        /// What the model may write where: citations only of the knowledge given, NPC and
+        /// combatant ids only of those in the frame (when it names any).
+        func allowedValues(frame: [String: JSONValue]) -> [String: [String]] {
+            let knowledge = knowledgeIDs.sorted()
+            var allowed = ["/lore_refs/*": knowledge, "/revealed_facts/*/lore_ref": knowledge]
+            let npcs = FrameReader(frame).objects("npcs").compactMap { $0["id"]?.stringValue }.sorted()
+            if !npcs.isEmpty {
+                for path in ["/npcs/*/npc_id", "/npc_lines/*/npc_id", "/disposition_changes/*/npc_id"] { allowed[path] = npcs }
+            }
+            if !combatantIDs.isEmpty {
+                for path in ["/actions/*/actor_id", "/actions/*/target_ids/*", "/proposed_effects/*/target_id"] { allowed[path] = combatantIDs.sorted() }
+            }
+            return allowed
+        }
+
         func check(_ output: JSONValue) -> [ValidationError] {
             guard let members = output.objectValue else { return [] }
             var errors: [ValidationError] = []

@@ -14,40 +14,58 @@ struct CitationCheckTests {
 
     static let frame = #"{"campaign_id": "demo", "location": "Brindlewick", "intent": "we enter the tavern"}"#
 
-    @Test("an invented id is fed back to the model, which then cites a real one")
-    func retriedUntilValid() async throws {
-        let provider = ScriptedProviderServer([
-            Wire.chat(content: Self.scene(citing: ["demo:lore.atlantis#0"])),
-            Wire.chat(content: Self.scene(citing: ["demo:lore.brindlewick#0"])),
-        ])
+    @Test("an invented id is dropped from lore_refs, listed as a repair, and never reaches the client")
+    func inventedIDDropped() async throws {
+        let provider = ScriptedProviderServer([Wire.chat(content: Self.scene(citing: ["demo:lore.atlantis#0", "demo:lore.brindlewick#0"]))])
         try await provider.run { base in
             try await GatewayFixture.withApp(engine: try GatewayFixture.engine(provider: "openai-chat", baseURL: base), knowledge: try await GatewayFixture.knowledge()) { client, tokens in
                 let answer = try await GatewayFixture.post(client, "scene", tokens.player, Self.frame)
                 #expect(answer.status == .ok)
-                #expect(answer.body["attempts"] as? Int == 2)
+                #expect(answer.body["attempts"] as? Int == 1)
                 let log = answer.body["attempt_log"] as? [[String: Any]] ?? []
+                #expect(log.first?["outcome"] as? String == "repaired")
                 #expect((log.first?["errors"] as? [String])?.first?.hasPrefix("/lore_refs/0: 'demo:lore.atlantis#0' is not one of the knowledge items given") == true)
+                let repairs = log.first?["repairs"] as? [[String: String]] ?? []
+                #expect(repairs == [["pointer": "/lore_refs/0", "kind": "dropped"]])
+                #expect(answer.output["lore_refs"] as? [String] == ["demo:lore.brindlewick#0"])
                 #expect(answer.items.filter { $0["cited"] as? Bool == true }.compactMap { $0["id"] as? String } == ["demo:lore.brindlewick#0"])
             }
         }
-        // The second request carried the first answer and the error back to the model.
-        let retry = try #require(provider.requests.last?.text)
-        #expect(retry.contains("demo:lore.atlantis#0") && retry.contains("is not one of the knowledge items given"))
-        // The knowledge the model may cite was in the prompt, by id.
-        #expect(try #require(provider.requests.first?.text).contains("[demo:lore.brindlewick#0]"))
+        #expect(provider.requests.count == 1)
+        // The model was given the ids it may cite: in the prompt, and as the enum of lore_refs.
+        let request = try #require(provider.requests.first)
+        #expect(request.text.contains("[demo:lore.brindlewick#0]"))
+        let format = request.body["response_format"] as? [String: Any]
+        let schema = (format?["json_schema"] as? [String: Any])?["schema"] as? [String: Any]
+        let refs = (schema?["properties"] as? [String: Any])?["lore_refs"] as? [String: Any]
+        let allowed = (refs?["items"] as? [String: Any])?["enum"] as? [String] ?? []
+        #expect(allowed.contains("demo:lore.brindlewick#0") && !allowed.contains("demo:lore.atlantis#0"), "\(refs ?? [:])")
     }
 
-    @Test("a model that keeps inventing ids: 502 with the attempts, never the output")
+    @Test("a model that only ever invents ids gets none of them to the client")
     func persistentInvention() async throws {
         let provider = ScriptedProviderServer(Array(repeating: Wire.chat(content: Self.scene(citing: ["demo:lore.atlantis#0"])), count: 3))
         try await provider.run { base in
             try await GatewayFixture.withApp(engine: try GatewayFixture.engine(provider: "openai-chat", baseURL: base), knowledge: try await GatewayFixture.knowledge()) { client, tokens in
                 let answer = try await GatewayFixture.post(client, "scene", tokens.player, Self.frame)
-                #expect(answer.status == .badGateway && answer.code == "generation_failed")
-                #expect(answer.body["output"] == nil && answer.body["attempts"] as? Int == 3)
-                #expect((answer.body["last_errors"] as? [String])?.contains { $0.hasPrefix("/lore_refs/0:") } == true)
+                #expect(answer.status == .ok && answer.output["lore_refs"] as? [String] == [])
+                #expect(!answer.items.contains { $0["cited"] as? Bool == true })
             }
         }
+    }
+
+    @Test("a fault the engine cannot repair is fed back to the model, which then answers")
+    func retriedUntilValid() async throws {
+        let wrongMood = Self.scene(citing: ["demo:lore.brindlewick#0"]).replacingOccurrences(of: #""mood":"calm""#, with: #""mood":"furious""#)
+        let provider = ScriptedProviderServer([Wire.chat(content: wrongMood), Wire.chat(content: Self.scene(citing: ["demo:lore.brindlewick#0"]))])
+        try await provider.run { base in
+            try await GatewayFixture.withApp(engine: try GatewayFixture.engine(provider: "openai-chat", baseURL: base), knowledge: try await GatewayFixture.knowledge()) { client, tokens in
+                let answer = try await GatewayFixture.post(client, "scene", tokens.player, Self.frame)
+                #expect(answer.status == .ok && answer.body["attempts"] as? Int == 2)
+            }
+        }
+        let retry = try #require(provider.requests.last?.text)
+        #expect(retry.contains("furious") && retry.contains("/mood"))
     }
 
     @Test("combat actions may only name the combatants given")

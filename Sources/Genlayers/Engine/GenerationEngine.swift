@@ -80,12 +80,16 @@ public struct GenerationEngine: Sendable {
 
     private func run(profile: GenerationProfile, provider: any LanguageModelProvider, request: GenerationRequest, span: any Span) async throws(GenerationFailure) -> GenerationResult {
         let start = ContinuousClock.now
+        // What the model is given: the profile's schema narrowed to this request's values.
+        let (schemaDocument, schemaText) = request.allowedValues.isEmpty
+            ? (profile.schemaDocument, profile.schemaText)
+            : { let narrowed = SchemaNarrowing.narrowed(profile.schemaDocument, allowed: request.allowedValues); return (narrowed, narrowed.canonicalText) }()
         let values: [String: JSONValue] = [
             "input": request.input,
             "context": request.context,
             "input_json": .string(request.input.canonicalText),
             "context_json": .string(request.context.canonicalText),
-            "schema_json": .string(profile.schemaText),
+            "schema_json": .string(schemaText),
             "profile": .string(profile.name),
         ]
         var messages = [
@@ -100,9 +104,9 @@ public struct GenerationEngine: Sendable {
         for number in 1...(profile.maxRetries + 1) {
             let modelRequest = ModelRequest(
                 schemaName: profile.name, schemaDescription: profile.description.isEmpty ? nil : profile.description,
-                schemaText: profile.schemaText, strict: profile.strict, messages: messages, model: model,
+                schemaText: schemaText, strict: profile.strict, messages: messages, model: model,
                 temperature: profile.temperature, maxOutputTokens: profile.maxOutputTokens,
-                structured: StructuredRequest(schema: profile.schemaDocument, input: request.input, context: request.context, offlineTemplate: profile.offlineTemplate, attempt: number)
+                structured: StructuredRequest(schema: schemaDocument, input: request.input, context: request.context, offlineTemplate: profile.offlineTemplate, attempt: number)
             )
             let attemptStart = ContinuousClock.now
             let reply: ModelReply
@@ -138,9 +142,12 @@ public struct GenerationEngine: Sendable {
                 messages += Self.feedback(answer: answer, errors: [message])
                 continue
             }
-            var errors = profile.schema.validate(output)
-            if errors.isEmpty, let check = request.additionalCheck {
-                errors = check(output)
+            let errors = Self.errors(of: output, profile: profile, request: request)
+            if !errors.isEmpty, profile.repair, let (repaired, repairs) = Self.repaired(output, errors: errors, profile: profile, request: request) {
+                let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
+                attempts.append(AttemptRecord(number: number, outcome: .repaired, errors: lines, latencyMilliseconds: latency, answer: answer, repairs: repairs))
+                metrics.recordRepairs(profile: profile.name, repairs)
+                return GenerationResult(profile: profile.name, output: repaired, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
             }
             guard errors.isEmpty else {
                 let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
@@ -152,6 +159,27 @@ public struct GenerationEngine: Sendable {
             return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
         }
         throw .invalidOutput(attempts: attempts, usage: usage, model: answeringModel)
+    }
+
+    /// The output with its mechanical faults repaired, if that makes it valid. Two rounds: the
+    /// request's own check (citations) only runs once the schema is satisfied.
+    static func repaired(_ output: JSONValue, errors: [ValidationError], profile: GenerationProfile, request: GenerationRequest) -> (JSONValue, [OutputRepair.Repair])? {
+        var (current, remaining, repairs) = (output, errors, [OutputRepair.Repair]())
+        for _ in 0..<2 {
+            guard let (next, made) = OutputRepair.repair(current, errors: remaining, schema: profile.schemaDocument, allowed: request.allowedValues) else { return nil }
+            current = next
+            repairs += made
+            remaining = Self.errors(of: current, profile: profile, request: request)
+            if remaining.isEmpty { return (current, repairs) }
+        }
+        return nil
+    }
+
+    /// The schema's errors, else the request's own check's.
+    static func errors(of output: JSONValue, profile: GenerationProfile, request: GenerationRequest) -> [ValidationError] {
+        let errors = profile.schema.validate(output)
+        guard errors.isEmpty, let check = request.additionalCheck else { return errors }
+        return check(output)
     }
 
     /// One model call, retried after transient failures with exponential backoff and jitter;

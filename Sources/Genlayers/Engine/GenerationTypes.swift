@@ -15,14 +15,19 @@ public struct GenerationRequest: Sendable {
     /// Checks beyond the schema (for example that cited ids were given); their errors are fed
     /// back to the model like schema errors.
     public var additionalCheck: (@Sendable (JSONValue) -> [ValidationError])?
+    /// Fields that may only hold one of these values, by instance path pattern (`/lore_refs/*`):
+    /// the schema the model is given lists them as an `enum` (``SchemaNarrowing``), and with
+    /// the profile's `repair` a value outside them is dropped from its list.
+    public var allowedValues: [String: [String]]
 
-    public init(profile: String, input: JSONValue = .object([:]), context: JSONValue = .object([:]), provider: String? = nil, model: String? = nil, additionalCheck: (@Sendable (JSONValue) -> [ValidationError])? = nil) {
+    public init(profile: String, input: JSONValue = .object([:]), context: JSONValue = .object([:]), provider: String? = nil, model: String? = nil, additionalCheck: (@Sendable (JSONValue) -> [ValidationError])? = nil, allowedValues: [String: [String]] = [:]) {
         self.profile = profile
         self.input = input
         self.context = context
         self.provider = provider
         self.model = model
         self.additionalCheck = additionalCheck
+        self.allowedValues = allowedValues
     }
 }
 
@@ -30,6 +35,8 @@ public struct GenerationRequest: Sendable {
 public struct AttemptRecord: Sendable, Equatable {
     public enum Outcome: String, Sendable {
         case valid
+        /// Valid after mechanical repairs (``OutputRepair``), listed in `repairs`.
+        case repaired
         case invalidJSON = "invalid_json"
         case schemaViolation = "schema_violation"
         case truncated
@@ -44,14 +51,17 @@ public struct AttemptRecord: Sendable, Equatable {
     public let latencyMilliseconds: Double
     /// The start of a rejected answer, for whoever investigates (nil for valid ones).
     public let answerExcerpt: String?
+    /// What was repaired, for a `repaired` attempt.
+    public let repairs: [OutputRepair.Repair]
 
     static let excerptLength = 300
 
-    public init(number: Int, outcome: Outcome, errors: [String], latencyMilliseconds: Double, answer: String? = nil) {
+    public init(number: Int, outcome: Outcome, errors: [String], latencyMilliseconds: Double, answer: String? = nil, repairs: [OutputRepair.Repair] = []) {
         self.number = number
         self.outcome = outcome
         self.errors = errors
         self.latencyMilliseconds = latencyMilliseconds
+        self.repairs = repairs
         self.answerExcerpt = answer.map { $0.count > Self.excerptLength ? String($0.prefix(Self.excerptLength)) + "…" : $0 }
     }
 
@@ -63,6 +73,9 @@ public struct AttemptRecord: Sendable, Equatable {
             "latency_ms": .number((latencyMilliseconds * 10).rounded() / 10),
         ]
         if let answerExcerpt { object["answer_excerpt"] = .string(answerExcerpt) }
+        if !repairs.isEmpty {
+            object["repairs"] = .array(repairs.map { .object(["pointer": .string($0.pointer), "kind": .string($0.kind.rawValue)]) })
+        }
         return .object(object)
     }
 }

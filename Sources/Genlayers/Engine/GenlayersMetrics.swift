@@ -9,6 +9,13 @@ struct GenlayersMetrics: Sendable {
         self.registry = registry
     }
 
+    func recordRepairs(profile: String, _ repairs: [OutputRepair.Repair]) {
+        guard let registry else { return }
+        for repair in repairs {
+            registry.counter("genlayers_repairs_total", help: "Mechanical repairs of model answers, by profile and kind.", labels: [("profile", profile), ("kind", repair.kind.rawValue)]).increment()
+        }
+    }
+
     func recordGeneration(profile: String, provider: String, outcome: String, attempts: Int, usage: TokenUsage, duration: Duration) {
         guard let registry else { return }
         let labels = [("profile", profile), ("provider", provider)]

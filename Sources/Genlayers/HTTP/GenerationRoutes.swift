@@ -117,6 +117,7 @@ public struct GenerationRoutes: Sendable {
             "schema": profile.schemaDocument,
             "max_retries": .number(Double(profile.maxRetries)),
             "strict": .bool(profile.strict),
+            "repair": .bool(profile.repair),
         ]
         if let provider = profile.provider { object["provider"] = .string(provider) }
         if let model = profile.model { object["model"] = .string(model) }

@@ -31,9 +31,11 @@ public struct GenerationProfile: Sendable {
     public let strict: Bool
     /// The offline provider's template (see ``OfflineProvider``).
     public let offlineTemplate: JSONValue?
+    /// Whether mechanical faults are repaired instead of re-asked (``OutputRepair``).
+    public let repair: Bool
 
     /// Public for tests and embedding; `ProfileCatalog` builds profiles from `profiles.yaml`.
-    public init(name: String, description: String, schemaDocument: JSONValue, schemaText: String, schemaPath: String = "(inline)", inputSchema: JSONSchema? = nil, systemPrompt: PromptTemplate, userPrompt: PromptTemplate, provider: String? = nil, model: String? = nil, temperature: Double? = nil, maxOutputTokens: Int = 1200, maxRetries: Int = 2, strict: Bool = true, offlineTemplate: JSONValue? = nil) {
+    public init(name: String, description: String, schemaDocument: JSONValue, schemaText: String, schemaPath: String = "(inline)", inputSchema: JSONSchema? = nil, systemPrompt: PromptTemplate, userPrompt: PromptTemplate, provider: String? = nil, model: String? = nil, temperature: Double? = nil, maxOutputTokens: Int = 1200, maxRetries: Int = 2, strict: Bool = true, offlineTemplate: JSONValue? = nil, repair: Bool = false) {
         self.name = name
         self.description = description
         self.schemaDocument = schemaDocument
@@ -50,5 +52,6 @@ public struct GenerationProfile: Sendable {
         self.maxRetries = maxRetries
         self.strict = strict
         self.offlineTemplate = offlineTemplate
+        self.repair = repair
     }
 }

@@ -98,9 +98,10 @@ struct ProfileFile: Decodable {
         let maxRetries: Int?
         let strict: Bool?
         let offlineTemplate: JSONValue?
+        let repair: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case description, schema, system, user, provider, model, temperature, strict
+            case description, schema, system, user, provider, model, temperature, strict, repair
             case inputSchema = "input_schema"
             case maxOutputTokens = "max_output_tokens"
             case maxRetries = "max_retries"
@@ -152,7 +153,7 @@ struct ProfileFile: Decodable {
                 name: name, description: description, schemaDocument: document, schemaText: text, schemaPath: schema,
                 inputSchema: input, systemPrompt: systemPrompt, userPrompt: userPrompt, provider: provider, model: model,
                 temperature: temperature, maxOutputTokens: maxOutputTokens, maxRetries: maxRetries, strict: strict,
-                offlineTemplate: offlineTemplate
+                offlineTemplate: offlineTemplate, repair: repair ?? false
             )
         }
 

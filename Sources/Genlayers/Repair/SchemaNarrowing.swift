@@ -1,0 +1,90 @@
+import Foundation
+public import JSONValues
+
+/// The schema sent to the model for one request: the profile's schema with the fields that
+/// must hold one of a known set of values (citations of the knowledge in the prompt, the ids of
+/// the frame's combatants) turned into an `enum` of exactly those values, so that a model
+/// server's constrained decoding cannot invent one. Answers are still validated against the
+/// profile's published schema.
+public enum SchemaNarrowing {
+    /// - Parameters:
+    ///   - allowed: instance path patterns (`/lore_refs/*`, `/actions/*/actor_id`; `*` is any
+    ///     array index) and the values each may hold. An empty list for array items allows no
+    ///     items at all (`maxItems: 0`).
+    public static func narrowed(_ schema: JSONValue, allowed: [String: [String]]) -> JSONValue {
+        var result = schema
+        for (pattern, values) in allowed.sorted(by: { $0.key < $1.key }) {
+            result = narrow(result, segments: Self.segments(pattern), values: values, root: schema)
+        }
+        return result
+    }
+
+    static func segments(_ pattern: String) -> [String] {
+        pattern.split(separator: "/", omittingEmptySubsequences: true).map { $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
+    }
+
+    private static func narrow(_ node: JSONValue, segments: [String], values: [String], root: JSONValue) -> JSONValue {
+        guard var members = inlined(node, root: root).objectValue else { return node }
+        // A nullable object or array is written as anyOf [schema, null]: narrow every branch.
+        for keyword in ["anyOf", "oneOf"] {
+            if case .array(let branches)? = members[keyword] {
+                members[keyword] = .array(branches.map { narrow($0, segments: segments, values: values, root: root) })
+                return .object(members)
+            }
+        }
+        guard let head = segments.first else {
+            let nullable = types(of: members).contains("null")
+            members["enum"] = .array(values.map { .string($0) } + (nullable ? [.null] : []))
+            return .object(members)
+        }
+        let rest = Array(segments.dropFirst())
+        if head == "*" {
+            guard let items = members["items"] else { return .object(members) }
+            if rest.isEmpty && values.isEmpty {
+                members["maxItems"] = .number(0)
+                return .object(members)
+            }
+            members["items"] = narrow(items, segments: rest, values: values, root: root)
+        } else {
+            guard var properties = members["properties"]?.objectValue, let property = properties[head] else { return .object(members) }
+            properties[head] = narrow(property, segments: rest, values: values, root: root)
+            members["properties"] = .object(properties)
+        }
+        return .object(members)
+    }
+
+    /// A node with its local `$ref` replaced by what it points at (its other keywords kept), so
+    /// that narrowing one use of a shared definition leaves the others alone.
+    static func inlined(_ node: JSONValue, root: JSONValue) -> JSONValue {
+        guard var members = node.objectValue, let reference = members["$ref"]?.stringValue, reference.hasPrefix("#"),
+              let target = resolve(String(reference.dropFirst()), in: root)?.objectValue else { return node }
+        members["$ref"] = nil
+        return .object(target.merging(members) { _, own in own })
+    }
+
+    /// The value at a JSON Pointer (`/a/0/b`), or nil.
+    static func resolve(_ pointer: String, in document: JSONValue) -> JSONValue? {
+        var current = document
+        for segment in segments(pointer) {
+            switch current {
+            case .object(let members):
+                guard let next = members[segment] else { return nil }
+                current = next
+            case .array(let items):
+                guard let index = Int(segment), items.indices.contains(index) else { return nil }
+                current = items[index]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+
+    static func types(of members: [String: JSONValue]) -> Set<String> {
+        switch members["type"] {
+        case .string(let type)?: [type]
+        case .array(let types)?: Set(types.compactMap(\.stringValue))
+        default: []
+        }
+    }
+}
