@@ -96,16 +96,8 @@ final class SchemaRegistry {
             if case .object(let members) = current, case .string(let id) = members["$id"] {
                 base = URIReference.stripFragment(URIReference.resolve(id, against: base))
             }
-            switch current {
-            case .object(let members):
-                guard let next = members[token] else { return nil }
-                current = next
-            case .array(let values):
-                guard let index = Int(token), values.indices.contains(index) else { return nil }
-                current = values[index]
-            default:
-                return nil
-            }
+            guard let next = current.child(token) else { return nil }
+            current = next
         }
         return Located(schema: current, base: base)
     }

@@ -148,6 +148,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// One step down: an object's member, or an array's element at a decimal index (a JSON
+    /// Pointer's reference token, already unescaped).
+    public func child(_ token: String) -> JSONValue? {
+        switch self {
+        case .object(let members): return members[token]
+        case .array(let values):
+            guard let index = Int(token), values.indices.contains(index) else { return nil }
+            return values[index]
+        default: return nil
+        }
+    }
+
     /// The number as an `Int` when it is a whole number that fits; nil for a fraction or a
     /// number out of range, which `Int(_:)` would trap on (`1e308` in a request body).
     public var intValue: Int? {

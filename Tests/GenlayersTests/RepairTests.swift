@@ -21,6 +21,13 @@ struct RepairTests {
 
     static let allowed = ["/lore_refs/*": ["k1", "k2", "k3"], "/npcs/*/npc_id": ["npc.maren"]]
 
+    /// The caller's own check, as the gateway's: every citation must be one given.
+    @Sendable static func citationsGiven(_ output: JSONValue) -> [ValidationError] {
+        (output.objectValue?["lore_refs"]?.arrayValue ?? []).enumerated().compactMap { index, value in
+            allowed["/lore_refs/*", default: []].contains(value.stringValue ?? "") ? nil : ValidationError(instanceLocation: "/lore_refs/\(index)", schemaLocation: "#/knowledge", message: "not given")
+        }
+    }
+
     @Test("the narrowed schema lists exactly the given ids, leaves shared definitions alone, and allows no items when there are none")
     func narrowing() throws {
         let schema = try JSONValue.parse(Self.sceneLike)
@@ -47,11 +54,7 @@ struct RepairTests {
         let result = try await server.run { base in
             try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(
                 profile: "scene",
-                additionalCheck: { output in
-                    (output.objectValue?["lore_refs"]?.arrayValue ?? []).enumerated().compactMap { index, value in
-                        ["k1", "k2", "k3"].contains(value.stringValue ?? "") ? nil : ValidationError(instanceLocation: "/lore_refs/\(index)", schemaLocation: "#/knowledge", message: "not given")
-                    }
-                },
+                additionalCheck: Self.citationsGiven,
                 allowedValues: Self.allowed
             ))
         }
@@ -76,11 +79,7 @@ struct RepairTests {
         let result = try await server.run { base in
             try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(
                 profile: "scene",
-                additionalCheck: { output in
-                    (output.objectValue?["lore_refs"]?.arrayValue ?? []).enumerated().compactMap { index, value in
-                        ["k1", "k2", "k3"].contains(value.stringValue ?? "") ? nil : ValidationError(instanceLocation: "/lore_refs/\(index)", schemaLocation: "#/knowledge", message: "not given")
-                    }
-                },
+                additionalCheck: Self.citationsGiven,
                 allowedValues: Self.allowed
             ))
         }

@@ -102,15 +102,8 @@ struct SchemaFiller {
         var parts = dotted.split(separator: ".").map(String.init)
         guard !parts.isEmpty, var current = values[parts.removeFirst()] else { return nil }
         for part in parts {
-            switch current {
-            case .object(let members):
-                guard let next = members[part] else { return nil }
-                current = next
-            case .array(let elements):
-                guard let index = Int(part), elements.indices.contains(index) else { return nil }
-                current = elements[index]
-            default: return nil
-            }
+            guard let next = current.child(part) else { return nil }
+            current = next
         }
         return current
     }

@@ -66,16 +66,8 @@ public enum SchemaNarrowing {
     static func resolve(_ pointer: String, in document: JSONValue) -> JSONValue? {
         var current = document
         for segment in segments(pointer) {
-            switch current {
-            case .object(let members):
-                guard let next = members[segment] else { return nil }
-                current = next
-            case .array(let items):
-                guard let index = Int(segment), items.indices.contains(index) else { return nil }
-                current = items[index]
-            default:
-                return nil
-            }
+            guard let next = current.child(segment) else { return nil }
+            current = next
         }
         return current
     }
