@@ -217,6 +217,17 @@ struct ProviderWireTests {
             try await TestProfiles.engine(baseURL: base, provider: "openai-chat").generate(GenerationRequest(profile: "reaction", input: TestProfiles.input))
         }
         #expect(result.attempts.map(\.outcome) == [.truncated, .valid])
+
+        // A long cut-off answer goes back only in part, with a budget half the one overrun.
+        let long = #"{"mood":"calm","line":""# + String(repeating: "and then the tide came in ", count: 120)
+        let cutLong = ScriptedProviderServer([Wire.chat(content: long, finishReason: "length"), Wire.chat(content: Self.valid)])
+        _ = try await cutLong.run { base in
+            try await TestProfiles.engine(baseURL: base, provider: "openai-chat").generate(GenerationRequest(profile: "reaction", input: TestProfiles.input))
+        }
+        let retry = try #require(cutLong.requests.last?.body["messages"] as? [[String: Any]])
+        #expect(((retry[2]["content"] as? String)?.count ?? 0) <= 601 && long.count > 3000)
+        #expect((retry[3]["content"] as? String)?.contains("after about 200 tokens") == true)
+        #expect((retry[3]["content"] as? String)?.contains("at most about 100 tokens") == true)
     }
 
     @Test("Chat: an unreachable server is a transport error after the retries")

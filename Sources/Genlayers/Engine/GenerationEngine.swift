@@ -22,6 +22,8 @@ public struct GenerationEngine: Sendable {
 
     /// The longest answer text kept when it is fed back to the model.
     static let feedbackExcerptLimit = 8000
+    /// The longest start of a cut-off answer fed back.
+    static let truncatedExcerptLimit = 600
 
     public init(catalog: ProfileCatalog, providers: [any LanguageModelProvider], settings: GenlayersSettings, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.genlayers")) {
         self.catalog = catalog
@@ -126,9 +128,11 @@ public struct GenerationEngine: Sendable {
                 attempts.append(AttemptRecord(number: number, outcome: .refusal, errors: [text], latencyMilliseconds: latency))
                 throw .refused(text, attempts: attempts, usage: usage, model: answeringModel)
             case .truncated(let partial, let reason):
-                let error = "the answer was cut off (\(reason)) before the JSON was complete; answer again with a complete, more concise JSON object"
+                // A tighter budget than the one just overrun, and only the start of the cut-off
+                // answer: fed back whole it would fill the context the re-ask needs.
+                let error = "the answer was cut off (\(reason)) after about \(profile.maxOutputTokens) tokens, before the JSON was complete; answer again with a complete JSON object of at most about \(profile.maxOutputTokens / 2) tokens: one or two short sentences per text field, the fewest list items allowed"
                 attempts.append(AttemptRecord(number: number, outcome: .truncated, errors: [error], latencyMilliseconds: latency, answer: partial))
-                messages += Self.feedback(answer: partial, errors: [error])
+                messages += Self.feedback(answer: partial, errors: [error], limit: Self.truncatedExcerptLimit)
                 continue
             case .text(let text):
                 answer = text
@@ -221,8 +225,8 @@ public struct GenerationEngine: Sendable {
     }
 
     /// The failed answer and the errors, as the next two messages of the conversation.
-    static func feedback(answer: String, errors: [String]) -> [ModelMessage] {
-        let excerpt = answer.count > feedbackExcerptLimit ? String(answer.prefix(feedbackExcerptLimit)) + "…" : answer
+    static func feedback(answer: String, errors: [String], limit: Int = feedbackExcerptLimit) -> [ModelMessage] {
+        let excerpt = answer.count > limit ? String(answer.prefix(limit)) + "…" : answer
         let list = errors.map { "- \($0)" }.joined(separator: "\n")
         return [
             ModelMessage(.assistant, excerpt.isEmpty ? "(empty answer)" : excerpt),
