@@ -104,4 +104,23 @@ struct RepairTests {
         }
         #expect(plain.attempts.map(\.outcome) == [.schemaViolation, .valid])
     }
+
+    @Test("an escape that names no character is replaced and logged as a repair; without repair it is invalid JSON")
+    func badEscapes() async throws {
+        // A lone high surrogate, as SmolLM2 writes one.
+        let answer = #"{"npcs":[{"npc_id":null,"line":"Hm \ud83d."}],"dc":12,"lore_refs":[],"other_refs":[]}"#
+        let server = ScriptedProviderServer([Wire.chat(content: answer)])
+        let result = try await server.run { base in
+            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(profile: "scene"))
+        }
+        #expect(result.attempts.map(\.outcome) == [.repaired])
+        #expect(result.attempts.first?.repairs.map(\.description) == [": escape_replaced"])
+        #expect(result.output.objectValue?["npcs"]?.arrayValue?.first?.objectValue?["line"] == .string("Hm \u{FFFD}."))
+
+        let off = ScriptedProviderServer([Wire.chat(content: answer), Wire.chat(content: #"{"npcs":[],"dc":12,"lore_refs":[],"other_refs":[]}"#)])
+        let plain = try await off.run { base in
+            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: false)]).generate(GenerationRequest(profile: "scene"))
+        }
+        #expect(plain.attempts.map(\.outcome) == [.invalidJSON, .valid])
+    }
 }

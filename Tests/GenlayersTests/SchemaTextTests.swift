@@ -36,5 +36,8 @@ struct AnswerParserTests {
         #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse(#"{"a": }"#) }
         #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse("Sure! {\"a\": 1}") }
         #expect(throws: AnswerParser.Failure.self) { try AnswerParser.parse("") }
+        // Valid pairs and ordinary escapes stay; lone surrogates and short escapes become U+FFFD.
+        #expect(AnswerParser.replaceBadUnicodeEscapes(#"{"a":"\ud83d\ude00 \n \u00e9"}"#) == #"{"a":"\ud83d\ude00 \n \u00e9"}"#)
+        #expect(AnswerParser.replaceBadUnicodeEscapes(#"{"a":"\ude00 \ud83dx \u12"}"#) == #"{"a":"\ufffd \ufffdx \ufffd12"}"#)
     }
 }

@@ -12,11 +12,71 @@ enum AnswerParser {
     }
 
     static func parse(_ answer: String) throws(Failure) -> JSONValue {
+        try parse(answer, replacingBadEscapes: false).value
+    }
+
+    /// - Parameter replacingBadEscapes: a `\u` escape that is no character (a lone surrogate,
+    ///   fewer than four hex digits) becomes U+FFFD instead of failing the answer; whether that
+    ///   happened is returned, so that it is logged as a repair.
+    static func parse(_ answer: String, replacingBadEscapes: Bool) throws(Failure) -> (value: JSONValue, replacedEscapes: Bool) {
         let text = stripCodeFence(answer)
-        if let value = try? JSONValue.parse(text) { return value }
+        if let value = try? JSONValue.parse(text) { return (value, false) }
         let repaired = escapeControlCharactersInStrings(text)
-        if repaired != text, let value = try? JSONValue.parse(repaired) { return value }
+        if repaired != text, let value = try? JSONValue.parse(repaired) { return (value, false) }
+        if replacingBadEscapes {
+            let replaced = replaceBadUnicodeEscapes(repaired)
+            if replaced != repaired, let value = try? JSONValue.parse(replaced) { return (value, true) }
+        }
         throw Failure(reason: problem(in: text))
+    }
+
+    /// `\u` escapes that name no character, replaced by `\ufffd`: a high surrogate not followed
+    /// by a low one, a low one alone, or fewer than four hex digits.
+    static func replaceBadUnicodeEscapes(_ text: String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var output = String.UnicodeScalarView()
+        var index = 0
+        func hex(at start: Int) -> UInt32? {
+            guard start + 4 <= scalars.count, scalars[start..<start + 4].allSatisfy(\.properties.isASCIIHexDigit) else { return nil }
+            return UInt32(String(String.UnicodeScalarView(scalars[start..<start + 4])), radix: 16)
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            guard scalar == "\\", index + 1 < scalars.count else {
+                output.append(scalar)
+                index += 1
+                continue
+            }
+            guard scalars[index + 1] == "u" else {
+                output.append(scalar)
+                output.append(scalars[index + 1])
+                index += 2
+                continue
+            }
+            let replacement = "\\ufffd".unicodeScalars
+            guard let code = hex(at: index + 2) else {
+                output.append(contentsOf: replacement)
+                index += 2
+                continue
+            }
+            switch code {
+            case 0xD800...0xDBFF:
+                if index + 12 <= scalars.count, scalars[index + 6] == "\\", scalars[index + 7] == "u", let low = hex(at: index + 8), (0xDC00...0xDFFF).contains(low) {
+                    output.append(contentsOf: scalars[index..<index + 12])
+                    index += 12
+                } else {
+                    output.append(contentsOf: replacement)
+                    index += 6
+                }
+            case 0xDC00...0xDFFF:
+                output.append(contentsOf: replacement)
+                index += 6
+            default:
+                output.append(contentsOf: scalars[index..<index + 6])
+                index += 6
+            }
+        }
+        return String(output)
     }
 
     /// Models sometimes wrap JSON in a Markdown fence even in JSON mode.

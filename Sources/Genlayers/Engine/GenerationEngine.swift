@@ -138,8 +138,11 @@ public struct GenerationEngine: Sendable {
                 answer = text
             }
             let output: JSONValue
+            var parseRepairs: [OutputRepair.Repair] = []
             do {
-                output = try AnswerParser.parse(answer)
+                let parsed = try AnswerParser.parse(answer, replacingBadEscapes: profile.repair)
+                output = parsed.value
+                if parsed.replacedEscapes { parseRepairs.append(OutputRepair.Repair(kind: .escapeReplaced, pointer: "")) }
             } catch {
                 let message = "(root): the answer is not valid JSON (\(error.reason)); answer with one JSON object only, no prose"
                 attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency, answer: answer))
@@ -149,6 +152,7 @@ public struct GenerationEngine: Sendable {
             let errors = Self.errors(of: output, profile: profile, request: request)
             if !errors.isEmpty, profile.repair, let (repaired, repairs) = Self.repaired(output, errors: errors, profile: profile, request: request) {
                 let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
+                let repairs = parseRepairs + repairs
                 attempts.append(AttemptRecord(number: number, outcome: .repaired, errors: lines, latencyMilliseconds: latency, answer: answer, repairs: repairs))
                 metrics.recordRepairs(profile: profile.name, repairs)
                 return GenerationResult(profile: profile.name, output: repaired, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
@@ -158,6 +162,11 @@ public struct GenerationEngine: Sendable {
                 attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency, answer: answer))
                 messages += Self.feedback(answer: answer, errors: lines)
                 continue
+            }
+            if !parseRepairs.isEmpty {
+                attempts.append(AttemptRecord(number: number, outcome: .repaired, errors: ["(root): an escape that is no character"], latencyMilliseconds: latency, answer: answer, repairs: parseRepairs))
+                metrics.recordRepairs(profile: profile.name, parseRepairs)
+                return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
             }
             attempts.append(AttemptRecord(number: number, outcome: .valid, errors: [], latencyMilliseconds: latency))
             return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)

@@ -14,6 +14,8 @@ public enum OutputRepair {
             case clamped
             case shortened
             case dropped
+            /// A `\\u` escape that names no character, replaced by U+FFFD (pointer: the answer).
+            case escapeReplaced = "escape_replaced"
         }
 
         public let kind: Kind
