@@ -88,10 +88,7 @@ final class SchemaRegistry {
     private func walk(pointer: String, from root: JSONValue, base: String) -> Located? {
         var current = root
         var base = base
-        let tokens = pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
-            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-        }
-        for token in tokens {
+        for token in JSONValue.pointerTokens(pointer) {
             // The base for what lies inside a schema includes that schema's own `$id`.
             if case .object(let members) = current, case .string(let id) = members["$id"] {
                 base = URIReference.stripFragment(URIReference.resolve(id, against: base))

@@ -148,6 +148,23 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The reference tokens of a JSON Pointer, unescaped (`/a~1b/0` → `["a/b", "0"]`; `""` → `[]`).
+    public static func pointerTokens(_ pointer: String) -> [String] {
+        pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
+            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        }
+    }
+
+    /// The value a JSON Pointer names, or nil.
+    public func value(at pointer: String) -> JSONValue? {
+        var current = self
+        for token in Self.pointerTokens(pointer) {
+            guard let next = current.child(token) else { return nil }
+            current = next
+        }
+        return current
+    }
+
     /// One step down: an object's member, or an array's element at a decimal index (a JSON
     /// Pointer's reference token, already unescaped).
     public func child(_ token: String) -> JSONValue? {

@@ -208,7 +208,7 @@ public struct PostgresGraphStore: GraphStore {
     }
 
     public func refreshStatistics() async throws {
-        _ = try await client.query("ANALYZE graph_edges, graph_nodes, graph_names", logger: logger)
+        for try await _ in try await client.query("ANALYZE graph_edges, graph_nodes, graph_names", logger: logger) {}
     }
 
     public func counts() async throws -> (nodes: Int, edges: Int) {

@@ -107,13 +107,9 @@ struct IngestCommand: AsyncParsableCommand {
             guard let edition = FiveEDatabaseImporter.Edition(rawValue: edition) else {
                 throw StartupError(message: "--edition must be 2014 or 2024", exitCode: RPGBotCommand.usageExitCode)
             }
-            var imported = FiveEDatabaseImporter(edition: edition).load(url)
-            if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
-            loaded = imported
+            loaded = Self.into(campaign, FiveEDatabaseImporter(edition: edition).load(url))
         case "datasworn":
-            var imported = DataswornImporter().load(url)
-            if let campaign { imported.documents = imported.documents.map { var document = $0; document.campaignID = campaign; return document } }
-            loaded = imported
+            loaded = Self.into(campaign, DataswornImporter().load(url))
         default: throw StartupError(message: "--format must be markdown, 5e-database or datasworn", exitCode: RPGBotCommand.usageExitCode)
         }
         if loaded.documents.isEmpty && !loaded.failures.isEmpty && !FileManager.default.fileExists(atPath: url.path) {
@@ -159,6 +155,14 @@ struct IngestCommand: AsyncParsableCommand {
         if let alias = report.alias { target += ", \(alias.name) → \(alias.to ?? "working")" }
         print("ingested \(path)\(target): \(summary.summary) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated)))")
         if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension IngestCommand {
+    /// Imported documents are global unless `--campaign` names one.
+    static func into(_ campaign: String?, _ imported: (documents: [KnowledgeDocument], failures: [DocumentLoader.Failure])) -> (documents: [KnowledgeDocument], failures: [DocumentLoader.Failure]) {
+        guard let campaign else { return imported }
+        return (imported.documents.map { var document = $0; document.campaignID = campaign; return document }, imported.failures)
     }
 }
 

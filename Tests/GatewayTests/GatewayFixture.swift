@@ -55,13 +55,11 @@ enum GatewayFixture {
             _ = try await migrations.apply(to: database)
             guard case .sqlite(let pool) = database.backend else { return }
             let embedder = HashingEmbedder()
-            let store = SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)
-            let knowledge = KnowledgeService(store: store, embedder: embedder, logger: quiet)
+            let knowledge = KnowledgeService(store: SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions), embedder: embedder, logger: quiet)
             await knowledge.prepare()
-            let indexer = GraphIndexer(store: SQLiteGraphStore(pool: pool), knowledge: store, relationLifetime: nil, logger: quiet)
-            knowledge.follow(with: indexer)
+            let graph = GatewayCapability.makeGraphService(knowledge: knowledge, database: database, relationLifetime: nil, logger: quiet)
             _ = try await knowledge.ingest(DocumentLoader(defaultDomain: .lore, defaultCampaign: "demo").load(demo).documents)
-            try await body(knowledge, GraphService(store: SQLiteGraphStore(pool: pool), knowledge: knowledge, indexer: indexer))
+            try await body(knowledge, graph)
         }
     }
 

@@ -21,6 +21,17 @@ struct RepairTests {
 
     static let allowed = ["/lore_refs/*": ["k1", "k2", "k3"], "/npcs/*/npc_id": ["npc.maren"]]
 
+    static let citingRequest = GenerationRequest(profile: "scene", additionalCheck: citationsGiven, allowedValues: allowed)
+
+    /// `request` against a server that gives these answers in turn.
+    static func generate(answering answers: [String], repair: Bool, request: GenerationRequest) async throws -> (GenerationResult, ScriptedProviderServer) {
+        let server = ScriptedProviderServer(answers.map { Wire.chat(content: $0) })
+        let result = try await server.run { base in
+            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try profile(repair: repair)]).generate(request)
+        }
+        return (result, server)
+    }
+
     /// The caller's own check, as the gateway's: every citation must be one given.
     @Sendable static func citationsGiven(_ output: JSONValue) -> [ValidationError] {
         (output.objectValue?["lore_refs"]?.arrayValue ?? []).enumerated().compactMap { index, value in
@@ -50,14 +61,7 @@ struct RepairTests {
     @Test("a number out of range, a string too long and an id not given are repaired, listed, and the answer is not re-asked")
     func mechanicalRepairs() async throws {
         let answer = #"{"npcs":[{"npc_id":"npc.maren","line":"Get out of my chapel before the tide turns, dry-foot, or else"}],"dc":45,"lore_refs":["k9","k2","k7"],"other_refs":[]}"#
-        let server = ScriptedProviderServer([Wire.chat(content: answer)])
-        let result = try await server.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(
-                profile: "scene",
-                additionalCheck: Self.citationsGiven,
-                allowedValues: Self.allowed
-            ))
-        }
+        let (result, server) = try await Self.generate(answering: [answer], repair: true, request: Self.citingRequest)
         #expect(result.attempts.map(\.outcome) == [.repaired])
         // The schema's faults first; the citations are checked (and dropped) once it is satisfied.
         #expect(result.attempts.first?.repairs.map(\.description) == ["/dc: clamped", "/npcs/0/line: shortened", "/lore_refs/0: dropped", "/lore_refs/2: dropped"])
@@ -75,14 +79,7 @@ struct RepairTests {
     @Test("invented citations are dropped from the list; the rest of the answer stands")
     func citationsDropped() async throws {
         let answer = #"{"npcs":[],"dc":12,"lore_refs":["k9","k2","k7"],"other_refs":[]}"#
-        let server = ScriptedProviderServer([Wire.chat(content: answer)])
-        let result = try await server.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(
-                profile: "scene",
-                additionalCheck: Self.citationsGiven,
-                allowedValues: Self.allowed
-            ))
-        }
+        let (result, _) = try await Self.generate(answering: [answer], repair: true, request: Self.citingRequest)
         #expect(result.output.objectValue?["lore_refs"] == .array([.string("k2")]))
         #expect(result.attempts.first?.repairs.map(\.description) == ["/lore_refs/0: dropped", "/lore_refs/2: dropped"])
     }
@@ -91,17 +88,11 @@ struct RepairTests {
     func notMechanical() async throws {
         let wrong = #"{"npcs":[],"dc":45,"lore_refs":[],"other_refs":[],"extra":1}"#
         let fixed = #"{"npcs":[],"dc":12,"lore_refs":[],"other_refs":[]}"#
-        let server = ScriptedProviderServer([Wire.chat(content: wrong), Wire.chat(content: fixed)])
-        let result = try await server.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(profile: "scene", allowedValues: Self.allowed))
-        }
+        let (result, _) = try await Self.generate(answering: [wrong, fixed], repair: true, request: GenerationRequest(profile: "scene", allowedValues: Self.allowed))
         #expect(result.attempts.map(\.outcome) == [.schemaViolation, .valid])
         #expect(result.attempts.first?.errors.contains { $0.hasPrefix("/dc:") } == true)
 
-        let off = ScriptedProviderServer([Wire.chat(content: #"{"npcs":[],"dc":45,"lore_refs":[],"other_refs":[]}"#), Wire.chat(content: fixed)])
-        let plain = try await off.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: false)]).generate(GenerationRequest(profile: "scene"))
-        }
+        let (plain, _) = try await Self.generate(answering: [#"{"npcs":[],"dc":45,"lore_refs":[],"other_refs":[]}"#, fixed], repair: false, request: GenerationRequest(profile: "scene"))
         #expect(plain.attempts.map(\.outcome) == [.schemaViolation, .valid])
     }
 
@@ -109,18 +100,12 @@ struct RepairTests {
     func badEscapes() async throws {
         // A lone high surrogate, as SmolLM2 writes one.
         let answer = #"{"npcs":[{"npc_id":null,"line":"Hm \ud83d."}],"dc":12,"lore_refs":[],"other_refs":[]}"#
-        let server = ScriptedProviderServer([Wire.chat(content: answer)])
-        let result = try await server.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: true)]).generate(GenerationRequest(profile: "scene"))
-        }
+        let (result, _) = try await Self.generate(answering: [answer], repair: true, request: GenerationRequest(profile: "scene"))
         #expect(result.attempts.map(\.outcome) == [.repaired])
         #expect(result.attempts.first?.repairs.map(\.description) == [": escape_replaced"])
         #expect(result.output.objectValue?["npcs"]?.arrayValue?.first?.objectValue?["line"] == .string("Hm \u{FFFD}."))
 
-        let off = ScriptedProviderServer([Wire.chat(content: answer), Wire.chat(content: #"{"npcs":[],"dc":12,"lore_refs":[],"other_refs":[]}"#)])
-        let plain = try await off.run { base in
-            try await TestProfiles.engine(baseURL: base, provider: "openai-chat", profiles: [try Self.profile(repair: false)]).generate(GenerationRequest(profile: "scene"))
-        }
+        let (plain, _) = try await Self.generate(answering: [answer, #"{"npcs":[],"dc":12,"lore_refs":[],"other_refs":[]}"#], repair: false, request: GenerationRequest(profile: "scene"))
         #expect(plain.attempts.map(\.outcome) == [.invalidJSON, .valid])
     }
 }

@@ -137,12 +137,12 @@ public struct GenerationEngine: Sendable {
             case .text(let text):
                 answer = text
             }
-            let output: JSONValue
-            var parseRepairs: [OutputRepair.Repair] = []
+            var output: JSONValue
+            var repairs: [OutputRepair.Repair] = []
             do {
                 let parsed = try AnswerParser.parse(answer, replacingBadEscapes: profile.repair)
                 output = parsed.value
-                if parsed.replacedEscapes { parseRepairs.append(OutputRepair.Repair(kind: .escapeReplaced, pointer: "")) }
+                if parsed.replacedEscapes { repairs.append(OutputRepair.Repair(kind: .escapeReplaced, pointer: "")) }
             } catch {
                 let message = "(root): the answer is not valid JSON (\(error.reason)); answer with one JSON object only, no prose"
                 attempts.append(AttemptRecord(number: number, outcome: .invalidJSON, errors: [message], latencyMilliseconds: latency, answer: answer))
@@ -150,25 +150,24 @@ public struct GenerationEngine: Sendable {
                 continue
             }
             let errors = Self.errors(of: output, profile: profile, request: request)
-            if !errors.isEmpty, profile.repair, let (repaired, repairs) = Self.repaired(output, errors: errors, profile: profile, request: request) {
-                let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
-                let repairs = parseRepairs + repairs
+            var lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
+            if !errors.isEmpty {
+                guard profile.repair, let (repaired, made) = Self.repaired(output, errors: errors, profile: profile, request: request) else {
+                    attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency, answer: answer))
+                    messages += Self.feedback(answer: answer, errors: lines)
+                    continue
+                }
+                output = repaired
+                repairs += made
+            } else if !repairs.isEmpty {
+                lines = ["(root): an escape that is no character"]
+            }
+            if repairs.isEmpty {
+                attempts.append(AttemptRecord(number: number, outcome: .valid, errors: [], latencyMilliseconds: latency))
+            } else {
                 attempts.append(AttemptRecord(number: number, outcome: .repaired, errors: lines, latencyMilliseconds: latency, answer: answer, repairs: repairs))
                 metrics.recordRepairs(profile: profile.name, repairs)
-                return GenerationResult(profile: profile.name, output: repaired, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
             }
-            guard errors.isEmpty else {
-                let lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
-                attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency, answer: answer))
-                messages += Self.feedback(answer: answer, errors: lines)
-                continue
-            }
-            if !parseRepairs.isEmpty {
-                attempts.append(AttemptRecord(number: number, outcome: .repaired, errors: ["(root): an escape that is no character"], latencyMilliseconds: latency, answer: answer, repairs: parseRepairs))
-                metrics.recordRepairs(profile: profile.name, parseRepairs)
-                return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
-            }
-            attempts.append(AttemptRecord(number: number, outcome: .valid, errors: [], latencyMilliseconds: latency))
             return GenerationResult(profile: profile.name, output: output, attempts: attempts, usage: usage, provider: provider.name, model: answeringModel, latency: ContinuousClock.now - start)
         }
         throw .invalidOutput(attempts: attempts, usage: usage, model: answeringModel)

@@ -207,12 +207,7 @@ struct SchemaFiller {
         var hops = 0
         while case .string(let reference)? = current.objectValue?["$ref"], reference.hasPrefix("#"), hops < 32 {
             hops += 1
-            var target = root
-            for token in reference.dropFirst().split(separator: "/") {
-                let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-                guard let next = target.objectValue?[key] else { return current }
-                target = next
-            }
+            guard let target = root.value(at: String(reference.dropFirst())) else { return current }
             current = target
         }
         return current

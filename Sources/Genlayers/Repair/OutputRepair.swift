@@ -35,17 +35,17 @@ public enum OutputRepair {
         var drops: [String] = []
         for error in errors {
             let pointer = error.instanceLocation
-            guard let value = SchemaNarrowing.resolve(pointer, in: output) else { return nil }
+            guard let value = output.value(at: pointer) else { return nil }
             if let pattern = allowed.keys.first(where: { matches(pointer, $0) }), let text = value.stringValue, !(allowed[pattern] ?? []).contains(text) {
                 // Only a list item can go; a single field needs an answer.
-                guard SchemaNarrowing.segments(pointer).last.flatMap(Int.init) != nil else { return nil }
+                guard JSONValue.pointerTokens(pointer).last.flatMap(Int.init) != nil else { return nil }
                 drops.append(pointer)
                 continue
             }
             guard let hash = error.schemaLocation.firstIndex(of: "#") else { return nil }
             let keywordPointer = String(error.schemaLocation[error.schemaLocation.index(after: hash)...])
-            let keyword = SchemaNarrowing.segments(keywordPointer).last ?? ""
-            guard let bound = SchemaNarrowing.resolve(keywordPointer, in: schema)?.numberValue else { return nil }
+            let keyword = JSONValue.pointerTokens(keywordPointer).last ?? ""
+            guard let bound = schema.value(at: keywordPointer)?.numberValue else { return nil }
             switch (keyword, value) {
             case ("maximum", .number(let number)) where number > bound, ("minimum", .number(let number)) where number < bound:
                 repaired = replacing(pointer, in: repaired, with: .number(bound))
@@ -67,7 +67,7 @@ public enum OutputRepair {
 
     /// Whether an instance pointer matches a pattern whose `*` segments stand for any index.
     static func matches(_ pointer: String, _ pattern: String) -> Bool {
-        let (have, want) = (SchemaNarrowing.segments(pointer), SchemaNarrowing.segments(pattern))
+        let (have, want) = (JSONValue.pointerTokens(pointer), JSONValue.pointerTokens(pattern))
         guard have.count == want.count else { return false }
         return zip(have, want).allSatisfy { $1 == "*" ? Int($0) != nil : $0 == $1 }
     }
@@ -79,14 +79,14 @@ public enum OutputRepair {
         return String(prefix[..<space]).trimmingCharacters(in: .whitespaces)
     }
 
-    private static func index(of pointer: String) -> Int { SchemaNarrowing.segments(pointer).last.flatMap(Int.init) ?? 0 }
+    private static func index(of pointer: String) -> Int { JSONValue.pointerTokens(pointer).last.flatMap(Int.init) ?? 0 }
 
     static func replacing(_ pointer: String, in document: JSONValue, with value: JSONValue) -> JSONValue {
-        update(document, SchemaNarrowing.segments(pointer)[...]) { _ in value }
+        update(document, JSONValue.pointerTokens(pointer)[...]) { _ in value }
     }
 
     static func removing(_ pointer: String, from document: JSONValue) -> JSONValue {
-        var segments = SchemaNarrowing.segments(pointer)
+        var segments = JSONValue.pointerTokens(pointer)
         guard let last = segments.popLast(), let index = Int(last) else { return document }
         return update(document, segments[...]) { list in
             guard case .array(var items) = list, items.indices.contains(index) else { return list }

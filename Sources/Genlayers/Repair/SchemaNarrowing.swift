@@ -1,4 +1,3 @@
-import Foundation
 public import JSONValues
 
 /// The schema sent to the model for one request: the profile's schema with the fields that
@@ -14,13 +13,9 @@ public enum SchemaNarrowing {
     public static func narrowed(_ schema: JSONValue, allowed: [String: [String]]) -> JSONValue {
         var result = schema
         for (pattern, values) in allowed.sorted(by: { $0.key < $1.key }) {
-            result = narrow(result, segments: Self.segments(pattern), values: values, root: schema)
+            result = narrow(result, segments: JSONValue.pointerTokens(pattern), values: values, root: schema)
         }
         return result
-    }
-
-    static func segments(_ pattern: String) -> [String] {
-        pattern.split(separator: "/", omittingEmptySubsequences: true).map { $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
     }
 
     private static func narrow(_ node: JSONValue, segments: [String], values: [String], root: JSONValue) -> JSONValue {
@@ -57,19 +52,9 @@ public enum SchemaNarrowing {
     /// that narrowing one use of a shared definition leaves the others alone.
     static func inlined(_ node: JSONValue, root: JSONValue) -> JSONValue {
         guard var members = node.objectValue, let reference = members["$ref"]?.stringValue, reference.hasPrefix("#"),
-              let target = resolve(String(reference.dropFirst()), in: root)?.objectValue else { return node }
+              let target = root.value(at: String(reference.dropFirst()))?.objectValue else { return node }
         members["$ref"] = nil
         return .object(target.merging(members) { _, own in own })
-    }
-
-    /// The value at a JSON Pointer (`/a/0/b`), or nil.
-    static func resolve(_ pointer: String, in document: JSONValue) -> JSONValue? {
-        var current = document
-        for segment in segments(pointer) {
-            guard let next = current.child(segment) else { return nil }
-            current = next
-        }
-        return current
     }
 
     static func types(of members: [String: JSONValue]) -> Set<String> {
