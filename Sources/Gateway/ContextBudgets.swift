@@ -32,6 +32,15 @@ public struct ContextBudgets: Sendable, Equatable, CustomStringConvertible {
         self.tokens = tokens
     }
 
+    /// The budgets scaled down, each section in proportion, so that together they take at most
+    /// `room` tokens; unchanged when they already fit.
+    public func fitting(into room: Int) -> ContextBudgets {
+        let total = tokens.values.reduce(0, +)
+        guard total > room else { return self }
+        let scale = Double(max(room, 0)) / Double(total)
+        return ContextBudgets(tokens: tokens.mapValues { Int((Double($0) * scale).rounded(.down)) })
+    }
+
     public var description: String {
         ContextSection.allCases.map { "\($0.rawValue):\(self[$0])" }.joined(separator: ",")
     }

@@ -29,7 +29,7 @@ public struct GatewayCapability: Capability {
 
     /// Generation's settings, then the knowledge layer's.
     public static let settings: [Setting] = [
-        .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmRetries,
+        .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmGrammar, .llmContextTokens, .llmRetries,
         .generationRate, .generationBurst, .contextTokens,
         .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
         .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch, .knowledgeStoreTimeout,

@@ -31,6 +31,11 @@ extension GenerationConfiguration {
             guard let dialect = ChatDialect(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .llmChatDialect, value: text) }
             settings.providerSettings.chatDialect = dialect
         }
+        if let text = values.raw(.llmGrammar) {
+            guard let grammar = GrammarDialect(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .llmGrammar, value: text) }
+            settings.providerSettings.grammar = grammar
+        }
+        settings.contextTokens = try values.integer(.llmContextTokens, 512...2_000_000)
         settings.transportRetries = try values.integer(.llmRetries, 0...10) ?? settings.transportRetries
         engine = settings
         requestRate = try values.positiveNumber(.generationRate) ?? requestRate

@@ -75,11 +75,18 @@ public struct GenerationContextBuilder: Sendable {
     let knowledge: KnowledgeService
     let graph: GraphService?
     let budgets: ContextBudgets
+    /// Smaller budgets for the endpoints whose prompts would not fit the model's context.
+    var fitted: [DomainEndpoint: ContextBudgets] = [:]
 
     public init(knowledge: KnowledgeService, graph: GraphService? = nil, budgets: ContextBudgets = .standard) {
         self.knowledge = knowledge
         self.graph = graph
         self.budgets = budgets
+    }
+
+    /// The knowledge budgets of one endpoint.
+    public func budgets(for endpoint: DomainEndpoint) -> ContextBudgets {
+        fitted[endpoint] ?? budgets
     }
 
     /// Queries shorter than this many characters are not run: they would match noise.
@@ -143,7 +150,7 @@ public struct GenerationContextBuilder: Sendable {
     /// - Parameter profiles: NPC profiles the caller already looked up, by the frame's reference.
     public func build(_ endpoint: DomainEndpoint, frame: [String: JSONValue], filter: SearchFilter, profiles: [String: NPCProfile] = [:]) async throws -> GroundingContext {
         let plan = Self.plan(endpoint, frame: frame)
-        let budgets = self.budgets
+        let budgets = budgets(for: endpoint)
         async let npcs = budgets[.npcs] > 0 ? npcCandidates(plan.npcs, filter: filter, known: profiles) : []
         async let lore = budgets[.lore] > 0 && !plan.lore.isEmpty ? knowledge.loreSearch(plan.lore, filter: filter, k: 8).map(Candidate.init) : []
         async let rules = budgets[.rules] > 0 ? ruleCandidates(plan, filter: filter) : []

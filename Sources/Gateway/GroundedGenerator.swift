@@ -27,11 +27,34 @@ public struct GroundedGenerator: Sendable {
     public init(engine: GenerationEngine, knowledge: KnowledgeService?, graph: GraphService? = nil, budgets: ContextBudgets = .standard, events: (any CampaignEventPublisher)?, metrics: MetricsRegistry? = nil, logger: Logger = Logger(label: "rpgbot.gateway")) {
         self.engine = engine
         self.knowledge = knowledge
-        self.builder = knowledge.map { GenerationContextBuilder(knowledge: $0, graph: graph, budgets: budgets) }
+        self.builder = knowledge.map { knowledge in
+            var builder = GenerationContextBuilder(knowledge: knowledge, graph: graph, budgets: budgets)
+            if let contextTokens = engine.settings.contextTokens {
+                for endpoint in DomainEndpoint.allCases {
+                    guard let profile = engine.catalog[endpoint.profile] else { continue }
+                    builder.fitted[endpoint] = budgets.fitting(into: Self.knowledgeRoom(profile, contextTokens: contextTokens))
+                }
+            }
+            return builder
+        }
         self.events = events
         self.metrics = GatewayMetrics(registry: metrics)
         self.logger = logger
     }
+
+    /// Prompt tokens left for knowledge in a model context of `contextTokens`: what the answer's
+    /// budget, the prompt templates and a frame leave. Knowledge is what shrinks first; the
+    /// answer's budget only shrinks when even a prompt without knowledge does not fit.
+    static func knowledgeRoom(_ profile: GenerationProfile, contextTokens: Int) -> Int {
+        let templates = GenerationEngine.promptTokens(profile.systemPrompt.text) + GenerationEngine.promptTokens(profile.userPrompt.text)
+        // A schema's longest valid answer can exceed a small window on its own; the answer is
+        // promised at most half of it, and real answers are far shorter than the longest.
+        let answer = min(profile.maxOutputTokens, contextTokens / 2)
+        return contextTokens - answer - templates - frameAllowance
+    }
+
+    /// Prompt tokens set aside for the frame itself (place, party, NPCs, recent events, intent).
+    static let frameAllowance = 400
 
     /// One grounded generation request, already checked for shape.
     public struct Request: Sendable {

@@ -67,7 +67,7 @@ final class Evaluator {
                 tokens.append(node.token)
                 current = up
             }
-            return tokens.reversed().map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
+            return tokens.reversed().map { "/" + JSONValue.escapePointerToken($0) }.joined()
         }
     }
 

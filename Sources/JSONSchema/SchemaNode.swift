@@ -105,7 +105,7 @@ final class SchemaCompiler {
     private func child(_ value: JSONValue, _ node: SchemaNode, _ tokens: String...) -> SchemaNode {
         var location = node.location
         for token in tokens {
-            location += "/" + token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            location += "/" + JSONValue.escapePointerToken(token)
         }
         return self.node(for: value, location: location, parentBase: node.base, resource: node.resource, vocabulary: node.validationVocabulary ?? true)
     }

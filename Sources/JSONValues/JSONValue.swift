@@ -155,6 +155,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// One reference token escaped for a JSON Pointer (`a/b` → `a~1b`).
+    public static func escapePointerToken(_ token: String) -> String {
+        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
     /// The value a JSON Pointer names, or nil.
     public func value(at pointer: String) -> JSONValue? {
         var current = self

@@ -83,7 +83,7 @@ public enum JSONBodyDecoder {
         if path.isEmpty { return "" }
         return path.map { key -> String in
             let token = key.intValue.map(String.init) ?? key.stringValue
-            return "/" + token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            return "/" + JSONValue.escapePointerToken(token)
         }.joined()
     }
 

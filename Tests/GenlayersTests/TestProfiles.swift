@@ -27,7 +27,7 @@ enum TestProfiles {
 
     static let input: JSONValue = .object(["npc": .string("Maren"), "event": .string("a stranger spills her ale")])
 
-    static func engine(baseURL: String = "http://127.0.0.1:9/v1", provider: String, dialect: ChatDialect = .jsonSchema, maxRetries: Int = 2, transportRetries: Int = 2, profiles: [GenerationProfile]? = nil) throws -> GenerationEngine {
+    static func engine(baseURL: String = "http://127.0.0.1:9/v1", provider: String, dialect: ChatDialect = .jsonSchema, maxRetries: Int = 2, transportRetries: Int = 2, profiles: [GenerationProfile]? = nil, grammar: GrammarDialect? = nil, contextTokens: Int? = nil) throws -> GenerationEngine {
         var settings = GenlayersSettings()
         settings.provider = provider
         settings.providerSettings.baseURL = baseURL
@@ -36,6 +36,8 @@ enum TestProfiles {
         settings.providerSettings.timeout = .seconds(10)
         settings.providerSettings.chatDialect = dialect
         settings.providerSettings.extraHeaders = [("OpenAI-Organization", "org-test")]
+        settings.providerSettings.grammar = grammar
+        settings.contextTokens = contextTokens
         settings.transportRetries = transportRetries
         settings.initialBackoff = .milliseconds(10)
         settings.maxBackoff = .seconds(5)

@@ -82,10 +82,9 @@ public struct GenerationEngine: Sendable {
 
     private func run(profile: GenerationProfile, provider: any LanguageModelProvider, request: GenerationRequest, span: any Span) async throws(GenerationFailure) -> GenerationResult {
         let start = ContinuousClock.now
-        // What the model is given: the profile's schema narrowed to this request's values.
-        let (schemaDocument, schemaText) = request.allowedValues.isEmpty
-            ? (profile.schemaDocument, profile.schemaText)
-            : { let narrowed = SchemaNarrowing.narrowed(profile.schemaDocument, allowed: request.allowedValues); return (narrowed, narrowed.canonicalText) }()
+        let shaping = settings.requestShaping
+        let (schemaDocument, schemaText) = shaping ? Self.schemaSent(profile: profile, request: request, grammar: provider.grammar) : (profile.schemaDocument, profile.schemaText)
+        let repairing = profile.repair && shaping
         let values: [String: JSONValue] = [
             "input": request.input,
             "context": request.context,
@@ -99,6 +98,9 @@ public struct GenerationEngine: Sendable {
             ModelMessage(.user, profile.userPrompt.render(values)),
         ]
         let model = request.model ?? profile.model ?? provider.defaultModel
+        let maxOutputTokens = shaping
+            ? Self.outputBudget(profile: profile, schema: schemaDocument, messages: messages, contextTokens: settings.contextTokens)
+            : (profile.sizesOutputFromSchema ? 1200 : profile.maxOutputTokens)
         var attempts: [AttemptRecord] = []
         var usage = TokenUsage()
         var answeringModel = model
@@ -107,7 +109,7 @@ public struct GenerationEngine: Sendable {
             let modelRequest = ModelRequest(
                 schemaName: profile.name, schemaDescription: profile.description.isEmpty ? nil : profile.description,
                 schemaText: schemaText, strict: profile.strict, messages: messages, model: model,
-                temperature: profile.temperature, maxOutputTokens: profile.maxOutputTokens,
+                temperature: profile.temperature, maxOutputTokens: maxOutputTokens,
                 structured: StructuredRequest(schema: schemaDocument, input: request.input, context: request.context, offlineTemplate: profile.offlineTemplate, attempt: number)
             )
             let attemptStart = ContinuousClock.now
@@ -130,7 +132,7 @@ public struct GenerationEngine: Sendable {
             case .truncated(let partial, let reason):
                 // A tighter budget than the one just overrun, and only the start of the cut-off
                 // answer: fed back whole it would fill the context the re-ask needs.
-                let error = "the answer was cut off (\(reason)) after about \(profile.maxOutputTokens) tokens, before the JSON was complete; answer again with a complete JSON object of at most about \(profile.maxOutputTokens / 2) tokens: one or two short sentences per text field, the fewest list items allowed"
+                let error = "the answer was cut off (\(reason)) after about \(maxOutputTokens) tokens, before the JSON was complete; answer again with a complete JSON object of at most about \(maxOutputTokens / 2) tokens: one or two short sentences per text field, the fewest list items allowed"
                 attempts.append(AttemptRecord(number: number, outcome: .truncated, errors: [error], latencyMilliseconds: latency, answer: partial))
                 messages += Self.feedback(answer: partial, errors: [error], limit: Self.truncatedExcerptLimit)
                 continue
@@ -140,7 +142,7 @@ public struct GenerationEngine: Sendable {
             var output: JSONValue
             var repairs: [OutputRepair.Repair] = []
             do {
-                let parsed = try AnswerParser.parse(answer, replacingBadEscapes: profile.repair)
+                let parsed = try AnswerParser.parse(answer, replacingBadEscapes: repairing)
                 output = parsed.value
                 if parsed.replacedEscapes { repairs.append(OutputRepair.Repair(kind: .escapeReplaced, pointer: "")) }
             } catch {
@@ -152,7 +154,7 @@ public struct GenerationEngine: Sendable {
             let errors = Self.errors(of: output, profile: profile, request: request)
             var lines = errors.prefix(20).map { "\($0.instanceLocation.isEmpty ? "(root)" : $0.instanceLocation): \($0.message)" }
             if !errors.isEmpty {
-                guard profile.repair, let (repaired, made) = Self.repaired(output, errors: errors, profile: profile, request: request) else {
+                guard repairing, let (repaired, made) = Self.repaired(output, errors: errors, profile: profile, request: request) else {
                     attempts.append(AttemptRecord(number: number, outcome: .schemaViolation, errors: lines, latencyMilliseconds: latency, answer: answer))
                     messages += Self.feedback(answer: answer, errors: lines)
                     continue
@@ -172,6 +174,37 @@ public struct GenerationEngine: Sendable {
         }
         throw .invalidOutput(attempts: attempts, usage: usage, model: answeringModel)
     }
+
+    /// What the model is given: the profile's schema narrowed to this request's values, then
+    /// rewritten into what the provider's grammar enforces, as text in the author's order.
+    static func schemaSent(profile: GenerationProfile, request: GenerationRequest, grammar: GrammarDialect) -> (JSONValue, String) {
+        var schema = profile.schemaDocument
+        if !request.allowedValues.isEmpty { schema = SchemaNarrowing.narrowed(schema, allowed: request.allowedValues) }
+        schema = grammar.enforceable(schema)
+        guard schema != profile.schemaDocument else { return (profile.schemaDocument, profile.schemaText) }
+        return (schema, SchemaText.text(of: schema, order: profile.schemaMemberOrder))
+    }
+
+    /// The answer's token budget: the profile's, or sized from the schema sent when the profile
+    /// leaves it out; within a known context window, what the prompt leaves of it.
+    static func outputBudget(profile: GenerationProfile, schema: JSONValue, messages: [ModelMessage], contextTokens: Int?) -> Int {
+        var budget = profile.sizesOutputFromSchema ? min(profile.maxOutputTokens, OutputBudget.tokens(for: schema)) : profile.maxOutputTokens
+        if let contextTokens {
+            // Chat templates add a few tokens per message.
+            let prompt = messages.reduce(0) { $0 + promptTokens($1.content) + 8 }
+            budget = min(budget, max(contextTokens - prompt, minimumOutputTokens))
+        }
+        return budget
+    }
+
+    /// Tokens a prompt text takes, estimated on the high side: common tokenizers average about
+    /// four characters of English per token; a tenth more covers names and punctuation.
+    public static func promptTokens(_ text: String) -> Int {
+        (text.utf8.count * 11 + 39) / 40
+    }
+
+    /// The smallest answer budget ever sent, even when the prompt leaves less of the context.
+    static let minimumOutputTokens = 64
 
     /// The output with its mechanical faults repaired, if that makes it valid. Two rounds: the
     /// request's own check (citations) only runs once the schema is satisfied.

@@ -24,7 +24,12 @@ public struct GenerationProfile: Sendable {
     public let model: String?
     /// Omitted from requests when nil: reasoning models reject `temperature`.
     public let temperature: Double?
+    /// The answer's token budget: `max_output_tokens` as configured, or sized from the schema.
     public let maxOutputTokens: Int
+    /// Whether ``maxOutputTokens`` was sized from the schema (`max_output_tokens` left out):
+    /// then each request's budget is sized from the schema sent for it, which narrowing makes
+    /// smaller.
+    public let sizesOutputFromSchema: Bool
     /// Re-asks after an invalid answer, on top of the first attempt.
     public let maxRetries: Int
     /// Whether the schema is sent with `strict: true` (and checked against the strict-mode rules).
@@ -33,9 +38,12 @@ public struct GenerationProfile: Sendable {
     public let offlineTemplate: JSONValue?
     /// Whether mechanical faults are repaired instead of re-asked (``OutputRepair``).
     public let repair: Bool
+    /// Each schema object's member order, by JSON Pointer: a rewritten schema is sent with the
+    /// author's order, which grammar-constrained servers generate in.
+    let schemaMemberOrder: [String: [String]]
 
     /// Public for tests and embedding; `ProfileCatalog` builds profiles from `profiles.yaml`.
-    public init(name: String, description: String, schemaDocument: JSONValue, schemaText: String, schemaPath: String = "(inline)", inputSchema: JSONSchema? = nil, systemPrompt: PromptTemplate, userPrompt: PromptTemplate, provider: String? = nil, model: String? = nil, temperature: Double? = nil, maxOutputTokens: Int = 1200, maxRetries: Int = 2, strict: Bool = true, offlineTemplate: JSONValue? = nil, repair: Bool = false) {
+    public init(name: String, description: String, schemaDocument: JSONValue, schemaText: String, schemaPath: String = "(inline)", inputSchema: JSONSchema? = nil, systemPrompt: PromptTemplate, userPrompt: PromptTemplate, provider: String? = nil, model: String? = nil, temperature: Double? = nil, maxOutputTokens: Int? = nil, maxRetries: Int = 2, strict: Bool = true, offlineTemplate: JSONValue? = nil, repair: Bool = false) {
         self.name = name
         self.description = description
         self.schemaDocument = schemaDocument
@@ -48,10 +56,12 @@ public struct GenerationProfile: Sendable {
         self.provider = provider
         self.model = model
         self.temperature = temperature
-        self.maxOutputTokens = maxOutputTokens
+        self.maxOutputTokens = maxOutputTokens ?? OutputBudget.tokens(for: schemaDocument)
+        self.sizesOutputFromSchema = maxOutputTokens == nil
         self.maxRetries = maxRetries
         self.strict = strict
         self.offlineTemplate = offlineTemplate
         self.repair = repair
+        self.schemaMemberOrder = SchemaText.memberOrder(of: schemaText)
     }
 }

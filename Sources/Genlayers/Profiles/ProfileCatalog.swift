@@ -133,8 +133,7 @@ struct ProfileFile: Decodable {
             if let temperature, !(0...2).contains(temperature) {
                 throw Problem(message: "temperature must be between 0 and 2")
             }
-            let maxOutputTokens = self.maxOutputTokens ?? 1200
-            guard (16...200_000).contains(maxOutputTokens) else { throw Problem(message: "max_output_tokens must be 16–200000") }
+            if let maxOutputTokens, !(16...200_000).contains(maxOutputTokens) { throw Problem(message: "max_output_tokens must be 16–200000 (or left out to size it from the schema)") }
             let maxRetries = self.maxRetries ?? 2
             guard (0...10).contains(maxRetries) else { throw Problem(message: "max_retries must be 0–10") }
             let systemPrompt: PromptTemplate

@@ -21,9 +21,56 @@ enum SchemaText {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// The member order of every object in well-formed JSON text, keyed by the object's JSON
+    /// Pointer (`""` for the root, `/properties/location` for a nested one).
+    static func memberOrder(of text: String) -> [String: [String]] {
+        var scanner = Scanner(bytes: Array(text.utf8))
+        scanner.order = [:]
+        var output: [UInt8] = []
+        scanner.skipWhitespace()
+        guard (try? scanner.copyValue(into: &output, depth: 0, dropping: [])) != nil else { return [:] }
+        return scanner.order ?? [:]
+    }
+
+    /// Compact text of `value` with each object's members in the order `order` records for its
+    /// pointer (see ``memberOrder(of:)``); members it does not know follow, sorted.
+    static func text(of value: JSONValue, order: [String: [String]]) -> String {
+        var output = ""
+        append(value, at: "", order: order, to: &output)
+        return output
+    }
+
+    private static func append(_ value: JSONValue, at pointer: String, order: [String: [String]], to output: inout String) {
+        switch value {
+        case .object(let members):
+            let known = (order[pointer] ?? []).filter { members[$0] != nil }
+            let rest = members.keys.filter { !known.contains($0) }.sorted()
+            output += "{"
+            for (index, key) in (known + rest).enumerated() {
+                if index > 0 { output += "," }
+                output += JSONValue.string(key).canonicalText
+                output += ":"
+                append(members[key]!, at: pointer + "/" + JSONValue.escapePointerToken(key), order: order, to: &output)
+            }
+            output += "}"
+        case .array(let items):
+            output += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { output += "," }
+                append(item, at: pointer + "/\(index)", order: order, to: &output)
+            }
+            output += "]"
+        default:
+            output += value.canonicalText
+        }
+    }
+
     private struct Scanner {
         let bytes: [UInt8]
         var index = 0
+        /// When not nil, collects each object's member order by pointer.
+        var order: [String: [String]]?
+        var path = ""
 
         var atEnd: Bool { index >= bytes.count }
 
@@ -50,6 +97,8 @@ enum SchemaText {
             index += 1
             output.append(UInt8(ascii: "{"))
             var first = true
+            var names: [String] = []
+            defer { order?[path] = names }
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; output.append(UInt8(ascii: "}")); return }
             while true {
@@ -61,8 +110,12 @@ enum SchemaText {
                 index += 1
                 skipWhitespace()
                 var value: [UInt8] = []
-                try copyValue(into: &value, depth: depth + 1, dropping: dropping)
                 let name = String(decoding: key.dropFirst().dropLast(), as: UTF8.self)
+                names.append(name)
+                let parent = path
+                path = parent + "/" + JSONValue.escapePointerToken(name)
+                try copyValue(into: &value, depth: depth + 1, dropping: dropping)
+                path = parent
                 if !(depth == 0 && dropping.contains(name)) {
                     if !first { output.append(UInt8(ascii: ",")) }
                     output += key
@@ -85,8 +138,13 @@ enum SchemaText {
             output.append(UInt8(ascii: "["))
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; output.append(UInt8(ascii: "]")); return }
+            let parent = path
+            defer { path = parent }
+            var position = 0
             while true {
                 skipWhitespace()
+                path = parent + "/\(position)"
+                position += 1
                 try copyValue(into: &output, depth: depth + 1, dropping: [])
                 skipWhitespace()
                 guard index < bytes.count else { throw MalformedJSON() }

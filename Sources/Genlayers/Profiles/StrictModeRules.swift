@@ -12,6 +12,9 @@ enum StrictModeRules {
         "$ref", "$defs", "definitions", "description", "title", "pattern", "format", "multipleOf",
         "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "minItems", "maxItems",
         "$schema", "$id", "$comment", "default", "examples",
+        // Not strict mode's, but never sent to it: the `openai` grammar dialect leaves them out,
+        // and answers are still validated (and repaired) against them.
+        "minLength", "maxLength",
     ]
     static let supportedFormats: Set<String> = ["date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"]
     static let maxNesting = 10
@@ -96,6 +99,6 @@ enum StrictModeRules {
     }
 
     private static func escape(_ token: String) -> String {
-        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        JSONValue.escapePointerToken(token)
     }
 }

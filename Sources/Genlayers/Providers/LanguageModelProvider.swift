@@ -11,7 +11,13 @@ public protocol LanguageModelProvider: Sendable {
     var name: String { get }
     /// The model used when neither the profile nor the request names one.
     var defaultModel: String { get }
+    /// What the server's constrained decoding enforces; the engine rewrites each schema for it.
+    var grammar: GrammarDialect { get }
     func complete(_ request: ModelRequest) async throws(ProviderError) -> ModelReply
+}
+
+extension LanguageModelProvider {
+    public var grammar: GrammarDialect { .asIs }
 }
 
 /// One message of the conversation sent to a model.

@@ -11,6 +11,7 @@ public struct OpenAIChatProvider: LanguageModelProvider {
     public static let providerName = "openai-chat"
     public var name: String { Self.providerName }
     public var defaultModel: String { settings.model }
+    public var grammar: GrammarDialect { settings.grammar ?? .inferred(baseURL: settings.baseURL, chatDialect: settings.chatDialect) }
     let settings: ProviderSettings
     private let http: ProviderHTTPClient
 

@@ -10,6 +10,7 @@ public struct OpenAIResponsesProvider: LanguageModelProvider {
     public static let providerName = "openai-responses"
     public var name: String { Self.providerName }
     public var defaultModel: String { settings.model }
+    public var grammar: GrammarDialect { settings.grammar ?? .openAI }
     let settings: ProviderSettings
     private let http: ProviderHTTPClient
 

@@ -12,6 +12,8 @@ public struct ProviderSettings: Sendable {
     public var extraHeaders: [(name: String, value: String)] = []
     /// How `openai-chat` asks for JSON-Schema output.
     public var chatDialect: ChatDialect = .jsonSchema
+    /// What the server's constrained decoding enforces; nil infers it (``GrammarDialect/inferred(baseURL:chatDialect:)``).
+    public var grammar: GrammarDialect?
     /// Largest response body read from a provider.
     public var maxResponseBytes: Int = 8 << 20
 
@@ -41,6 +43,14 @@ public struct GenlayersSettings: Sendable {
     public var initialBackoff: Duration = .milliseconds(500)
     /// Longest wait for one retry; a `Retry-After` beyond it ends the generation instead.
     public var maxBackoff: Duration = .seconds(30)
+    /// The model's context window in tokens, when known: prompts and answer budgets are kept
+    /// within it (a local server fails a request that overflows its context).
+    public var contextTokens: Int?
+    /// Per-request shaping — schema narrowing, the grammar rewrite, answer budgets sized from
+    /// the schema — and profiles' repairs. Off only to measure what they bring
+    /// (`rpgbot bench generate --baseline`): then each profile's schema goes as written, with
+    /// its `max_output_tokens` or 1,200, and every fault is re-asked.
+    public var requestShaping = true
 
     public init() {}
 }

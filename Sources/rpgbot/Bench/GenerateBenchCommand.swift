@@ -14,27 +14,36 @@ import ServiceLifecycle
 import Synchronization
 
 /// `rpgbot bench generate`: the backend's own cost of `/v1/generate/scene` — retrieval, prompt,
-/// validation — with the offline provider, over a large knowledge base, through real HTTP.
+/// validation — with the offline provider, over a large knowledge base, through real HTTP; or,
+/// with `--provider-url`, the four `/v1/generate/*` endpoints against a real model server:
+/// success rate, attempts, repairs, tokens and latency.
 struct GenerateBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Measure /v1/generate/scene end to end with the offline provider over a large knowledge base.",
+        abstract: "Measure /v1/generate/* end to end: the backend's cost (offline provider) or success against a model server (--provider-url).",
         discussion: """
-            Ingests the demo content and --chunks generated chunks (half in campaign demo, half
-            global; the documents of `rpgbot bench knowledge`) into a fresh SQLite database,
-            starts a server on it in this process (gateway only, offline provider, no rate limit)
-            and posts scene frames over HTTP: first one at a time (latency), then from
-            --concurrency tasks at once (throughput). The offline provider takes no model time,
-            so the figures are the backend's: the frame's knowledge queries, packing the prompt,
-            rendering it, validating the output and its citations.
+            Without --provider-url: ingests the demo content and --chunks generated chunks (half
+            in campaign demo, half global; the documents of `rpgbot bench knowledge`) into a fresh
+            SQLite database, starts a server on it in this process (gateway only, offline
+            provider, no rate limit) and posts scene frames over HTTP: first one at a time
+            (latency), then from --concurrency tasks at once (throughput). The offline provider
+            takes no model time, so the figures are the backend's.
+
+            With --provider-url: the same server on the demo content (and --chunks, 0 by
+            default) calls the model server there through openai-chat, and --requests varied
+            frames of the demo campaign go to each of scene, combat, social and epilogue, one at
+            a time. Printed per endpoint: success rate, success on the first attempt, attempts
+            and repairs per success, tokens in and out, latency p50/p95, and cited ids that were
+            not given (must be 0). --baseline switches off narrowing, the grammar rewrite, sized
+            answer budgets and repairs, to measure what they bring.
             """
     )
 
-    @Option(help: "Generated knowledge chunks besides the demo content.")
-    var chunks: Int = 100_000
+    @Option(help: "Generated knowledge chunks besides the demo content (default 100000; 0 with --provider-url).")
+    var chunks: Int?
 
-    @Option(help: "Requests timed in each phase.")
-    var requests: Int = 500
+    @Option(help: "Requests timed in each phase (default 500), or per endpoint with --provider-url (default 5).")
+    var requests: Int?
 
     @Option(help: "Requests in flight in the throughput phase.")
     var concurrency: Int = 4
@@ -45,15 +54,59 @@ struct GenerateBenchCommand: AsyncParsableCommand {
     @Option(help: "The demo content folder (campaign demo).")
     var content: String = "content/demo"
 
+    @Option(help: "API root of an OpenAI-compatible model server (http://127.0.0.1:8000/v1): measure the four endpoints against it.")
+    var providerURL: String?
+
+    @Option(help: "Model name sent to the model server.")
+    var model: String = "local"
+
+    @Option(help: "How openai-chat asks for schema output: json_schema or json_object (llama-cpp-python).")
+    var dialect: String = "json_schema"
+
+    @Option(help: "What the server's grammar enforces: openai, llama-cpp, llama-cpp-python, vllm or as-is (default: inferred).")
+    var grammar: String?
+
+    @Option(help: "The model's context window in tokens (RPGBOT_LLM_CONTEXT_TOKENS).")
+    var contextTokens: Int?
+
+    @Option(help: "Seconds allowed for one model call.")
+    var timeout: Int = 300
+
+    @Option(help: "Endpoints to measure, comma-separated.")
+    var endpoints: String = "scene,combat,social,epilogue"
+
+    @Flag(help: "Switch off narrowing, the grammar rewrite, sized budgets and repairs (the engine without them).")
+    var baseline = false
+
     func validate() throws {
-        guard chunks >= 0, requests >= 10, (1...256).contains(concurrency) else {
-            throw ValidationError("--chunks must be 0 or more, --requests at least 10, --concurrency 1–256.")
+        if providerURL != nil {
+            guard (requests ?? 5) >= 1, (chunks ?? 0) >= 0, (1...3600).contains(timeout) else {
+                throw ValidationError("--requests must be 1 or more, --chunks 0 or more, --timeout 1–3600.")
+            }
+            guard ChatDialect(rawValue: dialect) != nil else { throw ValidationError("--dialect must be json_schema or json_object.") }
+            if let grammar, GrammarDialect(rawValue: grammar) == nil {
+                throw ValidationError("--grammar must be one of \(GrammarDialect.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            if let contextTokens, !(512...2_000_000).contains(contextTokens) { throw ValidationError("--context-tokens must be 512–2000000.") }
+            guard !selectedEndpoints.isEmpty, selectedEndpoints.count == endpoints.split(separator: ",").count else {
+                throw ValidationError("--endpoints takes scene, combat, social and epilogue, comma-separated.")
+            }
+        } else {
+            guard (chunks ?? 0) >= 0, (requests ?? 500) >= 10, (1...256).contains(concurrency) else {
+                throw ValidationError("--chunks must be 0 or more, --requests at least 10, --concurrency 1–256.")
+            }
         }
+    }
+
+    var selectedEndpoints: [DomainEndpoint] {
+        endpoints.split(separator: ",").compactMap { DomainEndpoint(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
     }
 
     func run() async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
+        let chunks = self.chunks ?? (providerURL == nil ? 100_000 : 0)
+        let requests = self.requests ?? (providerURL == nil ? 500 : 5)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rpgbot-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = RPGBotConfiguration(port: 0, dataDirectory: directory, services: ["gateway"])
@@ -66,6 +119,17 @@ struct GenerateBenchCommand: AsyncParsableCommand {
         configuration.generation.requestBurst = 1_000_000
         configuration.knowledge.contentDirectory = URL(fileURLWithPath: content)
         configuration.knowledge.contentDirectoryGiven = true
+        if let providerURL {
+            configuration.generation.engine.provider = OpenAIChatProvider.providerName
+            configuration.generation.engine.providerSettings.baseURL = providerURL
+            configuration.generation.engine.providerSettings.model = model
+            configuration.generation.engine.providerSettings.chatDialect = ChatDialect(rawValue: dialect) ?? .jsonSchema
+            configuration.generation.engine.providerSettings.grammar = grammar.flatMap(GrammarDialect.init(rawValue:))
+            configuration.generation.engine.providerSettings.timeout = .seconds(timeout)
+            configuration.generation.engine.contextTokens = contextTokens
+            configuration.generation.engine.requestShaping = !baseline
+            configuration.generation.engine.transportRetries = 1
+        }
 
         let corpus = SyntheticCorpus(documents: chunks, campaign: "demo")
         let ingestStart = ContinuousClock.now
@@ -75,17 +139,28 @@ struct GenerateBenchCommand: AsyncParsableCommand {
             }
         }
         let ingestSeconds = (ContinuousClock.now - ingestStart).inSeconds
-        print(String(format: "generate benchmark: /v1/generate/scene, offline provider, SQLite with the demo content and %d generated chunks (ingested in %.1f s), one server in this process, HTTP/1.1 over loopback", chunks, ingestSeconds))
+        if let providerURL {
+            let settings = configuration.generation.engine
+            let grammar = OpenAIChatProvider(settings: settings.providerSettings).grammar
+            print("generate benchmark: /v1/generate/\(selectedEndpoints.map(\.rawValue).joined(separator: "|")) against \(providerURL) (model \(model), \(dialect), grammar \(grammar.rawValue), context \(contextTokens.map(String.init) ?? "not set")), \(requests) request(s) per endpoint, one at a time\(baseline ? "; BASELINE: no narrowing, grammar rewrite, sized budgets or repairs" : "")")
+        } else {
+            print(String(format: "generate benchmark: /v1/generate/scene, offline provider, SQLite with the demo content and %d generated chunks (ingested in %.1f s), one server in this process, HTTP/1.1 over loopback", chunks, ingestSeconds))
+        }
 
         let startup = ContinuousClock.now
         try await InProcessServer.run(configuration) { port, server in
             print(String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", (ContinuousClock.now - startup).inSeconds))
-            let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .player, ttl: 3600)
-            try await measure(SceneClient(url: "http://127.0.0.1:\(port)/v1/generate/scene", token: token, corpus: corpus))
+            if providerURL != nil {
+                let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .gm, ttl: 24 * 3600)
+                try await ModelBenchmark(baseURL: "http://127.0.0.1:\(port)", token: token, requests: requests, endpoints: selectedEndpoints, timeout: .seconds(Int64(timeout) * 4 + 60)).run()
+            } else {
+                let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .player, ttl: 3600)
+                try await measure(SceneClient(url: "http://127.0.0.1:\(port)/v1/generate/scene", token: token, corpus: corpus), requests: requests)
+            }
         }
     }
 
-    func measure(_ client: SceneClient) async throws {
+    func measure(_ client: SceneClient, requests: Int) async throws {
         for index in 0..<20 { _ = try await client.post(index) }
         var sequential: [Duration] = []
         var items = 0

@@ -8,8 +8,8 @@ public import JSONValues
 public enum SchemaNarrowing {
     /// - Parameters:
     ///   - allowed: instance path patterns (`/lore_refs/*`, `/actions/*/actor_id`; `*` is any
-    ///     array index) and the values each may hold. An empty list for array items allows no
-    ///     items at all (`maxItems: 0`).
+    ///     array index) and the values each may hold. An array whose items are narrowed holds
+    ///     at most as many items as there are values (none when the list is empty).
     public static func narrowed(_ schema: JSONValue, allowed: [String: [String]]) -> JSONValue {
         var result = schema
         for (pattern, values) in allowed.sorted(by: { $0.key < $1.key }) {
@@ -35,9 +35,11 @@ public enum SchemaNarrowing {
         let rest = Array(segments.dropFirst())
         if head == "*" {
             guard let items = members["items"] else { return .object(members) }
-            if rest.isEmpty && values.isEmpty {
-                members["maxItems"] = .number(0)
-                return .object(members)
+            if rest.isEmpty {
+                // Each value cited once at most: no more items than values.
+                let most = min(members["maxItems"]?.intValue ?? values.count, values.count)
+                members["maxItems"] = .number(Double(most))
+                if most == 0 { return .object(members) }
             }
             members["items"] = narrow(items, segments: rest, values: values, root: root)
         } else {
