@@ -224,10 +224,16 @@ extension PartySyncConnection {
             reject(queue, .badRequest, "invalid_type", EventValidation.typeRule(maxLength: settings.maxTypeLength), cmid: cmid)
             return
         }
-        let draft = EventDraft(
-            campaignID: campaignID, type: type, actor: claims.subject, role: claims.role, cmid: cmid,
-            payload: frame.payload?.canonicalText ?? "{}"
-        )
+        let draft: EventDraft
+        do {
+            draft = try ServerDice.resolve(EventDraft(
+                campaignID: campaignID, type: type, actor: claims.subject, role: claims.role, cmid: cmid,
+                payload: frame.payload?.canonicalText ?? "{}"
+            ), payload: frame.payload)
+        } catch {
+            reject(queue, .badRequest, error.code, error.message, cmid: cmid)
+            return
+        }
         do {
             switch try await hub.publish(draft) {
             case .stored(let event):

@@ -90,10 +90,15 @@ public struct PartySyncRoutes: Sendable {
         guard EventValidation.isValidType(body.type, maxLength: hub.settings.maxTypeLength) else {
             throw APIError.validation([.init(pointer: "/type", detail: EventValidation.typeRule(maxLength: hub.settings.maxTypeLength))])
         }
-        let draft = EventDraft(
-            campaignID: campaignID, type: body.type, actor: caller.subject, role: caller.role, cmid: key,
-            payload: body.payload?.canonicalText ?? "{}"
-        )
+        let draft: EventDraft
+        do {
+            draft = try ServerDice.resolve(EventDraft(
+                campaignID: campaignID, type: body.type, actor: caller.subject, role: caller.role, cmid: key,
+                payload: body.payload?.canonicalText ?? "{}"
+            ), payload: body.payload)
+        } catch {
+            throw APIError.validation([.init(pointer: error.pointer, detail: error.message)], detail: error.code == "reserved_type" ? "This event type is written by the server." : "The dice expression cannot be rolled.")
+        }
         let outcome: AppendOutcome
         do {
             outcome = try await hub.publish(draft)

@@ -109,7 +109,7 @@ struct GeneratedCampaign: Sendable {
 
     /// The documents in batches, each node its own document.
     func documents(batch size: Int) -> [[GraphDocument]] {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         var all: [GraphDocument] = []
         let now = Date()
         func document(_ id: String, kind: String, domain: KnowledgeDomain, session: Int? = nil, status: String? = nil, edges: [(String, String, String)]) -> GraphDocument {
@@ -156,18 +156,5 @@ struct GeneratedCampaign: Sendable {
             all.append(document(event(i), kind: "event", domain: .episode, session: i % 20 + 1, edges: edges))
         }
         return stride(from: 0, to: all.count, by: size).map { Array(all[$0..<min($0 + size, all.count)]) }
-    }
-}
-
-/// A small deterministic generator, so every run builds the same campaign.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
