@@ -91,7 +91,9 @@ export RPGBOT_TEST_REQUIRE_ALL=1
 # Built from source once (about 15 minutes on 2 cores), then cached under $TOOLS.
 LLM_PORT=$(free_port)
 log "starting the local model server (llama-cpp-python + SmolLM2-135M-Instruct) on 127.0.0.1:$LLM_PORT"
-LLM_PID=$(RPGBOT_TEST_TOOLS="$TOOLS" PYTHON="$PYTHON" "$ROOT/scripts/local-model.sh" start "$LLM_PORT" "$PGDATA/llm.log")
+export RPGBOT_TEST_LLM_CONTEXT=4096
+LLM_PID=$(RPGBOT_TEST_TOOLS="$TOOLS" PYTHON="$PYTHON" RPGBOT_LOCAL_MODEL_CONTEXT=$RPGBOT_TEST_LLM_CONTEXT \
+  "$ROOT/scripts/local-model.sh" start "$LLM_PORT" "$PGDATA/llm.log")
 export RPGBOT_TEST_LLM_URL="http://127.0.0.1:$LLM_PORT/v1"
 
 # --- Build and test -------------------------------------------------------------------------

@@ -32,7 +32,12 @@ public struct GroundedGenerator: Sendable {
             if let contextTokens = engine.settings.contextTokens {
                 for endpoint in DomainEndpoint.allCases {
                     guard let profile = engine.catalog[endpoint.profile] else { continue }
-                    builder.fitted[endpoint] = budgets.fitting(into: Self.knowledgeRoom(profile, contextTokens: contextTokens))
+                    let fitted = budgets.fitting(into: Self.knowledgeRoom(profile, contextTokens: contextTokens))
+                    guard fitted != budgets else { continue }
+                    builder.fitted[endpoint] = fitted
+                    logger.notice("knowledge budgets shrunk to fit the model's context", metadata: [
+                        "endpoint": "\(endpoint.rawValue)", "context_tokens": "\(contextTokens)", "budgets": "\(fitted)",
+                    ])
                 }
             }
             return builder
@@ -40,6 +45,11 @@ public struct GroundedGenerator: Sendable {
         self.events = events
         self.metrics = GatewayMetrics(registry: metrics)
         self.logger = logger
+    }
+
+    /// The knowledge budgets one endpoint's prompts are packed with (nil without Memory37).
+    public func knowledgeBudgets(for endpoint: DomainEndpoint) -> ContextBudgets? {
+        builder?.budgets(for: endpoint)
     }
 
     /// Prompt tokens left for knowledge in a model context of `contextTokens`: what the answer's

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import Genlayers
 import HTTPTypes
 import ServiceKit
 import TestSupport
@@ -92,5 +93,27 @@ struct CitationCheckTests {
             }
         }
         #expect(provider.requests.count == 1)
+    }
+}
+
+@Suite("Prompts within the model's context")
+struct ContextFittingTests {
+    @Test("a known context window shrinks every knowledge section in proportion; without one, or with room to spare, the budgets stand")
+    func knowledgeShrinksFirst() async throws {
+        let knowledge = try await GatewayFixture.knowledge()
+        func budgets(_ contextTokens: Int?) throws -> ContextBudgets? {
+            let engine = try GatewayFixture.engine { $0.contextTokens = contextTokens }
+            return GroundedGenerator(engine: engine, knowledge: knowledge, events: nil, logger: GatewayFixture.quiet).knowledgeBudgets(for: .scene)
+        }
+        #expect(try budgets(nil) == .standard)
+        #expect(try budgets(200_000) == .standard)
+        let small = try #require(try budgets(4096))
+        let total = ContextSection.allCases.reduce(0) { $0 + small[$1] }
+        #expect(total < 2800 && total > 800, "\(small)")
+        // In proportion: lore keeps its share of the standard 2,800.
+        #expect(abs(Double(small[.lore]) / Double(total) - 700.0 / 2800.0) < 0.01)
+        // A window the answer alone fills leaves no knowledge at all.
+        let none = try #require(try budgets(1024))
+        #expect(ContextSection.allCases.allSatisfy { none[$0] == 0 })
     }
 }

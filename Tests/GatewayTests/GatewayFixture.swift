@@ -26,7 +26,7 @@ enum GatewayFixture {
         return logger
     }
 
-    static func engine(provider: String = "offline", baseURL: String = "http://127.0.0.1:9/v1", maxRetries: Int? = nil) throws -> GenerationEngine {
+    static func engine(provider: String = "offline", baseURL: String = "http://127.0.0.1:9/v1", maxRetries: Int? = nil, configure: (inout GenlayersSettings) -> Void = { _ in }) throws -> GenerationEngine {
         var settings = GenlayersSettings()
         settings.provider = provider
         settings.providerSettings.baseURL = baseURL
@@ -34,6 +34,7 @@ enum GatewayFixture {
         settings.providerSettings.model = "gpt-4o-mini"
         settings.providerSettings.timeout = .seconds(10)
         settings.transportRetries = 0
+        configure(&settings)
         let catalog = try ProfileCatalog.load(from: profiles, knownProviders: GenerationEngine.providerNames)
         return GenerationEngine(catalog: catalog, providers: GenerationEngine.standardProviders(settings.providerSettings), settings: settings, logger: quiet)
     }

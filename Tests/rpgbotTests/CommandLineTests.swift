@@ -18,6 +18,8 @@ import Testing
         (["serve"], ["RPGBOT_LLM_BASE_URL": "ftp://models"], "--llm-base-url (RPGBOT_LLM_BASE_URL)"),
         (["serve", "--llm-chat-dialect", "xml"], [:], "--llm-chat-dialect (RPGBOT_LLM_CHAT_DIALECT)"),
         (["serve", "--llm-retries", "99"], [:], "--llm-retries (RPGBOT_LLM_RETRIES)"),
+        (["serve", "--llm-grammar", "gbnf"], [:], "--llm-grammar (RPGBOT_LLM_GRAMMAR)"),
+        (["serve"], ["RPGBOT_LLM_CONTEXT_TOKENS": "100"], "--llm-context-tokens (RPGBOT_LLM_CONTEXT_TOKENS)"),
         (["serve"], ["RPGBOT_LLM_HEADERS": "no colon here"], "--llm-headers (RPGBOT_LLM_HEADERS)"),
         (["serve", "--llm-timeout", "soon"], [:], "--llm-timeout (RPGBOT_LLM_TIMEOUT)"),
         (["serve", "--generation-rate", "0"], [:], "--generation-rate (RPGBOT_GENERATION_RATE)"),

@@ -142,14 +142,15 @@ struct GenerateBenchCommand: AsyncParsableCommand {
         if let providerURL {
             let settings = configuration.generation.engine
             let grammar = OpenAIChatProvider(settings: settings.providerSettings).grammar
-            print("generate benchmark: /v1/generate/\(selectedEndpoints.map(\.rawValue).joined(separator: "|")) against \(providerURL) (model \(model), \(dialect), grammar \(grammar.rawValue), context \(contextTokens.map(String.init) ?? "not set")), \(requests) request(s) per endpoint, one at a time\(baseline ? "; BASELINE: no narrowing, grammar rewrite, sized budgets or repairs" : "")")
+            ModelBenchmark.emit("generate benchmark: /v1/generate/\(selectedEndpoints.map(\.rawValue).joined(separator: "|")) against \(providerURL) (model \(model), \(dialect), grammar \(baseline ? "not applied" : grammar.rawValue), context \(contextTokens.map(String.init) ?? "not set")), \(requests) request(s) per endpoint, one at a time\(baseline ? "; BASELINE: no narrowing, grammar rewrite, sized budgets or repairs" : "")")
         } else {
             print(String(format: "generate benchmark: /v1/generate/scene, offline provider, SQLite with the demo content and %d generated chunks (ingested in %.1f s), one server in this process, HTTP/1.1 over loopback", chunks, ingestSeconds))
         }
 
         let startup = ContinuousClock.now
         try await InProcessServer.run(configuration) { port, server in
-            print(String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", (ContinuousClock.now - startup).inSeconds))
+            let ready = String(format: "  server ready in %.1f s (migrations, loading the search indexes, content check)", (ContinuousClock.now - startup).inSeconds)
+            if providerURL != nil { ModelBenchmark.emit(ready) } else { print(ready) }
             if providerURL != nil {
                 let token = try await server.tokens.issue(subject: "bench", campaign: "demo", role: .gm, ttl: 24 * 3600)
                 try await ModelBenchmark(baseURL: "http://127.0.0.1:\(port)", token: token, requests: requests, endpoints: selectedEndpoints, timeout: .seconds(Int64(timeout) * 4 + 60)).run()

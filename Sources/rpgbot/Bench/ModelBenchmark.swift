@@ -31,48 +31,80 @@ struct ModelBenchmark {
     }
 
     func run() async throws {
+        // A model call may be silent for minutes: no read timeout, only the request's deadline.
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil)))
+        do {
+            try await measure(with: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    func measure(with client: HTTPClient) async throws {
         var all: [DomainEndpoint: [Sample]] = [:]
         for endpoint in endpoints {
             var samples: [Sample] = []
             for index in 0..<requests {
-                let sample = try await post(endpoint, frame: DemoFrames.frame(endpoint, index))
+                let sample = try await post(endpoint, frame: DemoFrames.frame(endpoint, index), client: client)
                 let outcome = sample.succeeded ? "ok" : "failed (\(sample.failure ?? "?"))"
-                print(String(format: "  %@ #%d: %@ in %.1f s, attempts %@", endpoint.rawValue, index + 1, outcome, sample.latency.inSeconds, sample.outcomes.joined(separator: ",")))
+                Self.emit("  \(endpoint.rawValue) #\(index + 1): \(outcome) in \(String(format: "%.1f", sample.latency.inSeconds)) s, attempts \(sample.outcomes.joined(separator: ","))")
                 samples.append(sample)
             }
             all[endpoint] = samples
         }
-        print("")
-        print("  endpoint   success  1st-attempt  attempts/success (mean, p95)  repairs/success  tokens in/out per request  latency p50/p95 s  foreign citations")
+        Self.emit("")
+        Self.emit("  endpoint  success      1st attempt  attempts/success  repairs/success  tokens in / out  latency p50 / p95  foreign citations")
+        Self.emit("                                      mean    p95")
         for endpoint in endpoints {
             let samples = all[endpoint] ?? []
             let successes = samples.filter(\.succeeded)
             let first = successes.filter { $0.attempts == 1 }
             let attempts = successes.map { Double($0.attempts) }.sorted()
             let latencies = samples.map(\.latency)
-            func share(_ part: Int) -> String { String(format: "%d/%d %3.0f%%", part, samples.count, samples.isEmpty ? 0 : Double(part) / Double(samples.count) * 100) }
-            print(String(format: "  %-9@  %@  %@  %4.2f, %4.0f                    %4.2f             %6.0f / %5.0f            %5.1f / %5.1f        %d",
-                         endpoint.rawValue, share(successes.count), share(first.count),
-                         Self.mean(attempts), attempts.isEmpty ? 0 : attempts[min(attempts.count - 1, Int(Double(attempts.count) * 0.95))],
-                         Self.mean(successes.map { Double($0.repairs) }),
-                         Self.mean(samples.map { Double($0.inputTokens) }), Self.mean(samples.map { Double($0.outputTokens) }),
-                         GenerateBenchCommand.percentile(latencies, 0.5).inSeconds, GenerateBenchCommand.percentile(latencies, 0.95).inSeconds,
-                         samples.reduce(0) { $0 + $1.foreignCitations }))
+            func share(_ part: Int) -> String {
+                String(format: "%d/%d (%.0f%%)", part, samples.count, samples.isEmpty ? 0 : Double(part) / Double(samples.count) * 100)
+            }
+            let columns = [
+                endpoint.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
+                share(successes.count).padding(toLength: 12, withPad: " ", startingAt: 0),
+                share(first.count).padding(toLength: 12, withPad: " ", startingAt: 0),
+                String(format: "%4.2f  %4.0f", Self.mean(attempts), attempts.isEmpty ? 0 : attempts[min(attempts.count - 1, Int(Double(attempts.count) * 0.95))]).padding(toLength: 16, withPad: " ", startingAt: 0),
+                String(format: "%4.2f", Self.mean(successes.map { Double($0.repairs) })).padding(toLength: 15, withPad: " ", startingAt: 0),
+                String(format: "%5.0f / %4.0f", Self.mean(samples.map { Double($0.inputTokens) }), Self.mean(samples.map { Double($0.outputTokens) })).padding(toLength: 15, withPad: " ", startingAt: 0),
+                String(format: "%5.1f / %5.1f s", GenerateBenchCommand.percentile(latencies, 0.5).inSeconds, GenerateBenchCommand.percentile(latencies, 0.95).inSeconds).padding(toLength: 17, withPad: " ", startingAt: 0),
+                "\(samples.reduce(0) { $0 + $1.foreignCitations })",
+            ]
+            Self.emit("  " + columns.joined(separator: "  "))
         }
+        // What the attempts that were not accepted as they came died of.
+        for endpoint in endpoints {
+            var counts: [String: Int] = [:]
+            for outcome in (all[endpoint] ?? []).flatMap(\.outcomes) where outcome != "valid" { counts[outcome, default: 0] += 1 }
+            guard !counts.isEmpty else { continue }
+            Self.emit("  \(endpoint.rawValue) attempts not valid as given: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+    }
+
+    /// One line on standard output, unbuffered: a run takes minutes per request, and its
+    /// progress should show when the output goes to a file.
+    static func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     static func mean(_ values: [Double]) -> Double {
         values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
     }
 
-    func post(_ endpoint: DomainEndpoint, frame: [String: Any]) async throws -> Sample {
+    func post(_ endpoint: DomainEndpoint, frame: [String: Any], client: HTTPClient) async throws -> Sample {
         var request = HTTPClientRequest(url: "\(baseURL)/v1/generate/\(endpoint.rawValue)")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: frame)))
         let started = ContinuousClock.now
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 22)
         let latency = ContinuousClock.now - started
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
