@@ -27,6 +27,8 @@ struct ModelBenchmark {
         var foreignCitations: Int
         /// The outcome of each attempt (`valid`, `repaired`, `schema_violation`, `truncated`…).
         var outcomes: [String]
+        /// The kind of each repair (`clamped`, `shortened`, `dropped`, `escape_replaced`).
+        var repairKinds: [String] = []
         var failure: String?
     }
 
@@ -82,8 +84,11 @@ struct ModelBenchmark {
         for endpoint in endpoints {
             var counts: [String: Int] = [:]
             for outcome in (all[endpoint] ?? []).flatMap(\.outcomes) where outcome != "valid" { counts[outcome, default: 0] += 1 }
+            var kinds: [String: Int] = [:]
+            for kind in (all[endpoint] ?? []).flatMap(\.repairKinds) { kinds[kind, default: 0] += 1 }
             guard !counts.isEmpty else { continue }
-            Self.emit("  \(endpoint.rawValue) attempts not valid as given: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            let repairs = kinds.isEmpty ? "" : "; repairs: " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            Self.emit("  \(endpoint.rawValue) attempts not valid as given: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + repairs)
         }
     }
 
@@ -121,6 +126,7 @@ struct ModelBenchmark {
             outcomes: log.compactMap { $0["outcome"] as? String },
             failure: response.status == .ok ? nil : "\(response.status.code) \(object["code"] as? String ?? String(buffer: body).prefix(200).description)"
         )
+        sample.repairKinds = log.flatMap { ($0["repairs"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String } }
         if sample.succeeded {
             let given = Set((object["knowledge_items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
             sample.foreignCitations = Self.citations(in: object["output"]).filter { !given.contains($0) }.count
