@@ -44,7 +44,7 @@ import Testing
         try await LiveServer.run(settings: LiveServer.settings { $0.restBurst = 100 }) { server in
             let gm = try await server.token("gm", role: .gm)
             for index in 1...12 {
-                let reply = try await server.restPublish(type: "dice.rolled", payload: ["n": index], token: gm)
+                let reply = try await server.restPublish(type: "tick", payload: ["n": index], token: gm)
                 #expect(reply.status == 201)
             }
             let (probe, welcome) = try await server.join("probe")
@@ -57,7 +57,7 @@ import Testing
             #expect(resumedWelcome["replayed"] as? Int == 5)
             #expect(offsets(try await collectEvents(resumed, count: 5)) == [8, 9, 10, 11, 12])
             #expect(try await resumed.next("synced").int64("top") == 12)
-            _ = try await server.restPublish(type: "dice.rolled", payload: ["n": 13], token: gm)
+            _ = try await server.restPublish(type: "tick", payload: ["n": 13], token: gm)
             #expect(offsets(try await collectEvents(resumed, count: 1)) == [13])
 
             let (atTop, topWelcome) = try await server.join("bob", since: (epoch, 13))

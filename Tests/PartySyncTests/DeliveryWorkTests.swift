@@ -29,11 +29,11 @@ import Testing
             let events = 40
             // Half one at a time, half at once (so that commits group several events).
             for index in 0..<events / 2 {
-                #expect(try await server.restPublish(type: "dice.rolled", payload: ["n": index], token: gm).status == 201)
+                #expect(try await server.restPublish(type: "tick", payload: ["n": index], token: gm).status == 201)
             }
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in events / 2..<events {
-                    group.addTask { try await server.restPublish(type: "dice.rolled", payload: ["n": index], token: gm).status }
+                    group.addTask { try await server.restPublish(type: "tick", payload: ["n": index], token: gm).status }
                 }
                 for try await status in group { #expect(status == 201) }
             }
