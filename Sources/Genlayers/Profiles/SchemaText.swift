@@ -48,7 +48,7 @@ enum SchemaText {
             output += "{"
             for (index, key) in (known + rest).enumerated() {
                 if index > 0 { output += "," }
-                output += JSONValue.string(key).canonicalText
+                output += JSONValue.quoted(key)
                 output += ":"
                 append(members[key]!, at: pointer + "/" + JSONValue.escapePointerToken(key), order: order, to: &output)
             }

@@ -78,13 +78,13 @@ enum StrictModeRules {
         }
         if case .object(let properties)? = keywords["properties"] {
             for (name, subschema) in properties.sorted(by: { $0.key < $1.key }) {
-                check(subschema, at: pointer + "/properties/" + escape(name), depth: objectDepth, problems: &problems, propertyCount: &propertyCount)
+                check(subschema, at: pointer + "/properties/" + JSONValue.escapePointerToken(name), depth: objectDepth, problems: &problems, propertyCount: &propertyCount)
             }
         }
         for container in ["$defs", "definitions"] {
             if case .object(let definitions)? = keywords[container] {
                 for (name, subschema) in definitions.sorted(by: { $0.key < $1.key }) {
-                    check(subschema, at: pointer + "/\(container)/" + escape(name), depth: depth, problems: &problems, propertyCount: &propertyCount)
+                    check(subschema, at: pointer + "/\(container)/" + JSONValue.escapePointerToken(name), depth: depth, problems: &problems, propertyCount: &propertyCount)
                 }
             }
         }
@@ -96,9 +96,5 @@ enum StrictModeRules {
                 check(branch, at: pointer + "/anyOf/\(index)", depth: objectDepth, problems: &problems, propertyCount: &propertyCount)
             }
         }
-    }
-
-    private static func escape(_ token: String) -> String {
-        JSONValue.escapePointerToken(token)
     }
 }

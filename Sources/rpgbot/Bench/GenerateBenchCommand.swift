@@ -234,12 +234,7 @@ struct SceneClient: Sendable {
     }
 
     func post(_ index: Int) async throws -> Answer {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: frame(index))))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(try .jsonPost(url, token: token, body: frame(index)), timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 22)
         guard response.status == .ok else {
             throw StartupError(message: "scene request failed: \(response.status.code) \(String(buffer: body))", exitCode: 1)

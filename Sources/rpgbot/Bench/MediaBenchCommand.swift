@@ -115,12 +115,8 @@ struct MediaClient: Sendable {
     let token: String
 
     func speak(_ text: String, wait: Bool) async throws -> [String: Any] {
-        var request = HTTPClientRequest(url: base + "/v1/media/tts")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
+        var request = try HTTPClientRequest.jsonPost(base + "/v1/media/tts", token: token, body: ["text": text, "voice": "en-us", "language": "en", "format": "wav"])
         if wait { request.headers.add(name: "Prefer", value: "wait=10") }
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["text": text, "voice": "en-us", "language": "en", "format": "wav"])))
         return try await send(request)
     }
 

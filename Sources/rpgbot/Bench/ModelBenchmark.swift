@@ -103,11 +103,7 @@ struct ModelBenchmark {
     }
 
     func post(_ endpoint: DomainEndpoint, frame: [String: Any], client: HTTPClient) async throws -> Sample {
-        var request = HTTPClientRequest(url: "\(baseURL)/v1/generate/\(endpoint.rawValue)")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: frame)))
+        let request = try HTTPClientRequest.jsonPost("\(baseURL)/v1/generate/\(endpoint.rawValue)", token: token, body: frame)
         let started = ContinuousClock.now
         let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 22)
