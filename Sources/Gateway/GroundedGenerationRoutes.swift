@@ -122,6 +122,7 @@ public struct GroundedGenerationRoutes: Sendable {
             var fields: [String: JSONValue] = [
                 "id": .string(item.id), "domain": .string(item.domain.rawValue), "title": .string(item.title),
                 "source_id": .string(item.sourceID), "section": .string(item.section.rawValue),
+                "snippet": .string(Snippet.make(item.text, query: "")),
                 "score": .number((item.score * 10_000).rounded() / 10_000), "cited": .bool(result.cited.contains(item.id)),
             ]
             // A graph fact names the chunks it was read from.

@@ -1,4 +1,5 @@
 public import Foundation
+import ServiceKit
 
 /// The OpenAPI 3.1 description of the REST surface, kept in the repository at
 /// `Sources/RPGBotApp/Resources/openapi.json` and served at `GET /openapi.json`.
@@ -17,12 +18,9 @@ public enum OpenAPIDocument {
     }
 
     static func candidates() -> [URL] {
-        var urls: [URL] = []
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        urls.append(executable.deletingLastPathComponent().appendingPathComponent(resourceBundle).appendingPathComponent("openapi.json"))
-        urls.append(Bundle.main.bundleURL.appendingPathComponent(resourceBundle).appendingPathComponent("openapi.json"))
-        urls.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(resourceBundle).appendingPathComponent("openapi.json"))
-        urls.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/openapi.json"))
-        return urls
+        BundledResource.candidates(
+            bundle: resourceBundle, path: "openapi.json",
+            sourceFolder: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources")
+        )
     }
 }

@@ -1,4 +1,5 @@
 public import CapabilityKit
+import Console
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -42,6 +43,7 @@ public struct RPGBotServer: Sendable {
             PartySyncCapability(settings: configuration.partySync),
             MediaBrokerCapability(settings: configuration.media),
             GatewayCapability(generation: configuration.generation, knowledge: configuration.knowledge),
+            ConsoleCapability(),
         ]
     }
 

@@ -28,6 +28,12 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.dataDirectory.helpText, valueName: "path"))
     var dataDirectory: String?
 
+    @Flag(name: .customLong("console"), help: "Print a link that opens the web console signed in with the token (in the URL fragment, which browsers never send to a server).")
+    var consoleLink = false
+
+    @Option(name: .customLong("console-url"), help: ArgumentHelp("The server's address as the browser reaches it (default: http://localhost:<RPGBOT_PORT>).", valueName: "url"))
+    var consoleURL: String?
+
     func validate() throws {
         guard !subject.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ValidationError("--sub must not be empty.")
@@ -40,6 +46,12 @@ struct TokenCommand: AsyncParsableCommand {
         }
         guard let duration = ConfigurationLoader.parseDuration(ttl), duration > .zero else {
             throw ValidationError("--ttl must be a duration such as 30m, 12h or 7d.")
+        }
+        if let consoleURL {
+            guard consoleLink else { throw ValidationError("--console-url needs --console.") }
+            guard let url = URL(string: consoleURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.fragment == nil else {
+                throw ValidationError("--console-url must be an http or https URL such as https://rpg.example.org.")
+            }
         }
     }
 
@@ -67,6 +79,24 @@ struct TokenCommand: AsyncParsableCommand {
         let seconds = lifetime.inSeconds
         let authority = await TokenAuthority(secret: secret)
         let token = try await authority.issue(subject: subject, campaign: campaign, role: Role(rawValue: role)!, ttl: seconds)
-        print(token)
+        guard consoleLink else {
+            print(token)
+            return
+        }
+        let base: String
+        do {
+            base = try consoleURL ?? ConfigurationLoader(flags: flags).consoleBaseURL()
+        } catch {
+            throw StartupError(message: "\(error)", exitCode: RPGBotCommand.usageExitCode)
+        }
+        print(Self.consoleLink(base: base, token: token))
+    }
+
+    /// The console's address with the token in the fragment: the part of a URL browsers keep
+    /// to themselves, so the token reaches no server log and no `Referer`.
+    static func consoleLink(base: String, token: String) -> String {
+        var base = base
+        while base.hasSuffix("/") { base.removeLast() }
+        return "\(base)/console/#token=\(token)"
     }
 }

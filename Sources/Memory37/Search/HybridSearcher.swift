@@ -75,10 +75,12 @@ struct HybridSearcher: Sendable {
 }
 
 /// The part of a chunk's text that best shows why it matched.
-enum Snippet {
+/// The sentence of a chunk that best shows why it matched a query (the first one for an empty
+/// query), cut to 240 characters: what result lists show under a title.
+public enum Snippet {
     static let length = 240
 
-    static func make(_ text: String, query: String) -> String {
+    public static func make(_ text: String, query: String) -> String {
         let words = Set(TextTokenizer.terms(query))
         let sentences = text.replacingOccurrences(of: "\n", with: " ").split(separator: ".", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
         var best = sentences.first ?? ""

@@ -64,6 +64,16 @@ public struct ConfigurationLoader: Sendable {
         (URL(fileURLWithPath: try values.string(.dataDirectory) ?? "./data").standardizedFileURL, try jwtSecret())
     }
 
+    /// Where a browser on this machine reaches `rpgbot serve` with these settings: the host
+    /// and port it listens on, with a wildcard address shown as `localhost`.
+    public func consoleBaseURL() throws(ConfigurationError) -> String {
+        var host = try values.string(.host) ?? Setting.host.defaultValue
+        if ["0.0.0.0", "::", "[::]", "127.0.0.1", "::1"].contains(host) { host = "localhost" }
+        if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }
+        let port = try values.integer(.port, 0...65_535) ?? Int(Setting.port.defaultValue)!
+        return "http://\(host):\(port)"
+    }
+
     /// The knowledge settings alone: what `rpgbot ingest` and `rpgbot search` need.
     public func knowledge() throws(ConfigurationError) -> KnowledgeConfiguration {
         try KnowledgeConfiguration(reading: values)
