@@ -52,6 +52,7 @@ import Testing
                         .replacingOccurrences(of: "{sha256}", with: String(repeating: "ab", count: 32))
                         .replacingOccurrences(of: "{name}", with: "lore_latest")
                         .replacingOccurrences(of: "{version}", with: "lore-working")
+                        .replacingOccurrences(of: "{file}", with: "app.js")
                     for token in [player, gm, service] {
                         for (body, query) in route.method == .post || route.method == .put ? Self.bodies.map({ ($0, "") }) : Self.queries.map({ ("", $0) }) {
                             let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
