@@ -25,6 +25,25 @@ func makeServer(
 }
 
 @Suite struct SystemRoutesTests {
+    /// The console is a service like the others: served by default, absent when left out.
+    @Test func theConsoleIsServedOnlyWithItsService() async throws {
+        try await withTemporaryDirectory { directory in
+            try await makeServer(directory).makeApplication().test(.live) { client in
+                try await client.execute(uri: "/console", method: .get) { response in
+                    #expect(response.status == .ok && response.headers[.contentType] == "text/html; charset=utf-8")
+                }
+            }
+            let without = try await makeServer(directory) { $0.services = ["party-sync", "media-broker", "gateway"] }
+            try await without.makeApplication().test(.live) { client in
+                for path in ["/console", "/console/app.js", "/"] {
+                    try await client.execute(uri: path, method: .get) { response in
+                        #expect(response.status == .notFound, "\(path)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func healthReadyAndVersionAnswer() async throws {
         try await withTemporaryDirectory { directory in
             let server = try await makeServer(directory)

@@ -76,11 +76,36 @@ import Testing
         }
     }
 
+    /// `--console` prints the console's address with the token in the fragment, for the port
+    /// the server listens on or the address given.
+    @Test func tokenCommandPrintsAConsoleLink() async throws {
+        try await withTemporaryDirectory { directory in
+            let local = try await ChildProcess.runRPGBot(
+                ["token", "--sub", "ann", "--campaign", "demo", "--role", "player", "--console", "--data-dir", directory.path],
+                environment: ["RPGBOT_PORT": "9191", "RPGBOT_HOST": "0.0.0.0"]
+            )
+            #expect(local.status == 0, "stderr: \(local.stderr)")
+            let link = local.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(link.hasPrefix("http://localhost:9191/console/#token="))
+            let token = String(try #require(link.split(separator: "#token=").last))
+            let payload = try jsonObject(try #require(Data(base64URLEncoded: String(token.split(separator: ".")[1]))))
+            #expect(payload["sub"] as? String == "ann" && payload["role"] as? String == "player")
+
+            let hosted = try await ChildProcess.runRPGBot(
+                ["token", "--sub", "ann", "--campaign", "demo", "--role", "player", "--console", "--console-url", "https://rpg.example.org/", "--data-dir", directory.path]
+            )
+            #expect(hosted.stdout.hasPrefix("https://rpg.example.org/console/#token=ey"), "\(hosted.stdout)")
+        }
+    }
+
     @Test(arguments: [
         ["token", "--sub", "a", "--campaign", "demo", "--role", "king"],
         ["token", "--sub", "a", "--campaign", "bad id", "--role", "gm"],
         ["token", "--sub", "a", "--campaign", "demo", "--role", "gm", "--ttl", "forever"],
         ["token", "--campaign", "demo", "--role", "gm"],
+        ["token", "--sub", "a", "--campaign", "demo", "--role", "gm", "--console-url", "http://localhost:8080"],
+        ["token", "--sub", "a", "--campaign", "demo", "--role", "gm", "--console", "--console-url", "ftp://localhost"],
+        ["token", "--sub", "a", "--campaign", "demo", "--role", "gm", "--console", "--console-url", "http://h/#x"],
     ])
     func tokenCommandRefusesBadArguments(_ arguments: [String]) async throws {
         try await withTemporaryDirectory { directory in

@@ -109,6 +109,7 @@ import Testing
                 // Presence: each sees the other.
                 try await gm.waitFor(#"#presence li[data-user="ann"]"#)
                 try await player.waitFor(#"#presence li[data-user="morgan"]"#)
+                #expect(try await gm.text(of: #"#presence li[data-user="ann"]"#) == "ann player · 1 connection")
 
                 // The player's chat appears on the game master's page.
                 try await player.type("Is anyone at the ferry?", into: "#chat-input")
@@ -207,9 +208,16 @@ import Testing
                 try await Self.save(gm, as: "gm.png")
                 try await Self.save(player, as: "player.png")
 
-                // A token that expires brings the sign-in prompt back.
-                try await player.navigate(to: try await server.link(sub: "bo", role: "player", ttl: "3s"))
+                // At phone width nothing needs sideways scrolling.
+                #expect(try await player.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
+
+                // A late player gets the history on entry. Their token expires soon, which
+                // brings the sign-in prompt back.
+                try await player.navigate(to: try await server.link(sub: "bo", role: "player", ttl: "4s"))
                 try await player.waitFor(#"#connection[data-state="live"]"#)
+                try await player.waitFor(#"#feed li[data-offset="\#(last)"]"#)
+                #expect(try await Self.offsets(player).first == 1)
+                try await gm.waitFor(#"#presence li[data-user="bo"]"#)
                 try await player.waitFor("#sign-in", timeout: .seconds(10))
                 #expect(try await player.text(of: "#sign-in-reason")?.contains("expired") == true)
                 #expect(try await player.find("#campaign-view:not([hidden])") == nil)

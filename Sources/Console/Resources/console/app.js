@@ -138,7 +138,7 @@ function showPresence(members) {
     const member = members[user];
     const conns = member.conns?.length ?? 0;
     return el('li', { 'data-user': user }, el('strong', {}, user), ' ', el('span', { className: `role role-${member.role}` }, member.role),
-      conns > 1 ? el('span', { className: 'conns' }, ` · ${conns} connections`) : '',
+      el('span', { className: 'conns' }, ` · ${conns} connection${conns === 1 ? '' : 's'}`),
       member.state?.status ? el('span', { className: 'status' }, ` · ${member.state.status}`) : '');
   }));
 }
