@@ -79,6 +79,31 @@ import Testing
         try await page.consoleEntries().filter { ($0["level"] as? String) == "SEVERE" }.map { $0["message"] as? String ?? "" }
     }
 
+    /// Text whose contrast with its background is below WCAG AA (4.5:1), as "text: ratio".
+    static func lowContrastText(_ page: Browser) async throws -> [String] {
+        try await page.execute("""
+            const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            const parse = (c) => c.match(/[\\d.]+/g).map(Number);
+            const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+            const background = (node) => {
+              for (let n = node; n; n = n.parentElement) {
+                const c = parse(getComputedStyle(n).backgroundColor);
+                if (c.length < 4 || c[3] > 0) return c;
+              }
+              return [255, 255, 255];
+            };
+            const failures = [];
+            for (const node of document.querySelectorAll('body *')) {
+              const own = Array.from(node.childNodes).some((c) => c.nodeType === 3 && c.textContent.trim());
+              if (!own || !node.checkVisibility()) continue;
+              const [a, b] = [luminance(parse(getComputedStyle(node).color)), luminance(background(node))];
+              const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+              if (ratio < 4.5) failures.push(node.textContent.trim().slice(0, 40) + ': ' + ratio.toFixed(2));
+            }
+            return failures;
+            """) as? [String] ?? ["the check did not run"]
+    }
+
     static func save(_ page: Browser, as name: String) async throws {
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
         try await page.screenshot().write(to: artifacts.appendingPathComponent(name))
@@ -187,8 +212,8 @@ import Testing
                 try await server.restart()
                 let token = server.token(of: gmLink)
                 for page in [gm, player] { try await page.waitFor(#"#connection[data-state="live"]"#, timeout: .seconds(30)) }
-                try await gm.type("The fog lifts.", into: "#chat-input")
-                try await gm.click("#chat-form button[type=submit]")
+                // From the keyboard: Enter in the chat box sends.
+                try await gm.type("The fog lifts.\u{E007}", into: "#chat-input")
                 let all = try await server.events(token: token).compactMap { $0["offset"] as? Int }
                 let last = try #require(all.last)
                 for page in [gm, player] {
@@ -207,6 +232,12 @@ import Testing
 
                 try await Self.save(gm, as: "gm.png")
                 try await Self.save(player, as: "player.png")
+
+                // Readable contrast everywhere on both pages.
+                for page in [gm, player] {
+                    let low = try await Self.lowContrastText(page)
+                    #expect(low == [], "\(low)")
+                }
 
                 // At phone width nothing needs sideways scrolling.
                 #expect(try await player.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
