@@ -141,7 +141,11 @@ public struct Browser: Sendable {
         while true {
             if let element = try await find(selector) {
                 if !visible { return element }
-                if try await driver.call("GET", path + "/element/\(element)/displayed")["value"] as? Bool == true { return element }
+                do {
+                    if try await driver.call("GET", path + "/element/\(element)/displayed")["value"] as? Bool == true { return element }
+                } catch let error as WebDriverError where error.error == "stale element reference" {
+                    // Replaced between finding and asking: look again.
+                }
             }
             guard ContinuousClock.now < deadline else { throw TestSetupError("nothing matched \(selector) within \(timeout)") }
             try await Task.sleep(for: .milliseconds(100))

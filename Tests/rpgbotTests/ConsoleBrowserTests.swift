@@ -182,6 +182,33 @@ import Testing
                 let citation = try await gm.text(of: ".generate-result .citation-detail")
                 #expect((citation?.count ?? 0) > 20, "\(citation ?? "")")
 
+                // The other three generations, broadcast, as the player sees them.
+                for (endpoint, selector) in [("combat", ".actions li"), ("social", ".lines li"), ("epilogue", ".summary")] {
+                    try await gm.click(#"#generate-form input[name=endpoint][value="\#(endpoint)"]"#)
+                    try await gm.waitFor(#"#generate-form input[name=intent]"#, visible: endpoint != "epilogue")
+                    if endpoint == "combat" {
+                        try await gm.type("Ann, party, 12\nBog wight, enemy, 22", into: "#generate-form textarea[name=combatants]")
+                    }
+                    try await gm.click("#generate-form button[type=submit]")
+                    try await gm.waitFor(".generate-result .output-\(endpoint)")
+                    try await player.waitFor(#"#feed li[data-type="gm.\#(endpoint)"] \#(selector)"#)
+                }
+                try await gm.click(#"#generate-form input[name=endpoint][value="scene"]"#)
+
+                // Sending faster than the server takes: refused publishes are shown, then sent
+                // again under their cmid until stored, each once.
+                try await player.execute("""
+                    const input = document.getElementById('chat-input');
+                    const form = document.getElementById('chat-form');
+                    for (let i = 0; i < 60; i++) { input.value = 'burst ' + i; form.requestSubmit(); }
+                    """)
+                try await player.waitFor(".notice-rate_limited")
+                try await gm.waitUntil("all 60 burst messages", timeout: .seconds(30), """
+                    return Array.from(document.querySelectorAll('#feed li[data-type="chat.say"] .chat')).filter((p) => p.textContent.startsWith('burst ')).length >= 60;
+                    """)
+                let burst = try await gm.execute(#"return Array.from(document.querySelectorAll('#feed li[data-type="chat.say"] .chat')).map((p) => p.textContent).filter((t) => t.startsWith('burst '))"#) as? [String] ?? []
+                #expect(burst.count == 60 && Set(burst).count == 60)
+
                 // Knowledge search shows domain, title, snippet and why it matched.
                 try await gm.type("who runs the tavern", into: "#search-input")
                 try await gm.click("#search-form button[type=submit]")
@@ -247,7 +274,17 @@ import Testing
                 try await player.navigate(to: try await server.link(sub: "bo", role: "player", ttl: "4s"))
                 try await player.waitFor(#"#connection[data-state="live"]"#)
                 try await player.waitFor(#"#feed li[data-offset="\#(last)"]"#)
-                #expect(try await Self.offsets(player).first == 1)
+                // The newest 50 first; the rest page by page.
+                let firstPage = try await Self.offsets(player)
+                #expect((firstPage.first ?? 0) > 1)
+                #expect(try await player.find("#load-older:not([hidden])") != nil)
+                for _ in 0..<10 where try await player.find("#load-older:not([hidden])") != nil {
+                    let shown = try await Self.offsets(player).count
+                    try await player.click("#load-older")
+                    try await player.waitUntil("an older page", "return document.querySelectorAll('#feed > li').length > arguments[0] || document.getElementById('load-older').hidden", [shown])
+                }
+                let history = try await Self.offsets(player)
+                #expect(history.first == 1 && history == history.sorted() && Set(history).count == history.count)
                 try await gm.waitFor(#"#presence li[data-user="bo"]"#)
                 try await player.waitFor("#sign-in", timeout: .seconds(10))
                 #expect(try await player.text(of: "#sign-in-reason")?.contains("expired") == true)
