@@ -17,6 +17,8 @@ struct PartySyncMetrics: Sendable {
     private let deliveryLatency: DurationHistogram?
     private let writerWakeups: Counter?
     private let flushes: Counter?
+    private let clusterListening: Gauge?
+    private let clusterRead: Counter?
 
     init(registry: MetricsRegistry?) {
         connections = registry?.gauge("party_sync_connections", help: "Open Party Sync WebSocket connections.")
@@ -31,6 +33,8 @@ struct PartySyncMetrics: Sendable {
         publishToCommit = registry?.durationHistogram("party_sync_publish_commit_seconds", help: "Time from a publish request to its committed offset.")
         writerWakeups = registry?.counter("party_sync_writer_wakeups_total", help: "Tasks scheduled on an event loop to write frames (a fan-out wakes each loop once).")
         flushes = registry?.counter("party_sync_flushes_total", help: "Connection flushes: each writes every frame queued to the connection since the last one.")
+        clusterListening = registry?.gauge("party_sync_cluster_listening", help: "On PostgreSQL: 1 while this node listens for other nodes' commits, 0 while it polls for them.")
+        clusterRead = registry?.counter("party_sync_cluster_events_read_total", help: "Events committed by other nodes, read from the store for this node's connections.")
         deliveryLatency = registry?.durationHistogram("party_sync_delivery_latency_seconds", help: "Time from commit to the event frame being queued to its recipients.")
     }
 
@@ -48,6 +52,9 @@ struct PartySyncMetrics: Sendable {
     func recordProtocolError(_ reason: String) {
         protocolErrors?.counter("party_sync_protocol_errors_total", help: "Bad frames and refused connections, by reason.", labels: [("reason", reason)]).increment()
     }
+
+    func clusterListening(_ listening: Bool) { clusterListening?.set(listening ? 1.0 : 0.0) }
+    func recordClusterRead(_ count: Int) { if count > 0 { clusterRead?.increment(by: Int64(count)) } }
 
     func recordWriterWakeups(_ count: Int) { if count > 0 { writerWakeups?.increment(by: Int64(count)) } }
     func recordFlushes(_ count: Int) { if count > 0 { flushes?.increment(by: Int64(count)) } }

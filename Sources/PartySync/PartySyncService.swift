@@ -13,25 +13,46 @@ public struct PartySyncService: Service {
 
     public let hub: PartySyncHub
     public let routes: PartySyncRoutes
+    /// On a store several nodes share: what delivers the other nodes' events here.
+    public let cluster: ClusterFollower?
 
     public init(database: DatabaseHandle, tokens: TokenAuthority, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
-        let store: any EventLog =
-            switch database.backend {
-            case .sqlite(let pool): SQLiteEventLog(pool: pool)
-            case .postgres(let client): PostgresEventLog(client: client, logger: logger)
-            }
-        self.init(store: store, tokens: tokens, settings: settings, metrics: metrics, logger: logger)
+        switch database.backend {
+        case .sqlite(let pool):
+            self.init(store: SQLiteEventLog(pool: pool), tokens: tokens, settings: settings, metrics: metrics, logger: logger)
+        case .postgres(let client):
+            self.init(
+                store: PostgresEventLog(client: client, logger: logger), announcements: PostgresCommitAnnouncements(client: client, logger: logger),
+                tokens: tokens, settings: settings, metrics: metrics, logger: logger
+            )
+        }
     }
 
-    public init(store: any EventLog, tokens: TokenAuthority, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
-        hub = PartySyncHub(store: store, settings: settings, metrics: metrics, logger: logger)
+    /// - Parameter announcements: how this node hears of other nodes' commits to `store`;
+    ///   nil for a store only this process uses.
+    public init(
+        store: any EventLog, announcements: (any CommitAnnouncements)? = nil, tokens: TokenAuthority, settings: PartySyncSettings,
+        metrics: MetricsRegistry?, logger: Logger
+    ) {
+        let hub = PartySyncHub(store: store, settings: settings, metrics: metrics, logger: logger)
+        self.hub = hub
         routes = PartySyncRoutes(hub: hub, tokens: tokens)
+        cluster = announcements.map { ClusterFollower(hub: hub, announcements: $0, pollInterval: settings.clusterPollInterval, logger: logger) }
     }
 
     public static var migrations: [Migration] { PartySyncMigrations.all }
 
-    /// Sweeps every fraction of a second (presence, gaps) and trims on the trim interval.
+    /// Follows the other nodes' commits (on PostgreSQL) and keeps house until shutdown.
     public func run() async throws {
+        guard let cluster else { return try await keepHouse() }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await cancelWhenGracefulShutdown { await cluster.run() } }
+            group.addTask { try await keepHouse() }
+        }
+    }
+
+    /// Sweeps every fraction of a second (presence, gaps) and trims on the trim interval.
+    func keepHouse() async throws {
         let settings = hub.settings
         let tick = min(Duration.milliseconds(250), settings.presenceGrace / 4)
         var nextTrim = ContinuousClock.now + settings.trimInterval

@@ -19,5 +19,6 @@ extension PartySyncSettings {
         restBurst = try values.positiveNumber(.restPublishBurst, minimum: 1) ?? restBurst
         retentionEvents = try values.positiveInteger(.retentionEvents) ?? retentionEvents
         retentionAge = try values.duration(.retentionAge) ?? retentionAge
+        clusterPollInterval = try values.duration(.clusterPollInterval) ?? clusterPollInterval
     }
 }

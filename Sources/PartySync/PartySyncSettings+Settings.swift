@@ -15,5 +15,6 @@ extension Setting {
     public static let restPublishRate = Setting(flag: "rest-publish-rate", environment: "RPGBOT_REST_PUBLISH_RATE", defaultValue: "5", summary: "REST publishes per second per caller and campaign, sustained.", accepted: "a positive number")
     public static let restPublishBurst = Setting(flag: "rest-publish-burst", environment: "RPGBOT_REST_PUBLISH_BURST", defaultValue: "10", summary: "REST publishes per caller and campaign in a burst.", accepted: "a number, 1 or more")
     public static let retentionEvents = Setting(flag: "retention-events", environment: "RPGBOT_RETENTION_EVENTS", defaultValue: "100000", summary: "Events kept per campaign; older ones are trimmed.", accepted: "an integer, 1 or more")
+    public static let clusterPollInterval = Setting(flag: "cluster-poll-interval", environment: "RPGBOT_CLUSTER_POLL_INTERVAL", defaultValue: "1s", summary: "On PostgreSQL, how often a node that has lost its LISTEN connection reads the new events of its live campaigns.", accepted: "a duration")
     public static let retentionAge = Setting(flag: "retention-age", environment: "RPGBOT_RETENTION_AGE", defaultValue: "30d", summary: "Age beyond which events are trimmed.", accepted: "a duration")
 }

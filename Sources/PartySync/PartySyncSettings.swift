@@ -37,6 +37,9 @@ public struct PartySyncSettings: Sendable, Equatable {
     public var retentionAge: Duration = .seconds(30 * 24 * 3600)
     /// How often retention and expired idempotency records are trimmed.
     public var trimInterval: Duration = .seconds(60)
+    /// On PostgreSQL, how often a node without its LISTEN connection reads the new events of
+    /// its live campaigns (other nodes' commits are late then, never missing).
+    public var clusterPollInterval: Duration = .seconds(1)
     /// Longest event `type`.
     public var maxTypeLength: Int = 64
     /// Largest page of `history` and `GET …/events`.

@@ -6,6 +6,7 @@ import Observability
 import Persistence
 import ServiceKit
 import Memory37
+import PartySync
 
 import Foundation
 
@@ -23,6 +24,14 @@ struct SystemRoutes {
         let migrations: Int
         /// `ok`, or `degraded` while knowledge reads are served by the in-memory fallback.
         let knowledge: String?
+        /// On PostgreSQL: `listening` while other nodes' events arrive as they are committed,
+        /// `polling` while they arrive within the poll interval (degraded).
+        let partySync: String?
+
+        enum CodingKeys: String, CodingKey {
+            case status, database, migrations, knowledge
+            case partySync = "party_sync"
+        }
     }
 
     struct Version: ResponseEncodable {
@@ -40,6 +49,7 @@ struct SystemRoutes {
         let database = server.database
         let migrations = server.migrations
         let knowledge = server.knowledge
+        let cluster = server.partySync?.cluster
         router.get("ready") { _, context -> Readiness in
             guard migrations.isComplete else {
                 throw APIError(.serviceUnavailable, code: "not_ready", detail: "Database migrations have not been applied yet.", headers: [.retryAfter: "1"])
@@ -50,10 +60,11 @@ struct SystemRoutes {
                 context.logger.warning("readiness check failed", metadata: ["error": "\(error)"])
                 throw APIError(.serviceUnavailable, code: "not_ready", detail: "The database (\(database.url.kind)) is not reachable.", headers: [.retryAfter: "1"])
             }
-            let degraded = knowledge?.isDegraded ?? false
+            let polling = cluster?.delivery == .polling
+            let degraded = (knowledge?.isDegraded ?? false) || polling
             return Readiness(
                 status: degraded ? "degraded" : "ready", database: database.url.kind, migrations: migrations.migrations.count,
-                knowledge: knowledge.map { $0.isDegraded ? "degraded" : "ok" }
+                knowledge: knowledge.map { $0.isDegraded ? "degraded" : "ok" }, partySync: cluster?.delivery.rawValue
             )
         }
 

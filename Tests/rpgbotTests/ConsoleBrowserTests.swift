@@ -197,12 +197,16 @@ import Testing
 
                 // Sending faster than the server takes: refused publishes are shown, then sent
                 // again under their cmid until stored, each once.
+                // Notices go after 8 s, so the test records each one as it appears.
                 try await player.execute("""
+                    window.seenNotices = [];
+                    new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => window.seenNotices.push(n.className))))
+                      .observe(document.getElementById('notices'), { childList: true });
                     const input = document.getElementById('chat-input');
                     const form = document.getElementById('chat-form');
                     for (let i = 0; i < 60; i++) { input.value = 'burst ' + i; form.requestSubmit(); }
                     """)
-                try await player.waitFor(".notice-rate_limited")
+                try await player.waitUntil("a rate-limit notice", "return window.seenNotices.some((c) => c.includes('notice-rate_limited'))")
                 try await gm.waitUntil("all 60 burst messages", timeout: .seconds(30), """
                     return Array.from(document.querySelectorAll('#feed li[data-type="chat.say"] .chat')).filter((p) => p.textContent.startsWith('burst ')).length >= 60;
                     """)

@@ -111,6 +111,12 @@ final class CampaignChannel: Sendable {
         round.dispatch()
     }
 
+    /// The last offset delivered or known as history when delivery started: where a read of
+    /// newer events starts. Nil until the channel has started.
+    var deliveredThrough: Int64? {
+        state.withLock { $0.started ? $0.nextOffset - 1 : nil }
+    }
+
     /// A committed event of this campaign, from any publisher; repeated calls are harmless.
     /// The frames are queued to the subscribers, and written when `round` is dispatched.
     func committed(_ event: CampaignEvent, round: inout DeliveryRound) {

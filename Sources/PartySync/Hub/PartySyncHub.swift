@@ -32,6 +32,9 @@ public final class PartySyncHub: Sendable {
 
     private typealias Entry = ChannelTable.Entry
     private let channels = ChannelTable()
+    /// Told of every channel that starts, so events other nodes committed while it was being
+    /// opened are read (set by the cluster follower on PostgreSQL).
+    let channelStarted = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
         self.store = store
@@ -117,8 +120,38 @@ public final class PartySyncHub: Sendable {
                 throw error
             }
             metrics.campaignsActive(channels.entries.withLock { $0.count })
+            channelStarted.withLock { $0 }?(campaignID)
         }
         return channel
+    }
+
+    /// The campaigns with a live channel.
+    var liveCampaigns: [String] {
+        channels.entries.withLock { Array($0.keys) }
+    }
+
+    /// Delivers the events of `campaignID` committed elsewhere up to `top` (everything new for
+    /// `Int64.max`): read from the store after the last offset delivered, in pages, and handed
+    /// to the channel like local commits. Nothing to do without a live channel, or when the
+    /// channel has already delivered `top`. Returns the number of events read.
+    @discardableResult
+    func catchUp(_ campaignID: String, through top: Int64) async throws -> Int {
+        guard let channel = existingChannel(campaignID) else { return 0 }
+        var read = 0
+        while let after = channel.deliveredThrough, top > after {
+            let events = try await store.events(campaignID: campaignID, after: after, limit: 500)
+            read += events.count
+            var round = DeliveryRound(metrics: metrics)
+            for event in events {
+                channel.committed(event, round: &round)
+            }
+            round.dispatch()
+            // A short page is the end; a page that did not move delivery on (history trimmed
+            // under it) is left to the sweep's gap repair.
+            if events.count < 500 || channel.deliveredThrough == after { break }
+        }
+        metrics.recordClusterRead(read)
+        return read
     }
 
     func releaseChannel(_ campaignID: String) {

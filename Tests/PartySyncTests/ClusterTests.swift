@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import Observability
+import PartySync
+import Persistence
+import PostgresNIO
+import RPGBotApp
+import ServiceKit
+import Synchronization
+import TestSupport
+import Testing
+
+/// Several servers on one PostgreSQL database, in this process, each on its own port: one
+/// cluster, as several `rpgbot serve` processes on one database are.
+struct Cluster: Sendable {
+    let nodes: [LiveServer]
+    let databaseURL: DatabaseURL
+
+    static let secret = Array("a secret every node of the cluster shares".utf8)
+    static let databaseAvailable = PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"
+
+    static func run<T: Sendable>(
+        nodes count: Int, settings: PartySyncSettings = PartySyncSettings(), _ body: @Sendable (Cluster) async throws -> T
+    ) async throws -> T {
+        let url = try await PostgresTestServer.makeDatabase(prefix: "cluster")
+        return try await start(count, url: url, settings: settings, started: []) { nodes in
+            try await body(Cluster(nodes: nodes, databaseURL: url))
+        }
+    }
+
+    private static func start<T: Sendable>(
+        _ remaining: Int, url: DatabaseURL, settings: PartySyncSettings, started: [LiveServer], _ body: @Sendable ([LiveServer]) async throws -> T
+    ) async throws -> T {
+        guard remaining > 0 else { return try await body(started) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = RPGBotConfiguration(port: 0, dataDirectory: directory.url, databaseURL: url, jwtSecret: secret)
+        configuration.partySync = settings
+        configuration.services = ["party-sync"]
+        configuration.observability.logLevel = .error
+        let telemetry = try Observability.bootstrap(service: "rpgbot-node\(started.count)", settings: configuration.observability, installGlobally: false)
+        let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
+        return try await withRunningServer(logger: testLogger, { server.makeApplication(onServerRunning: $0) }) { port, shutdown in
+            try await start(remaining - 1, url: url, settings: settings, started: started + [LiveServer(port: port, server: server, shutdown: shutdown)], body)
+        }
+    }
+}
+
+@Suite(.enabled(if: Cluster.databaseAvailable, "needs the test PostgreSQL"))
+struct ClusterTests {
+    /// Waits until every node listens for the others' commits.
+    static func waitUntilListening(_ cluster: Cluster) async throws {
+        for node in cluster.nodes {
+            for _ in 0..<200 where node.server.partySync?.cluster?.delivery != .listening {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            #expect(node.server.partySync?.cluster?.delivery == .listening)
+        }
+    }
+
+    @Test func anEventPublishedOnOneNodeReachesTheOthersInOrder() async throws {
+        try await Cluster.run(nodes: 3) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b, c) = (cluster.nodes[0], cluster.nodes[1], cluster.nodes[2])
+            let (publisher, _) = try await a.join("gm", role: .gm)
+            let (onB, _) = try await b.join("ann")
+            let (onC, _) = try await c.join("bo")
+            for index in 1...30 {
+                publisher.send(json: ["t": "publish", "cmid": "m\(index)", "type": "tick", "payload": ["n": index]])
+            }
+            for client in [onB, onC] {
+                let events = try await collectEvents(client, count: 30)
+                #expect(offsets(events) == Array(1...30))
+                #expect(events.map { ($0["payload"] as? [String: Any])?["n"] as? Int } == Array(1...30))
+            }
+        }
+    }
+
+    @Test func publishersOnEveryNodeGiveEveryClientOneSequence() async throws {
+        try await Cluster.run(nodes: 3) { cluster in
+            try await Self.waitUntilListening(cluster)
+            var subscribers: [WebSocketTestClient] = []
+            for (index, node) in cluster.nodes.enumerated() {
+                subscribers.append(try await node.join("reader\(index)").0)
+            }
+            let perPublisher = 15
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for publisher in 0..<20 {
+                    let node = cluster.nodes[publisher % cluster.nodes.count]
+                    group.addTask {
+                        let (client, _) = try await node.join("p\(publisher)")
+                        for index in 0..<perPublisher {
+                            client.send(json: ["t": "publish", "cmid": "c\(index)", "type": "tick", "payload": ["p": publisher, "i": index]])
+                            _ = try await client.next("ack")
+                        }
+                        client.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let total = 20 * perPublisher
+            var sequences: [[String]] = []
+            for subscriber in subscribers {
+                let events = try await collectEvents(subscriber, count: total)
+                #expect(offsets(events) == (1...Int64(total)).map { $0 })
+                sequences.append(events.map { $0["id"] as? String ?? "" })
+            }
+            #expect(Set(sequences.map { $0.joined(separator: ",") }).count == 1)
+        }
+    }
+
+    /// The LISTEN connection is terminated by the database while events are being published:
+    /// the node polls until it listens again, then catches up; nothing is missing.
+    @Test func aLostListenerLosesNoEvent() async throws {
+        try await Cluster.run(nodes: 2, settings: LiveServer.settings {
+            $0.clusterPollInterval = .milliseconds(200)
+            $0.connectionRate = 10_000
+            $0.connectionBurst = 10_000
+        }) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let (publisher, _) = try await a.join("gm", role: .gm)
+            let (reader, _) = try await b.join("ann")
+            let total = 200
+            let terminated = try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask {
+                    for index in 1...total {
+                        publisher.send(json: ["t": "publish", "cmid": "m\(index)", "type": "tick", "payload": ["n": index]])
+                        _ = try await publisher.next("ack")
+                    }
+                    return 0
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(150))
+                    return try await PostgresTestServer.withClient(cluster.databaseURL) { client in
+                        var killed = 0
+                        let rows = try await client.query(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+                            logger: testLogger)
+                        for try await ok in rows.decode(Bool.self) where ok { killed += 1 }
+                        return killed
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(terminated >= 2, "both nodes' listeners")
+            let events = try await collectEvents(reader, count: total, timeout: .seconds(30))
+            #expect(offsets(events) == (1...Int64(total)).map { $0 })
+            // And they listen again.
+            try await Self.waitUntilListening(cluster)
+        }
+    }
+
+    /// A `cmid` repeated on another node is the same event; a REST publish on one node reaches
+    /// the WebSocket clients of another (as media updates and generated broadcasts do).
+    @Test func aRepeatedCmidOnAnotherNodeIsTheOriginal() async throws {
+        try await Cluster.run(nodes: 2) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let (onA, _) = try await a.join("ann")
+            onA.send(json: ["t": "publish", "cmid": "once", "type": "chat.say", "payload": ["text": "hello"]])
+            let first = try await onA.next("ack")
+            onA.close()
+            let (onB, _) = try await b.join("ann")
+            onB.send(json: ["t": "publish", "cmid": "once", "type": "chat.say", "payload": ["text": "hello"]])
+            let again = try await onB.next("ack")
+            #expect(again["duplicate"] as? Bool == true)
+            #expect(again.int64("offset") == first.int64("offset") && again["id"] as? String == first["id"] as? String)
+
+            let gm = try await b.token("gm", role: .gm)
+            let (watcher, _) = try await a.join("watcher")
+            let published = try await b.restPublish(type: "gm.note", payload: ["text": "from node b"], key: "k1", token: gm)
+            #expect(published.status == 201)
+            let repeated = try await a.restPublish(type: "gm.note", payload: ["text": "from node b"], key: "k1", token: gm)
+            #expect(repeated.status == 201 && repeated.body == published.body)
+            let event = try await watcher.next("event")
+            #expect(event["type"] as? String == "gm.note" && event.int64("offset") == 2)
+        }
+    }
+
+    /// A node shuts down: its clients are told to reconnect, and resume exactly on another.
+    @Test func clientsOfAStoppedNodeResumeOnAnother() async throws {
+        try await Cluster.run(nodes: 2) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let (publisher, _) = try await a.join("gm", role: .gm)
+            let (reader, welcome) = try await b.join("ann")
+            let epoch = try #require(welcome["epoch"] as? String)
+            for index in 1...10 {
+                publisher.send(json: ["t": "publish", "cmid": "m\(index)", "type": "tick", "payload": ["n": index]])
+                _ = try await publisher.next("ack")
+            }
+            let seen = try await collectEvents(reader, count: 10)
+            await b.shutdown()
+            let closed = try await reader.waitUntilClosed()
+            #expect(closed.code == 4000)
+            for index in 11...20 {
+                publisher.send(json: ["t": "publish", "cmid": "m\(index)", "type": "tick", "payload": ["n": index]])
+                _ = try await publisher.next("ack")
+            }
+            let (resumed, again) = try await a.join("ann", since: (epoch, try #require(seen.last?.int64("offset"))))
+            #expect(again["recovered"] as? Bool == true && again["replayed"] as? Int == 10)
+            let replay = try await collectEvents(resumed, count: 10)
+            #expect(offsets(replay) == Array(11...20))
+        }
+    }
+}
