@@ -17,7 +17,7 @@ public struct PartySyncCapability: Capability {
 
     public static let settings: [Setting] = [
         .wsMaxFrame, .wsHelloTimeout, .wsPingInterval, .wsPongTimeout, .wsCloseTimeout, .wsQueueBytes, .wsRate, .wsBurst,
-        .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge, .clusterPollInterval,
+        .replayLimit, .idempotencyWindow, .presenceGrace, .restPublishRate, .restPublishBurst, .retentionEvents, .retentionAge, .clusterPollInterval, .clusterHeartbeatTimeout,
     ]
 
     public func assemble(in context: CapabilityContext) async throws -> CapabilityParts {

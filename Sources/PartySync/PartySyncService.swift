@@ -23,21 +23,28 @@ public struct PartySyncService: Service {
         case .postgres(let client):
             self.init(
                 store: PostgresEventLog(client: client, logger: logger), announcements: PostgresCommitAnnouncements(client: client, logger: logger),
-                tokens: tokens, settings: settings, metrics: metrics, logger: logger
+                sharedPresence: PostgresSharedPresence(client: client, logger: logger), tokens: tokens, settings: settings, metrics: metrics, logger: logger
             )
         }
     }
 
-    /// - Parameter announcements: how this node hears of other nodes' commits to `store`;
-    ///   nil for a store only this process uses.
+    /// - Parameters:
+    ///   - announcements: how this node hears of other nodes' commits to `store`; nil for a
+    ///     store only this process uses.
+    ///   - sharedPresence: the presence table the nodes share, with `announcements`.
     public init(
-        store: any EventLog, announcements: (any CommitAnnouncements)? = nil, tokens: TokenAuthority, settings: PartySyncSettings,
-        metrics: MetricsRegistry?, logger: Logger
+        store: any EventLog, announcements: (any CommitAnnouncements)? = nil, sharedPresence: (any SharedPresence)? = nil,
+        tokens: TokenAuthority, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger
     ) {
         let hub = PartySyncHub(store: store, settings: settings, metrics: metrics, logger: logger)
         self.hub = hub
         routes = PartySyncRoutes(hub: hub, tokens: tokens)
-        cluster = announcements.map { ClusterFollower(hub: hub, announcements: $0, pollInterval: settings.clusterPollInterval, logger: logger) }
+        cluster = announcements.map {
+            ClusterFollower(
+                hub: hub, announcements: $0, presence: sharedPresence, pollInterval: settings.clusterPollInterval,
+                heartbeatTimeout: settings.clusterHeartbeatTimeout, logger: logger
+            )
+        }
     }
 
     public static var migrations: [Migration] { PartySyncMigrations.all }

@@ -20,5 +20,11 @@ extension PartySyncSettings {
         retentionEvents = try values.positiveInteger(.retentionEvents) ?? retentionEvents
         retentionAge = try values.duration(.retentionAge) ?? retentionAge
         clusterPollInterval = try values.duration(.clusterPollInterval) ?? clusterPollInterval
+        if let timeout = try values.duration(.clusterHeartbeatTimeout) {
+            guard timeout >= .seconds(3) else {
+                throw ConfigurationError(setting: .clusterHeartbeatTimeout, value: values.raw(.clusterHeartbeatTimeout) ?? "", reason: "shorter than 3s")
+            }
+            clusterHeartbeatTimeout = timeout
+        }
     }
 }

@@ -16,5 +16,6 @@ extension Setting {
     public static let restPublishBurst = Setting(flag: "rest-publish-burst", environment: "RPGBOT_REST_PUBLISH_BURST", defaultValue: "10", summary: "REST publishes per caller and campaign in a burst.", accepted: "a number, 1 or more")
     public static let retentionEvents = Setting(flag: "retention-events", environment: "RPGBOT_RETENTION_EVENTS", defaultValue: "100000", summary: "Events kept per campaign; older ones are trimmed.", accepted: "an integer, 1 or more")
     public static let clusterPollInterval = Setting(flag: "cluster-poll-interval", environment: "RPGBOT_CLUSTER_POLL_INTERVAL", defaultValue: "1s", summary: "On PostgreSQL, how often a node that has lost its LISTEN connection reads the new events of its live campaigns.", accepted: "a duration")
+    public static let clusterHeartbeatTimeout = Setting(flag: "cluster-heartbeat-timeout", environment: "RPGBOT_CLUSTER_HEARTBEAT_TIMEOUT", defaultValue: "15s", summary: "On PostgreSQL, how long a node may go without a heartbeat before the other nodes drop its connections from presence.", accepted: "a duration of 3s or more")
     public static let retentionAge = Setting(flag: "retention-age", environment: "RPGBOT_RETENTION_AGE", defaultValue: "30d", summary: "Age beyond which events are trimmed.", accepted: "a duration")
 }

@@ -40,6 +40,9 @@ public struct PartySyncSettings: Sendable, Equatable {
     /// On PostgreSQL, how often a node without its LISTEN connection reads the new events of
     /// its live campaigns (other nodes' commits are late then, never missing).
     public var clusterPollInterval: Duration = .seconds(1)
+    /// On PostgreSQL, how long a node may miss heartbeats (one every third of it) before the
+    /// other nodes drop its connections from presence: a node that died.
+    public var clusterHeartbeatTimeout: Duration = .seconds(15)
     /// Longest event `type`.
     public var maxTypeLength: Int = 64
     /// Largest page of `history` and `GET …/events`.

@@ -204,4 +204,84 @@ struct ClusterTests {
             #expect(offsets(replay) == Array(11...20))
         }
     }
+
+    static let presenceSettings = LiveServer.settings {
+        $0.presenceGrace = .seconds(1)
+        $0.clusterHeartbeatTimeout = .seconds(3)
+    }
+
+    /// Reads presence frames until `predicate` holds for the members seen.
+    static func presence(_ client: WebSocketTestClient, start: [String: Any], until predicate: ([String: [String: Any]]) -> Bool) async throws -> [String: [String: Any]] {
+        var members = (start["presence"] as? [String: Any])?["members"] as? [String: [String: Any]] ?? [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !predicate(members) {
+            guard ContinuousClock.now < deadline else { throw TestSetupError("presence never matched: \(members)") }
+            guard let frame = try await client.next(timeout: deadline - ContinuousClock.now) else { throw TestSetupError("closed") }
+            guard frame["t"] as? String == "presence_diff" else { continue }
+            for user in (frame["leaves"] as? [String: Any] ?? [:]).keys { members.removeValue(forKey: user) }
+            for (user, member) in frame["joins"] as? [String: [String: Any]] ?? [:] { members[user] = member }
+        }
+        return members
+    }
+
+    /// A member on two nodes is one member with two connections, and leaves once, after the
+    /// grace period, when both are closed.
+    @Test func presenceSpansTheNodes() async throws {
+        try await Cluster.run(nodes: 2, settings: Self.presenceSettings) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let (watcher, welcome) = try await a.join("watcher")
+            let (annOnB, _) = try await b.join("ann")
+            _ = try await Self.presence(watcher, start: welcome) { $0["ann"] != nil }
+            let (annOnA, _) = try await a.join("ann")
+            // A newcomer on either node sees ann once, with both connections (once the other
+            // node's join has been read: connection changes of a present member are not diffs).
+            for node in [a, b] {
+                var members: [String: [String: Any]] = [:]
+                for _ in 0..<50 {
+                    let (late, lateWelcome) = try await node.join("late")
+                    late.close()
+                    members = (lateWelcome["presence"] as? [String: Any])?["members"] as? [String: [String: Any]] ?? [:]
+                    if (members["ann"]?["conns"] as? [String])?.count == 2 { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect((members["ann"]?["conns"] as? [String])?.count == 2, "\(members)")
+                #expect(Set(members.keys).isSuperset(of: ["watcher", "ann", "late"]))
+            }
+            // A state set on node b reaches node a.
+            annOnB.send(json: ["t": "presence_set", "state": ["status": "typing"]])
+            _ = try await Self.presence(watcher, start: welcome) { ($0["ann"]?["state"] as? [String: Any])?["status"] as? String == "typing" }
+            annOnA.close()
+            annOnB.close()
+            let members = try await Self.presence(watcher, start: ["presence": ["members": ["ann": [:]]]]) { $0["ann"] == nil }
+            #expect(members["ann"] == nil)
+        }
+    }
+
+    /// A node that stops beating (it died: its rows are left behind) loses its members after
+    /// the heartbeat timeout and the grace period.
+    @Test func aDeadNodesMembersLeave() async throws {
+        try await Cluster.run(nodes: 1, settings: Self.presenceSettings) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (watcher, welcome) = try await cluster.nodes[0].join("watcher")
+            try await PostgresTestServer.withClient(cluster.databaseURL) { client in
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await client.query("INSERT INTO party_nodes (node_id, heartbeat_at) VALUES ('n_dead', \(now))", logger: testLogger)
+                try await client.query(
+                    "INSERT INTO party_presence (campaign_id, connection_id, node_id, user_id, role) VALUES ('demo', 'c_dead', 'n_dead', 'zed', 'player')",
+                    logger: testLogger)
+                try await client.query("SELECT pg_notify('rpgbot_party_sync', 'presence demo')", logger: testLogger)
+            }
+            let started = ContinuousClock.now
+            _ = try await Self.presence(watcher, start: welcome) { $0["zed"] != nil }
+            _ = try await Self.presence(watcher, start: ["presence": ["members": ["zed": [:]]]]) { $0["zed"] == nil }
+            #expect(ContinuousClock.now - started >= .seconds(3))
+            let left = try await PostgresTestServer.withClient(cluster.databaseURL) { client in
+                var count = 0
+                for try await n in try await client.query("SELECT count(*) FROM party_presence WHERE node_id = 'n_dead'", logger: testLogger).decode(Int.self) { count = n }
+                return count
+            }
+            #expect(left == 0)
+        }
+    }
 }

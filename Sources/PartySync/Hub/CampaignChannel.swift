@@ -30,19 +30,23 @@ final class CampaignChannel: Sendable {
         var stalledSince: ContinuousClock.Instant?
         var subscribers: [String: Subscriber] = [:]
         var presence = PresenceRoster()
+        /// The campaign's connections on other nodes, as last read.
+        var remote: [String: RemoteConnection] = [:]
     }
 
     let campaignID: String
     private let store: any EventLog
     private let metrics: PartySyncMetrics
     private let logger: Logger
+    private let relay: PresenceRelay
     private let state = Mutex(State())
 
-    init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger) {
+    init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger, relay: PresenceRelay = PresenceRelay()) {
         self.campaignID = campaignID
         self.store = store
         self.metrics = metrics
         self.logger = logger
+        self.relay = relay
     }
 
     // MARK: - Subscribers
@@ -56,6 +60,7 @@ final class CampaignChannel: Sendable {
             if let diff = state.presence.join(user: user, role: role, connection: connection) {
                 Self.broadcast(diff, to: state.subscribers, except: connection, round: &round)
             }
+            relay.listener?.joined(campaignID: campaignID, connection: connection, user: user, role: role)
             return state.presence.snapshot
         }
         round.dispatch()
@@ -67,7 +72,36 @@ final class CampaignChannel: Sendable {
         state.withLock { state in
             guard let subscriber = state.subscribers.removeValue(forKey: connection) else { return }
             state.presence.disconnect(user: subscriber.user, connection: connection, now: .now)
+            relay.listener?.left(campaignID: campaignID, connection: connection)
         }
+    }
+
+    /// The campaign's connections on other nodes, freshly read: a connection that appeared
+    /// joins, one that is gone disconnects (its member leaves after the grace period unless
+    /// connected elsewhere), and states set there are announced, like local ones.
+    func mergeRemote(_ remote: [String: RemoteConnection]) {
+        var round = DeliveryRound(metrics: metrics)
+        state.withLock { state in
+            let previous = state.remote
+            state.remote = remote
+            for (connection, held) in remote where previous[connection] == nil {
+                if let diff = state.presence.join(user: held.user, role: held.role, connection: connection) {
+                    Self.broadcast(diff, to: state.subscribers, except: nil, round: &round)
+                }
+            }
+            for (connection, held) in previous where remote[connection] == nil {
+                state.presence.disconnect(user: held.user, connection: connection, now: .now)
+            }
+            // A state set on another node since the last read.
+            let before = Dictionary(previous.values.compactMap { held in held.state.map { (held.user, $0) } }, uniquingKeysWith: { first, _ in first })
+            for held in remote.values {
+                guard let text = held.state, before[held.user] != text, let value = try? JSONValue.parse(text) else { continue }
+                if let diff = state.presence.setState(user: held.user, state: value) {
+                    Self.broadcast(diff, to: state.subscribers, except: nil, round: &round)
+                }
+            }
+        }
+        round.dispatch()
     }
 
     func setPresenceState(user: String, state presenceState: JSONValue) {
@@ -76,6 +110,7 @@ final class CampaignChannel: Sendable {
             if let diff = state.presence.setState(user: user, state: presenceState) {
                 Self.broadcast(diff, to: state.subscribers, except: nil, round: &round)
             }
+            relay.listener?.stateSet(campaignID: campaignID, user: user, state: presenceState)
         }
         round.dispatch()
     }

@@ -1,20 +1,28 @@
 import AsyncAlgorithms
+import JSONValues
 import Logging
+import ServiceKit
 import Synchronization
 
-/// Makes every node on one PostgreSQL one hub: delivers to this node's connections the
-/// events other nodes commit.
+/// Makes every node on one PostgreSQL one hub: delivers to this node's connections the events
+/// other nodes commit, and shares presence between the nodes.
 ///
-/// A node hears of other nodes' commits through ``CommitAnnouncements`` (campaign and new top),
-/// and reads the events themselves from the store by offset: one read per campaign per
-/// wake-up, however many announcements arrived meanwhile. The channel then delivers them
-/// strictly by offset, like its own commits, so every node's clients see one order, each
-/// event once.
+/// **Events.** A node hears of other nodes' commits through ``CommitAnnouncements`` (campaign
+/// and new top) and reads the events themselves from the store by offset: one read per
+/// campaign per wake-up, however many announcements arrived meanwhile. The channel then
+/// delivers them strictly by offset, like its own commits, so every node's clients see one
+/// order, each event once.
 ///
 /// Announcements can be lost: the listening connection drops, PostgreSQL restarts, the node
 /// is paused. So after every (re)subscription every live campaign is caught up from the store,
 /// and while the node is not subscribed it reads its live campaigns' new events every
 /// `pollInterval`. Delivery is then late, never missing.
+///
+/// **Presence.** Each node writes its own connections to ``SharedPresence`` and beats every
+/// third of the heartbeat timeout; it reads the other nodes' connections of its live campaigns
+/// when told they changed, and at every beat. The channel merges them into its roster, so a
+/// member connected on two nodes is one member, and the members of a node that stops beating
+/// leave after the timeout plus the grace period.
 public final class ClusterFollower: Sendable {
     /// Whether this node currently hears other nodes' commits as they happen.
     public enum Delivery: String, Sendable {
@@ -23,41 +31,79 @@ public final class ClusterFollower: Sendable {
         case polling
     }
 
+    /// A change of this node's presence, written in the order it happened.
+    enum PresenceChange: Sendable {
+        case joined(campaignID: String, connection: String, user: String, role: Role)
+        case left(campaignID: String, connection: String)
+        case stateSet(campaignID: String, user: String, state: String)
+    }
+
+    /// This node's id in the shared presence.
+    public let node = "n_" + EventIdentity.randomToken(length: 12)
     let hub: PartySyncHub
     let announcements: any CommitAnnouncements
+    let presence: (any SharedPresence)?
     let pollInterval: Duration
+    let heartbeatTimeout: Duration
     let logger: Logger
     /// Campaigns to read, with the highest top announced for each.
     private let due = Mutex<[String: Int64]>([:])
+    /// Campaigns whose presence on other nodes changed.
+    private let presenceDue = Mutex<Set<String>>([])
     private let listening = Atomic<Bool>(false)
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    private let changes: AsyncStream<PresenceChange>
+    private let change: AsyncStream<PresenceChange>.Continuation
 
-    init(hub: PartySyncHub, announcements: any CommitAnnouncements, pollInterval: Duration, logger: Logger) {
+    init(
+        hub: PartySyncHub, announcements: any CommitAnnouncements, presence: (any SharedPresence)?, pollInterval: Duration,
+        heartbeatTimeout: Duration, logger: Logger
+    ) {
         self.hub = hub
         self.announcements = announcements
+        self.presence = presence
         self.pollInterval = pollInterval
+        self.heartbeatTimeout = heartbeatTimeout
         self.logger = logger
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (changes, change) = AsyncStream.makeStream(of: PresenceChange.self)
         hub.metrics.clusterListening(false)
         hub.channelStarted.withLock { hook in
-            hook = { [weak self] campaignID in self?.schedule(campaignID, through: .max) }
+            hook = { [weak self] campaignID in
+                self?.schedule(campaignID, through: .max)
+                self?.schedulePresence(campaignID)
+            }
         }
+        if presence != nil { hub.presenceRelay.set(Relay(follower: self)) }
     }
 
     public var delivery: Delivery {
         listening.load(ordering: .relaxed) ? .listening : .polling
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled; a node that stops takes its presence rows with it.
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.listen() }
             group.addTask { await self.deliver() }
             group.addTask { await self.poll() }
+            if let presence = self.presence {
+                group.addTask { await self.writePresence(presence) }
+                group.addTask { await self.beat(presence) }
+            }
         }
         wake.finish()
+        change.finish()
+        if let presence {
+            let node = self.node
+            let cutoff = EventIdentity.nowMilliseconds() - Int64(heartbeatTimeout.inSeconds * 1000)
+            // Not cancelled with the rest: the rows must go even though the node is stopping.
+            await Task { try? await presence.forget(deadBefore: cutoff, node: node) }.value
+        }
     }
+
+    // MARK: - Events
 
     /// Subscribes, and subscribes again with growing waits whenever the subscription fails.
     private func listen() async {
@@ -68,10 +114,18 @@ public final class ClusterFollower: Sendable {
                 try await announcements.listen(
                     subscribed: {
                         self.setListening(true)
-                        // What was committed while this node was not subscribed.
-                        for campaignID in self.hub.liveCampaigns { self.schedule(campaignID, through: .max) }
+                        // What was committed, or changed presence, while not subscribed.
+                        for campaignID in self.hub.liveCampaigns {
+                            self.schedule(campaignID, through: .max)
+                            self.schedulePresence(campaignID)
+                        }
                     },
-                    heard: { campaignID, top in self.schedule(campaignID, through: top) }
+                    heard: { announcement in
+                        switch announcement {
+                        case .committed(let campaignID, let top): self.schedule(campaignID, through: top)
+                        case .presenceChanged(let campaignID): self.schedulePresence(campaignID)
+                        }
+                    }
                 )
             } catch {
                 if !Task.isCancelled {
@@ -93,18 +147,25 @@ public final class ClusterFollower: Sendable {
                 defer { due.removeAll(keepingCapacity: true) }
                 return due
             }
+            let presenceBatch = presenceDue.withLock { due in
+                defer { due.removeAll(keepingCapacity: true) }
+                return due
+            }
             await withDiscardingTaskGroup { group in
                 for (campaignID, top) in batch {
                     group.addTask {
                         do {
                             try await self.hub.catchUp(campaignID, through: top)
                         } catch {
-                            // Left for the next announcement or poll; the store is the source of truth.
+                            // Tried again shortly; the store is the source of truth.
                             self.logger.warning("cannot read other nodes' events", metadata: ["campaign": "\(campaignID)", "error": "\(error)"])
                             try? await Task.sleep(for: .milliseconds(250))
                             self.schedule(campaignID, through: top)
                         }
                     }
+                }
+                if !presenceBatch.isEmpty {
+                    group.addTask { await self.readPresence(of: Array(presenceBatch)) }
                 }
             }
         }
@@ -128,5 +189,86 @@ public final class ClusterFollower: Sendable {
     private func setListening(_ value: Bool) {
         listening.store(value, ordering: .relaxed)
         hub.metrics.clusterListening(value)
+    }
+
+    // MARK: - Presence
+
+    func schedulePresence(_ campaignID: String) {
+        guard presence != nil, hub.existingChannel(campaignID) != nil else { return }
+        presenceDue.withLock { _ = $0.insert(campaignID) }
+        wake.yield()
+    }
+
+    /// Reads the other nodes' connections of `campaignIDs` and merges them into the channels.
+    private func readPresence(of campaignIDs: [String]) async {
+        guard let presence else { return }
+        let aliveSince = EventIdentity.nowMilliseconds() - Int64(heartbeatTimeout.inSeconds * 1000)
+        do {
+            let remote = try await presence.remote(campaignIDs: campaignIDs, excluding: node, aliveSince: aliveSince)
+            for campaignID in campaignIDs {
+                hub.existingChannel(campaignID)?.mergeRemote(remote[campaignID] ?? [:])
+            }
+        } catch {
+            logger.warning("cannot read other nodes' presence", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes this node's presence changes in order. A change that cannot be written is
+    /// logged; the next beat after the database is back writes the whole roster again.
+    private func writePresence(_ presence: any SharedPresence) async {
+        for await change in changes {
+            do {
+                switch change {
+                case .joined(let campaignID, let connection, let user, let role):
+                    try await presence.join(node: node, campaignID: campaignID, connection: connection, user: user, role: role)
+                case .left(let campaignID, let connection):
+                    try await presence.leave(node: node, campaignID: campaignID, connection: connection)
+                case .stateSet(let campaignID, let user, let state):
+                    try await presence.setState(node: node, campaignID: campaignID, user: user, state: state)
+                }
+            } catch {
+                logger.warning("cannot share a presence change with other nodes", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Beats, forgets dead nodes, and reads every live campaign's presence, every third of
+    /// the heartbeat timeout.
+    private func beat(_ presence: any SharedPresence) async {
+        let interval = heartbeatTimeout / 3
+        var beating = true
+        while !Task.isCancelled {
+            do {
+                try await presence.beat(node: node)
+                let cutoff = EventIdentity.nowMilliseconds() - Int64(heartbeatTimeout.inSeconds * 1000)
+                try await presence.forget(deadBefore: cutoff, node: nil)
+                if !beating {
+                    logger.info("beating again; sharing this node's presence anew")
+                    beating = true
+                }
+            } catch {
+                if beating { logger.warning("cannot beat in the shared presence", metadata: ["error": "\(error)"]) }
+                beating = false
+            }
+            await readPresence(of: hub.liveCampaigns)
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// The channels' presence changes, queued for ``writePresence(_:)``.
+    private struct Relay: PresenceListener {
+        weak var follower: ClusterFollower?
+
+        func joined(campaignID: String, connection: String, user: String, role: Role) {
+            follower?.change.yield(.joined(campaignID: campaignID, connection: connection, user: user, role: role))
+        }
+
+        func left(campaignID: String, connection: String) {
+            follower?.change.yield(.left(campaignID: campaignID, connection: connection))
+        }
+
+        func stateSet(campaignID: String, user: String, state: JSONValue) {
+            follower?.change.yield(.stateSet(campaignID: campaignID, user: user, state: state.canonicalText))
+        }
     }
 }

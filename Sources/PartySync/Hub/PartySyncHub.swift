@@ -35,6 +35,8 @@ public final class PartySyncHub: Sendable {
     /// Told of every channel that starts, so events other nodes committed while it was being
     /// opened are read (set by the cluster follower on PostgreSQL).
     let channelStarted = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Where channels report their local presence changes (to share them with other nodes).
+    let presenceRelay = PresenceRelay()
 
     public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
         self.store = store
@@ -99,7 +101,7 @@ public final class PartySyncHub: Sendable {
         }
         // The channel is registered before the campaign's top is read, so an event committed
         // after the read finds the channel and is delivered through it.
-        let placeholder = CampaignChannel(campaignID: campaignID, store: store, metrics: metrics, logger: logger)
+        let placeholder = CampaignChannel(campaignID: campaignID, store: store, metrics: metrics, logger: logger, relay: presenceRelay)
         let (channel, created) = channels.entries.withLock { entries -> (CampaignChannel, Bool) in
             if var entry = entries[campaignID] {
                 entry.references += 1

@@ -1,20 +1,30 @@
 public import Logging
 public import PostgresNIO
+import ServiceKit
 
-/// How a node hears that another node sharing its store committed events: the campaign and
-/// its new top offset, never the events themselves (they are read from the store, in order).
+/// What one node tells the others sharing its store.
+public enum ClusterAnnouncement: Sendable, Equatable {
+    /// Events were committed to the campaign, up to `top`. Never the events themselves: they
+    /// are read from the store, in order.
+    case committed(campaignID: String, top: Int64)
+    /// The campaign's presence changed on some node.
+    case presenceChanged(campaignID: String)
+}
+
+/// How a node hears what other nodes sharing its store did.
 ///
 /// Only a store several processes share has announcements: ``PostgresCommitAnnouncements``.
 /// SQLite is one process per file, and the in-memory log one process by definition.
 public protocol CommitAnnouncements: Sendable {
     /// Subscribes, calls `subscribed` once the subscription is in place, then `heard` for every
     /// announcement, until the task is cancelled (returns) or the subscription fails (throws).
-    func listen(subscribed: @Sendable () async -> Void, heard: @escaping @Sendable (_ campaignID: String, _ top: Int64) -> Void) async throws
+    func listen(subscribed: @Sendable () async -> Void, heard: @escaping @Sendable (ClusterAnnouncement) -> Void) async throws
 }
 
 /// Announcements through PostgreSQL's `LISTEN`/`NOTIFY`: ``PostgresEventLog`` notifies
 /// `campaign:top` on ``channel`` in the transaction that stores the events (so the notification
-/// is sent exactly when they are committed), and every node listens on one pooled connection.
+/// is sent exactly when they are committed), ``PostgresSharedPresence`` notifies
+/// `presence campaign`, and every node listens on one pooled connection.
 public struct PostgresCommitAnnouncements: CommitAnnouncements {
     /// The notification channel.
     public static let channel = "rpgbot_party_sync"
@@ -27,24 +37,28 @@ public struct PostgresCommitAnnouncements: CommitAnnouncements {
         self.logger = logger
     }
 
-    public func listen(subscribed: @Sendable () async -> Void, heard: @escaping @Sendable (String, Int64) -> Void) async throws {
+    public func listen(subscribed: @Sendable () async -> Void, heard: @escaping @Sendable (ClusterAnnouncement) -> Void) async throws {
         try await client.withConnection { connection in
             let notifications = try await connection.listen(Self.channel)
             await subscribed()
             for try await notification in notifications {
-                guard let (campaignID, top) = Self.parse(notification.payload) else {
-                    logger.warning("ignored a malformed commit announcement", metadata: ["payload": "\(notification.payload.prefix(100))"])
+                guard let announcement = Self.parse(notification.payload) else {
+                    logger.warning("ignored a malformed cluster announcement", metadata: ["payload": "\(notification.payload.prefix(100))"])
                     continue
                 }
-                heard(campaignID, top)
+                heard(announcement)
             }
         }
     }
 
-    /// `campaign:top`; campaign ids never contain a colon.
-    static func parse(_ payload: String) -> (String, Int64)? {
+    /// `campaign:top` or `presence campaign`; campaign ids contain neither a colon nor a space.
+    static func parse(_ payload: String) -> ClusterAnnouncement? {
+        if payload.hasPrefix("presence ") {
+            let campaignID = String(payload.dropFirst("presence ".count))
+            return PathIdentifier.isValid(campaignID) ? .presenceChanged(campaignID: campaignID) : nil
+        }
         guard let colon = payload.lastIndex(of: ":"), let top = Int64(payload[payload.index(after: colon)...]) else { return nil }
         let campaignID = String(payload[..<colon])
-        return campaignID.isEmpty ? nil : (campaignID, top)
+        return PathIdentifier.isValid(campaignID) ? .committed(campaignID: campaignID, top: top) : nil
     }
 }

@@ -84,6 +84,31 @@ public enum PartySyncMigrations {
                 "CREATE INDEX party_cmids_created ON party_cmids (created_at)",
             ]
         ),
+        // Presence across the nodes of one PostgreSQL; a SQLite file has one process.
+        Migration(
+            id: "party_sync.002_shared_presence",
+            sqlite: [],
+            postgres: [
+                """
+                CREATE TABLE party_nodes (
+                    node_id TEXT PRIMARY KEY,
+                    heartbeat_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE party_presence (
+                    campaign_id TEXT NOT NULL,
+                    connection_id TEXT NOT NULL,
+                    node_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    state TEXT,
+                    PRIMARY KEY (campaign_id, connection_id)
+                )
+                """,
+                "CREATE INDEX party_presence_node ON party_presence (node_id)",
+            ]
+        ),
     ]
 }
 
