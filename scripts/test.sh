@@ -19,7 +19,7 @@ as_root() {
 }
 
 # --- Debian packages ------------------------------------------------------------------------
-apt_packages=(prometheus sqlite3 libsqlite3-dev zlib1g-dev unzip espeak-ng sox libsox-fmt-all lame curl chromium chromium-driver fonts-liberation)
+apt_packages=(prometheus sqlite3 libsqlite3-dev zlib1g-dev unzip espeak-ng sox libsox-fmt-all lame curl chromium chromium-driver fonts-liberation nginx)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -29,7 +29,8 @@ public struct PartySyncCapability: Capability {
         return CapabilityParts(
             routes: { service.routes.registerHTTP(on: $0) },
             webSocketRoutes: { service.routes.registerWebSocket(on: $0) },
-            services: [service]
+            services: [service],
+            beforeServing: [{ service.cluster?.storeMigrated() }]
         )
     }
 }

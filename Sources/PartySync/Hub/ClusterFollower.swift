@@ -55,6 +55,9 @@ public final class ClusterFollower: Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let changes: AsyncStream<PresenceChange>
     private let change: AsyncStream<PresenceChange>.Continuation
+    /// Opened once the migrations have created the presence tables.
+    private let tablesReady: AsyncStream<Void>
+    private let openTables: AsyncStream<Void>.Continuation
 
     init(
         hub: PartySyncHub, announcements: any CommitAnnouncements, presence: (any SharedPresence)?, pollInterval: Duration,
@@ -68,6 +71,7 @@ public final class ClusterFollower: Sendable {
         self.logger = logger
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (changes, change) = AsyncStream.makeStream(of: PresenceChange.self)
+        (tablesReady, openTables) = AsyncStream.makeStream(of: Void.self)
         hub.metrics.clusterListening(false)
         hub.channelStarted.withLock { hook in
             hook = { [weak self] campaignID in
@@ -76,6 +80,16 @@ public final class ClusterFollower: Sendable {
             }
         }
         if presence != nil { hub.presenceRelay.set(Relay(follower: self)) }
+    }
+
+    /// The migrations are applied: presence can be written.
+    public func storeMigrated() {
+        openTables.finish()
+    }
+
+    /// Returns once ``storeMigrated()`` was called (or the task is cancelled).
+    private func untilMigrated() async {
+        for await _ in tablesReady {}
     }
 
     public var delivery: Delivery {
@@ -216,6 +230,7 @@ public final class ClusterFollower: Sendable {
     /// Writes this node's presence changes in order. A change that cannot be written is
     /// logged; the next beat after the database is back writes the whole roster again.
     private func writePresence(_ presence: any SharedPresence) async {
+        await untilMigrated()
         for await change in changes {
             do {
                 switch change {
@@ -235,6 +250,7 @@ public final class ClusterFollower: Sendable {
     /// Beats, forgets dead nodes, and reads every live campaign's presence, every third of
     /// the heartbeat timeout.
     private func beat(_ presence: any SharedPresence) async {
+        await untilMigrated()
         let interval = heartbeatTimeout / 3
         var beating = true
         while !Task.isCancelled {
