@@ -19,7 +19,7 @@ as_root() {
 }
 
 # --- Debian packages ------------------------------------------------------------------------
-apt_packages=(prometheus sqlite3 libsqlite3-dev zlib1g-dev unzip espeak-ng sox libsox-fmt-all lame curl chromium chromium-driver fonts-liberation nginx)
+apt_packages=(prometheus sqlite3 libsqlite3-dev zlib1g-dev unzip espeak-ng sox libsox-fmt-all lame curl chromium chromium-driver fonts-liberation firefox-esr nginx)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -81,7 +81,7 @@ log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
 run_pg "$PG_BIN/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PGDATA/initdb.log" 2>&1 \
   || { cat "$PGDATA/initdb.log"; exit 1; }
 run_pg "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/postgres.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PGDATA -c max_connections=200 -c fsync=off" start >/dev/null \
+  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PGDATA -c max_connections=300 -c fsync=off" start >/dev/null \
   || { cat "$PGDATA/postgres.log"; exit 1; }
 export RPGBOT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 # Tests that need PostgreSQL or the tools fail instead of skipping when run through this script.

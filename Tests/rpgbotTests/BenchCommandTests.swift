@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 import TestSupport
 import Testing
 
@@ -21,6 +22,36 @@ import Testing
             // The server's CPU per delivery, read from /proc for the given pid.
             #expect(bench.stdout.contains("s per 1,000 deliveries"), "\(bench.stdout)")
             #expect(try await server.stop() == 0)
+        }
+    }
+
+    /// Two nodes of one cluster: clients are spread over both, and deliveries published
+    /// through the other node are reported apart.
+    @Test(.enabled(if: ClusterDeploymentTests.enabled || PostgresTestServer.isConfigured, "needs the test PostgreSQL"))
+    func partySyncBenchSpreadsClientsOverNodes() async throws {
+        guard case .postgres(let location) = try await PostgresTestServer.makeDatabase(prefix: "bench") else { return }
+        let environment = [
+            "RPGBOT_DATABASE_URL": "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database)?sslmode=disable",
+            "RPGBOT_JWT_SECRET": ClusterDeploymentTests.secret,
+        ]
+        try await withTemporaryDirectory { directory in
+            var nodes: [ChildProcess] = []
+            var ports: [Int] = []
+            for index in 0..<2 {
+                let node = try await ChildProcess.rpgbot(
+                    ["serve", "--port", "0", "--data-dir", directory.url.appendingPathComponent("n\(index)").path, "--services", "party-sync"], environment: environment)
+                ports.append(try await node.waitUntilListening())
+                nodes.append(node)
+            }
+            let bench = try await ChildProcess.runRPGBot(
+                ["bench", "party-sync", "--campaigns", "2", "--clients", "4", "--rate", "40", "--duration", "2"]
+                    + ports.flatMap { ["--url", "http://127.0.0.1:\($0)"] } + nodes.flatMap { ["--server-pid", String($0.processIdentifier)] },
+                environment: environment, timeout: .seconds(120))
+            #expect(bench.status == 0, "bench output: \(bench.stdout) \(bench.stderr)")
+            #expect(bench.stdout.contains("8 connected of 8") && bench.stdout.contains("lost / duplicated / out of order: 0 / 0 / 0"))
+            let cross = try #require(bench.stdout.split(separator: "\n").first { $0.contains("cross node:") }, "\(bench.stdout)")
+            #expect(!cross.contains("(0 deliveries)") && !cross.contains("n/a"), "\(cross)")
+            for node in nodes { #expect(try await node.stop() == 0) }
         }
     }
 

@@ -111,7 +111,7 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs chromium and chromium-driver"), .timeLimit(.minutes(5)))
     func aGameMasterAndAPlayerPlayOneCampaign() async throws {
-        try? FileManager.default.removeItem(at: Self.artifacts)
+        for stale in ["gm-failed.png", "player-failed.png"] { try? FileManager.default.removeItem(at: Self.artifacts.appendingPathComponent(stale)) }
         try await withTemporaryDirectory { directory in
             var server = try await Server.start(in: directory.url)
             let driver = try await ChromeDriver.start()
@@ -306,6 +306,53 @@ import Testing
             await gm.close()
             await player.close()
             await driver.stop()
+            #expect(try await server.process.stop() == 0)
+        }
+    }
+
+    static let firefoxEnabled = FirefoxBiDi.executable != nil || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"
+
+    /// The player's side in Firefox at phone width, driven over WebDriver BiDi: entry with
+    /// history, live events from the game master, chat from the page, no console errors.
+    @Test(.enabled(if: firefoxEnabled, "needs firefox-esr"), .timeLimit(.minutes(3)))
+    func aPlayerPlaysInFirefox() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await Server.start(in: directory.url)
+            let firefox = try await FirefoxBiDi.start()
+            do {
+                let gmToken = server.token(of: try await server.link(sub: "morgan", role: "gm"))
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/v1/campaigns/demo/events")
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(gmToken)")
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: #"{"type": "chat.say", "payload": {"text": "Welcome to Brindlewick."}}"#))
+                #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .created)
+
+                try await firefox.setViewport(width: 412, height: 915)
+                try await firefox.navigate(to: try await server.link(sub: "ann", role: "player"))
+                try await firefox.waitUntil("the live state", "document.getElementById('connection').dataset.state === 'live'")
+                #expect(try await firefox.evaluate("location.hash") as? String == "")
+                // History on entry, then a live roll from the game master.
+                try await firefox.waitUntil("the history", "document.querySelector('#feed li[data-offset=\"1\"]')?.textContent.includes('Welcome to Brindlewick.') === true")
+                request.body = .bytes(ByteBuffer(string: #"{"type": "dice.roll", "payload": {"expression": "2d20kh1+5"}}"#))
+                #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .created)
+                try await firefox.waitUntil("the roll", "document.querySelectorAll('#feed li[data-type=\"dice.rolled\"] .die').length === 2")
+                // Chat from the page.
+                _ = try await firefox.evaluate("document.getElementById('chat-input').value = 'Hello from Firefox'; document.getElementById('chat-form').requestSubmit(); true")
+                try await firefox.waitUntil("the chat to come back", "Array.from(document.querySelectorAll('#feed .chat')).some((p) => p.textContent === 'Hello from Firefox')")
+                let stored = try await server.events(token: gmToken)
+                #expect(stored.contains { ($0["payload"] as? [String: Any])?["text"] as? String == "Hello from Firefox" && $0["actor"] as? String == "ann" })
+                #expect(try await firefox.evaluate("document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
+                let errors = firefox.logEntries.filter { $0["level"] as? String == "error" }.map { $0["text"] as? String ?? "" }
+                #expect(errors == [], "\(errors)")
+                try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
+                try await firefox.screenshot().write(to: Self.artifacts.appendingPathComponent("firefox-player.png"))
+            } catch {
+                await firefox.stop()
+                _ = try? await server.process.stop()
+                throw error
+            }
+            await firefox.stop()
             #expect(try await server.process.stop() == 0)
         }
     }

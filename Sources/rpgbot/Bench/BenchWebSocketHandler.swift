@@ -11,6 +11,9 @@ final class BenchWebSocketHandler: ChannelInboundHandler {
 
     let index: Int
     let campaign: Int
+    /// The server (of `--url`s) this client is connected to; carried in each payload so the
+    /// receivers can tell same-node from cross-node deliveries.
+    let node: Int
     let token: String
     let interval: TimeAmount
     let padding: String
@@ -23,9 +26,10 @@ final class BenchWebSocketHandler: ChannelInboundHandler {
     private var publisher: RepeatedTask?
     private var closing = false
 
-    init(index: Int, campaign: Int, token: String, interval: TimeAmount, padding: String, runID: String, shared: PartySyncBenchmark.Shared) {
+    init(index: Int, campaign: Int, node: Int = 0, token: String, interval: TimeAmount, padding: String, runID: String, shared: PartySyncBenchmark.Shared) {
         self.index = index
         self.campaign = campaign
+        self.node = node
         self.token = token
         self.interval = interval
         self.padding = padding
@@ -74,7 +78,7 @@ final class BenchWebSocketHandler: ChannelInboundHandler {
         guard shared.phase.load(ordering: .relaxed) == 1 else { return }
         tally.published += 1
         let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        send(#"{"t":"publish","cmid":"\#(runID)-\#(index)-\#(tally.published)","type":"bench.tick","payload":{"p":"\#(padding)","s":\#(sent)}}"#, context: context)
+        send(#"{"t":"publish","cmid":"\#(runID)-\#(index)-\#(tally.published)","type":"bench.tick","payload":{"n":\#(node),"p":"\#(padding)","s":\#(sent)}}"#, context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -101,7 +105,11 @@ final class BenchWebSocketHandler: ChannelInboundHandler {
             tally.received += 1
             shared.receivedTotal.add(1, ordering: .relaxed)
             if let sent = PartySyncBenchmark.integer(after: #""s":"#, in: text) {
-                tally.latenciesMicroseconds.append(received - sent)
+                if PartySyncBenchmark.integer(after: #""n":"#, in: text) ?? Int64(node) == Int64(node) {
+                    tally.latenciesMicroseconds.append(received - sent)
+                } else {
+                    tally.crossNodeLatenciesMicroseconds.append(received - sent)
+                }
             }
         } else if text.hasPrefix(#"{"t":"ack""#) {
             tally.acks += 1

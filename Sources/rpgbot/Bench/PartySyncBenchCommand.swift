@@ -18,8 +18,8 @@ struct PartySyncBenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Base URL of the server.")
-    var url: String = "http://127.0.0.1:8080"
+    @Option(name: .customLong("url"), help: "Base URL of the server; repeat it for the nodes of one cluster (clients are spread over them, and cross-node latency is reported apart).")
+    var urls: [String] = []
 
     @Option(help: "Campaigns to spread the clients over.")
     var campaigns: Int = 100
@@ -39,14 +39,16 @@ struct PartySyncBenchCommand: AsyncParsableCommand {
     @Option(help: "The server's data folder, for its JWT secret.")
     var dataDir: String = "./data"
 
-    @Option(help: "The server's process id, to read its resident memory and its CPU time per delivery (Linux /proc).")
-    var serverPid: Int?
+    @Option(name: .customLong("server-pid"), help: "The server's process id, to read its resident memory and its CPU time per delivery (Linux /proc); repeat it for every node.")
+    var serverPids: [Int] = []
 
     func validate() throws {
         guard campaigns >= 1, clients >= 1 else { throw ValidationError("--campaigns and --clients must be at least 1.") }
         guard rate > 0, duration > 0 else { throw ValidationError("--rate and --duration must be positive.") }
         guard (10...60_000).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 10–60000.") }
-        guard URL(string: url)?.host != nil else { throw ValidationError("--url must be an http URL such as http://127.0.0.1:8080.") }
+        for url in urls where URL(string: url)?.host == nil {
+            throw ValidationError("--url must be an http URL such as http://127.0.0.1:8080.")
+        }
     }
 
     func run() async throws {
@@ -54,8 +56,8 @@ struct PartySyncBenchCommand: AsyncParsableCommand {
         let secret = try settings.jwtSecret ?? JWTSecret.loadOrCreate(in: settings.dataDirectory)
         let authority = await TokenAuthority(secret: secret)
         let benchmark = PartySyncBenchmark(
-            baseURL: url, campaigns: campaigns, clientsPerCampaign: clients, rate: rate,
-            duration: .milliseconds(Int64(duration * 1000)), payloadBytes: payloadBytes, serverPID: serverPid, tokens: authority
+            baseURLs: urls.isEmpty ? ["http://127.0.0.1:8080"] : urls, campaigns: campaigns, clientsPerCampaign: clients, rate: rate,
+            duration: .milliseconds(Int64(duration * 1000)), payloadBytes: payloadBytes, serverPIDs: serverPids, tokens: authority
         )
         let report = try await benchmark.run()
         print(report.text)

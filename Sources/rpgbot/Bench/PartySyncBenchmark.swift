@@ -12,14 +12,20 @@ import Synchronization
 /// campaign's events exactly once and in order, and measuring publish→delivery latency from
 /// a send timestamp carried in each payload.
 struct PartySyncBenchmark: Sendable {
-    let baseURL: String
+    /// The servers: one, or several nodes of one cluster; client `i` connects to `i % count`,
+    /// so each campaign's clients are spread over the nodes.
+    let baseURLs: [String]
     let campaigns: Int
     let clientsPerCampaign: Int
     let rate: Double
     let duration: Duration
     let payloadBytes: Int
-    let serverPID: Int?
+    /// The servers' process ids (CPU is summed; memory is the first one's).
+    let serverPIDs: [Int]
     let tokens: TokenAuthority
+
+    var baseURL: String { baseURLs[0] }
+    var serverPID: Int? { serverPIDs.first }
 
     /// What one client saw.
     struct ClientTally: Sendable {
@@ -30,7 +36,10 @@ struct PartySyncBenchmark: Sendable {
         var acks = 0
         var errors = 0
         var published = 0
+        /// Publish→delivery of events published through the same node as the receiver.
         var latenciesMicroseconds: [Int64] = []
+        /// … and through another node.
+        var crossNodeLatenciesMicroseconds: [Int64] = []
         var closedEarly = false
     }
 
@@ -65,15 +74,17 @@ struct PartySyncBenchmark: Sendable {
         // cmids are unique per sender for a day: a run id keeps repeated runs apart.
         let runID = String(UInt32.random(in: .min ... .max), radix: 36)
 
-        let endpoint = try Self.endpoint(baseURL)
+        let endpoints = try baseURLs.map(Self.endpoint)
         let interval = TimeAmount.nanoseconds(Int64(perClientInterval * 1e9))
         var channels: [any Channel] = []
         for index in 0..<total {
             let campaign = index / clientsPerCampaign
             let token = tokensByClient[index]
+            let node = index % endpoints.count
+            let endpoint = endpoints[node]
             do {
                 let channel = try await Self.connect(host: endpoint.host, port: endpoint.port, path: "/ws/campaign/bench\(campaign)") { _ in
-                    BenchWebSocketHandler(index: index, campaign: campaign, token: token, interval: interval, padding: padding, runID: runID, shared: shared)
+                    BenchWebSocketHandler(index: index, campaign: campaign, node: node, token: token, interval: interval, padding: padding, runID: runID, shared: shared)
                 }
                 channels.append(channel)
             } catch {
@@ -90,7 +101,7 @@ struct PartySyncBenchmark: Sendable {
         let idleMemory = try await serverResidentBytes()
 
         shared.phase.store(1, ordering: .relaxed)
-        let cpuBefore = serverPID.flatMap(ProcessCPU.seconds(pid:))
+        let cpuBefore = Self.totalCPU(serverPIDs)
         let start = ContinuousClock.now
         try await Task.sleep(for: duration)
         shared.phase.store(2, ordering: .relaxed)
@@ -108,7 +119,7 @@ struct PartySyncBenchmark: Sendable {
         let loadedMemory = try await serverResidentBytes()
         let loadElapsed = ContinuousClock.now - start
         var serverCPU: Double?
-        if let cpuBefore, let cpuAfter = serverPID.flatMap(ProcessCPU.seconds(pid:)) { serverCPU = cpuAfter - cpuBefore }
+        if let cpuBefore, let cpuAfter = Self.totalCPU(serverPIDs) { serverCPU = cpuAfter - cpuBefore }
         shared.phase.store(3, ordering: .relaxed)
         let closeDeadline = ContinuousClock.now + .seconds(30)
         while shared.finished.load(ordering: .relaxed) < total, ContinuousClock.now < closeDeadline {
@@ -121,6 +132,17 @@ struct PartySyncBenchmark: Sendable {
             baselineMemory: baselineMemory, idleMemory: idleMemory, loadedMemory: loadedMemory,
             serverCPU: serverCPU.map { (seconds: $0, over: loadElapsed) }
         )
+    }
+
+    /// The CPU seconds of all `pids` together; nil when there are none or one cannot be read.
+    static func totalCPU(_ pids: [Int]) -> Double? {
+        guard !pids.isEmpty else { return nil }
+        var total = 0.0
+        for pid in pids {
+            guard let seconds = ProcessCPU.seconds(pid: pid) else { return nil }
+            total += seconds
+        }
+        return total
     }
 
     static func endpoint(_ baseURL: String) throws -> (host: String, port: Int) {
@@ -226,13 +248,15 @@ struct PartySyncBenchmark: Sendable {
         for (index, tally) in tallies.enumerated() {
             missing += max(0, acked[index / clientsPerCampaign] - tally.received)
         }
-        var latencies = tallies.flatMap(\.latenciesMicroseconds)
-        latencies.sort()
-        func percentile(_ p: Double) -> String {
+        let sameNode = tallies.flatMap(\.latenciesMicroseconds).sorted()
+        let crossNode = tallies.flatMap(\.crossNodeLatenciesMicroseconds).sorted()
+        let latencies = (sameNode + crossNode).sorted()
+        func percentile(_ p: Double, of latencies: [Int64]) -> String {
             guard !latencies.isEmpty else { return "n/a" }
             let value = latencies[min(latencies.count - 1, Int(Double(latencies.count - 1) * p))]
             return String(format: "%.2f ms", Double(value) / 1000)
         }
+        func percentile(_ p: Double) -> String { percentile(p, of: latencies) }
         func megabytes(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "n/a" }
         var perConnection = "n/a"
         if let baselineMemory, let idleMemory, connected > 0 {
@@ -247,8 +271,8 @@ struct PartySyncBenchmark: Sendable {
         }
         let passed = gaps == 0 && duplicates == 0 && missing == 0 && errors == 0 && disconnects == 0 && received > 0
             && connected == campaigns * clientsPerCampaign
-        let lines = [
-            "party-sync benchmark against \(baseURL)",
+        var lines = [
+            "party-sync benchmark against \(baseURLs.joined(separator: ", "))",
             "  clients:                \(connected) connected of \(campaigns * clientsPerCampaign) (\(campaigns) campaigns × \(clientsPerCampaign))",
             String(format: "  publishing:             %.1f s at %.0f events/s requested", seconds, rate),
             String(format: "  events published:       %d sent, %d acked (%.0f/s)", published, acked.reduce(0, +), Double(acked.reduce(0, +)) / seconds),
@@ -262,6 +286,12 @@ struct PartySyncBenchmark: Sendable {
             "  memory per idle client: \(perConnection)",
             "  result:                 \(passed ? "PASS (no lost or duplicated event)" : "FAIL")",
         ]
+        if baseURLs.count > 1 {
+            lines.insert(contentsOf: [
+                "    same node:            p50 \(percentile(0.50, of: sameNode)), p99 \(percentile(0.99, of: sameNode)) (\(sameNode.count) deliveries)",
+                "    cross node:           p50 \(percentile(0.50, of: crossNode)), p99 \(percentile(0.99, of: crossNode)) (\(crossNode.count) deliveries)",
+            ], at: 6)
+        }
         return Report(text: lines.joined(separator: "\n"), passed: passed)
     }
 }
