@@ -101,8 +101,10 @@ import Testing
                             let (client, welcome) = try await server.join("reader\(index)", since: (epoch, last))
                             #expect(welcome["recovered"] as? Bool == true, "resume from \(last) was refused: \(welcome)")
                             var sawSynced = false
+                            // Reads for a random while, and at least until the replay is complete
+                            // (a loaded machine may take longer than the while).
                             let deadline = ContinuousClock.now + .milliseconds(Int64.random(in: 150...400))
-                            while ContinuousClock.now < deadline {
+                            while ContinuousClock.now < deadline || !sawSynced {
                                 guard let frame = try await client.next(timeout: .seconds(10)) else { break }
                                 switch frame["t"] as? String {
                                 case "event":
