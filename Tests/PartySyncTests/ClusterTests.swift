@@ -1,5 +1,10 @@
 import Foundation
+import NIOHTTP1
+import NIOCore
+import AsyncHTTPClient
+import Gateway
 import Logging
+import Memory37
 import Observability
 import PartySync
 import Persistence
@@ -19,17 +24,23 @@ struct Cluster: Sendable {
     static let secret = Array("a secret every node of the cluster shares".utf8)
     static let databaseAvailable = PostgresTestServer.isConfigured || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"
 
+    typealias Configure = @Sendable (_ node: Int, inout RPGBotConfiguration) -> Void
+
+    /// - Parameter configure: changes each node's configuration (Party Sync alone by default);
+    ///   nodes start one after the other, node 0 first.
     static func run<T: Sendable>(
-        nodes count: Int, settings: PartySyncSettings = PartySyncSettings(), _ body: @Sendable (Cluster) async throws -> T
+        nodes count: Int, settings: PartySyncSettings = PartySyncSettings(), configure: @escaping Configure = { _, _ in },
+        _ body: @Sendable (Cluster) async throws -> T
     ) async throws -> T {
         let url = try await PostgresTestServer.makeDatabase(prefix: "cluster")
-        return try await start(count, url: url, settings: settings, started: []) { nodes in
+        return try await start(count, url: url, settings: settings, configure: configure, started: []) { nodes in
             try await body(Cluster(nodes: nodes, databaseURL: url))
         }
     }
 
     private static func start<T: Sendable>(
-        _ remaining: Int, url: DatabaseURL, settings: PartySyncSettings, started: [LiveServer], _ body: @Sendable ([LiveServer]) async throws -> T
+        _ remaining: Int, url: DatabaseURL, settings: PartySyncSettings, configure: @escaping Configure, started: [LiveServer],
+        _ body: @Sendable ([LiveServer]) async throws -> T
     ) async throws -> T {
         guard remaining > 0 else { return try await body(started) }
         let directory = try TemporaryDirectory()
@@ -38,10 +49,13 @@ struct Cluster: Sendable {
         configuration.partySync = settings
         configuration.services = ["party-sync"]
         configuration.observability.logLevel = .error
+        configure(started.count, &configuration)
         let telemetry = try Observability.bootstrap(service: "rpgbot-node\(started.count)", settings: configuration.observability, installGlobally: false)
         let server = try await RPGBotServer.prepare(configuration: configuration, telemetry: telemetry)
         return try await withRunningServer(logger: testLogger, { server.makeApplication(onServerRunning: $0) }) { port, shutdown in
-            try await start(remaining - 1, url: url, settings: settings, started: started + [LiveServer(port: port, server: server, shutdown: shutdown)], body)
+            try await start(
+                remaining - 1, url: url, settings: settings, configure: configure,
+                started: started + [LiveServer(port: port, server: server, shutdown: shutdown)], body)
         }
     }
 }
@@ -284,6 +298,44 @@ struct ClusterTests {
                 return count
             }
             #expect(left == 0)
+        }
+    }
+
+    /// A scene generated with broadcast on one node, and a speech job made on it, reach a
+    /// player connected to the other: both are events in the shared log.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/espeak-ng") || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1", "needs espeak-ng"))
+    func generatedScenesAndMediaReachPlayersOnAnotherNode() async throws {
+        let repository = GroundedBroadcastTests.repository
+        try await Cluster.run(nodes: 2, configure: { node, configuration in
+            configuration.services = ["party-sync", "media-broker", "gateway"]
+            configuration.generation.profilesPath = repository.appendingPathComponent("profiles/profiles.yaml")
+            // The store is shared: the first node ingests the demo campaign for both.
+            configuration.knowledge.contentDirectory = node == 0 ? repository.appendingPathComponent("content/demo") : nil
+        }) { cluster in
+            try await Self.waitUntilListening(cluster)
+            let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+            let (player, _) = try await a.join("ada")
+            let gm = try await b.token("gm", role: .gm)
+            func post(_ path: String, _ body: String) async throws -> HTTPResponseStatus {
+                var request = HTTPClientRequest(url: b.url(path))
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(gm)")
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+                return try await HTTPClient.shared.execute(request, timeout: .seconds(60)).status
+            }
+            #expect(try await post("/v1/generate/scene", #"{"campaign_id": "demo", "intent": "we enter the tavern", "broadcast": true}"#) == .ok)
+            let scene = try await player.next("event", timeout: .seconds(20))
+            #expect(scene["type"] as? String == "gm.scene" && scene["actor"] as? String == "gm")
+            let status = try await post("/v1/media/tts", #"{"text": "The tide is coming in.", "voice": "en-us", "language": "en", "format": "wav", "campaign_id": "demo"}"#)
+            #expect(status == .accepted || status == .ok)
+            var statuses: [String] = []
+            while statuses.last != "succeeded" {
+                let event = try await player.next("event", timeout: .seconds(30))
+                #expect(event["type"] as? String == "media.job_updated")
+                statuses.append((event["payload"] as? [String: Any])?["status"] as? String ?? "?")
+            }
+            #expect(statuses == ["queued", "running", "succeeded"])
         }
     }
 }
