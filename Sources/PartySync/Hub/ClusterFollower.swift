@@ -7,16 +7,19 @@ import Synchronization
 /// Makes every node on one PostgreSQL one hub: delivers to this node's connections the events
 /// other nodes commit, and shares presence between the nodes.
 ///
-/// **Events.** A node hears of other nodes' commits through ``CommitAnnouncements`` (campaign
-/// and new top) and reads the events themselves from the store by offset: one read per
-/// campaign per wake-up, however many announcements arrived meanwhile. The channel then
+/// **Events.** A node announces its commits (campaign and new top) after they are committed,
+/// coalesced: one statement per wake-up for all campaigns committed to meanwhile. A node hears
+/// other nodes' announcements through ``CommitAnnouncements`` and reads the events themselves
+/// from the store by offset: one read per campaign per wake-up, however many announcements
+/// arrived meanwhile. The channel then
 /// delivers them strictly by offset, like its own commits, so every node's clients see one
 /// order, each event once.
 ///
 /// Announcements can be lost: the listening connection drops, PostgreSQL restarts, the node
 /// is paused. So after every (re)subscription every live campaign is caught up from the store,
-/// and while the node is not subscribed it reads its live campaigns' new events every
-/// `pollInterval`. Delivery is then late, never missing.
+/// while the node is not subscribed it reads its live campaigns' new events every
+/// `pollInterval`, and at every heartbeat it reads them anyway (an announcement lost because
+/// its node died between commit and announcement). Delivery is then late, never missing.
 ///
 /// **Presence.** Each node writes its own connections to ``SharedPresence`` and beats every
 /// third of the heartbeat timeout; it reads the other nodes' connections of its live campaigns
@@ -50,6 +53,10 @@ public final class ClusterFollower: Sendable {
     private let due = Mutex<[String: Int64]>([:])
     /// Campaigns whose presence on other nodes changed.
     private let presenceDue = Mutex<Set<String>>([])
+    /// This node's new tops, not yet announced.
+    private let unannounced = Mutex<[String: Int64]>([:])
+    private let announceWakeups: AsyncStream<Void>
+    private let announceWake: AsyncStream<Void>.Continuation
     private let listening = Atomic<Bool>(false)
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -72,6 +79,7 @@ public final class ClusterFollower: Sendable {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (changes, change) = AsyncStream.makeStream(of: PresenceChange.self)
         (tablesReady, openTables) = AsyncStream.makeStream(of: Void.self)
+        (announceWakeups, announceWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         hub.metrics.clusterListening(false)
         hub.channelStarted.withLock { hook in
             hook = { [weak self] campaignID in
@@ -80,6 +88,7 @@ public final class ClusterFollower: Sendable {
             }
         }
         if presence != nil { hub.presenceRelay.set(Relay(follower: self)) }
+        hub.commitRelay.set(Relay(follower: self))
     }
 
     /// The migrations are applied: presence can be written.
@@ -102,6 +111,7 @@ public final class ClusterFollower: Sendable {
             group.addTask { await self.listen() }
             group.addTask { await self.deliver() }
             group.addTask { await self.poll() }
+            group.addTask { await self.announce() }
             if let presence = self.presence {
                 group.addTask { await self.writePresence(presence) }
                 group.addTask { await self.beat(presence) }
@@ -109,6 +119,7 @@ public final class ClusterFollower: Sendable {
         }
         wake.finish()
         change.finish()
+        announceWake.finish()
         if let presence {
             let node = self.node
             let cutoff = EventIdentity.nowMilliseconds() - Int64(heartbeatTimeout.inSeconds * 1000)
@@ -183,6 +194,34 @@ public final class ClusterFollower: Sendable {
                 }
             }
         }
+    }
+
+    /// Announces this node's commits, all campaigns committed to since the last wake-up in one
+    /// statement. A failed announcement is tried again; the other nodes' heartbeat reads
+    /// bound how late its events can be meanwhile.
+    private func announce() async {
+        for await _ in announceWakeups {
+            let tops = unannounced.withLock { tops in
+                defer { tops.removeAll(keepingCapacity: true) }
+                return tops
+            }
+            do {
+                try await announcements.announce(tops: tops)
+            } catch {
+                guard !Task.isCancelled else { return }
+                logger.warning("cannot announce commits to other nodes", metadata: ["error": "\(error)"])
+                unannounced.withLock { pending in pending.merge(tops) { max($0, $1) } }
+                try? await Task.sleep(for: .milliseconds(250))
+                announceWake.yield()
+            }
+        }
+    }
+
+    fileprivate func noteCommitted(_ events: [CampaignEvent]) {
+        unannounced.withLock { tops in
+            for event in events { tops[event.campaignID] = max(tops[event.campaignID] ?? 0, event.offset) }
+        }
+        announceWake.yield()
     }
 
     /// While not subscribed, reads every live campaign's new events on each tick.
@@ -266,13 +305,17 @@ public final class ClusterFollower: Sendable {
                 if beating { logger.warning("cannot beat in the shared presence", metadata: ["error": "\(error)"]) }
                 beating = false
             }
-            await readPresence(of: hub.liveCampaigns)
+            let live = hub.liveCampaigns
+            await readPresence(of: live)
+            // A commit whose announcement was lost (its node died in between) is read here.
+            for campaignID in live { schedule(campaignID, through: .max) }
             try? await Task.sleep(for: interval)
         }
     }
 
-    /// The channels' presence changes, queued for ``writePresence(_:)``.
-    private struct Relay: PresenceListener {
+    /// The channels' presence changes, queued for ``writePresence(_:)``, and the hub's commits,
+    /// queued for ``announce()``.
+    private struct Relay: PresenceListener, CommitListener {
         weak var follower: ClusterFollower?
 
         func joined(campaignID: String, connection: String, user: String, role: Role) {
@@ -285,6 +328,10 @@ public final class ClusterFollower: Sendable {
 
         func stateSet(campaignID: String, user: String, state: JSONValue) {
             follower?.change.yield(.stateSet(campaignID: campaignID, user: user, state: state.canonicalText))
+        }
+
+        func committed(_ events: [CampaignEvent]) {
+            follower?.noteCommitted(events)
         }
     }
 }

@@ -37,6 +37,8 @@ public final class PartySyncHub: Sendable {
     let channelStarted = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// Where channels report their local presence changes (to share them with other nodes).
     let presenceRelay = PresenceRelay()
+    /// Where this node's commits are reported (to announce them to other nodes).
+    let commitRelay = CommitRelay()
 
     public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
         self.store = store
@@ -45,6 +47,7 @@ public final class PartySyncHub: Sendable {
         self.logger = logger
         let channels = self.channels
         let deliveryMetrics = self.metrics
+        let commitRelay = self.commitRelay
         storeDelivers = store.setCommitObserver { events in
             // One round per committed batch: each event loop is woken once for all of it.
             var round = DeliveryRound(metrics: deliveryMetrics)
@@ -52,6 +55,7 @@ public final class PartySyncHub: Sendable {
                 channels.channel(event.campaignID)?.committed(event, round: &round)
             }
             round.dispatch()
+            commitRelay.listener?.committed(events)
         }
     }
 
@@ -68,10 +72,13 @@ public final class PartySyncHub: Sendable {
             case .stored(let event):
                 metrics.recordPublished(commitTime: ContinuousClock.now - start)
                 span.attributes["rpgbot.offset"] = Int(event.offset)
-                if !storeDelivers, let channel = existingChannel(draft.campaignID) {
-                    var round = DeliveryRound(metrics: metrics)
-                    channel.committed(event, round: &round)
-                    round.dispatch()
+                if !storeDelivers {
+                    if let channel = existingChannel(draft.campaignID) {
+                        var round = DeliveryRound(metrics: metrics)
+                        channel.committed(event, round: &round)
+                        round.dispatch()
+                    }
+                    commitRelay.listener?.committed([event])
                 }
             case .duplicate(let offset, _, _):
                 metrics.recordDuplicate()

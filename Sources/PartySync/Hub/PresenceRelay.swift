@@ -26,3 +26,24 @@ final class PresenceRelay: Sendable {
 
     var listener: (any PresenceListener)? { box.withLock { $0?.listener } }
 }
+
+/// Hears every batch this node commits, for those who announce it to other nodes.
+protocol CommitListener: Sendable {
+    func committed(_ events: [CampaignEvent])
+}
+
+/// Where the hub reports its commits; empty on a single node.
+final class CommitRelay: Sendable {
+    private final class Box: Sendable {
+        let listener: any CommitListener
+        init(_ listener: any CommitListener) { self.listener = listener }
+    }
+
+    private let box = Mutex<Box?>(nil)
+
+    func set(_ listener: any CommitListener) {
+        box.withLock { $0 = Box(listener) }
+    }
+
+    var listener: (any CommitListener)? { box.withLock { $0?.listener } }
+}

@@ -19,12 +19,18 @@ public protocol CommitAnnouncements: Sendable {
     /// Subscribes, calls `subscribed` once the subscription is in place, then `heard` for every
     /// announcement, until the task is cancelled (returns) or the subscription fails (throws).
     func listen(subscribed: @Sendable () async -> Void, heard: @escaping @Sendable (ClusterAnnouncement) -> Void) async throws
+
+    /// Tells the other nodes the new tops of campaigns this node committed to.
+    func announce(tops: [String: Int64]) async throws
 }
 
-/// Announcements through PostgreSQL's `LISTEN`/`NOTIFY`: ``PostgresEventLog`` notifies
-/// `campaign:top` on ``channel`` in the transaction that stores the events (so the notification
-/// is sent exactly when they are committed), ``PostgresSharedPresence`` notifies
+/// Announcements through PostgreSQL's `LISTEN`/`NOTIFY`: a node notifies `campaign:top` on
+/// ``channel`` after its commits (``announce(tops:)``), ``PostgresSharedPresence`` notifies
 /// `presence campaign`, and every node listens on one pooled connection.
+///
+/// The notification is sent after the commit, not inside the appending transaction: a
+/// transaction that notifies holds PostgreSQL's notification lock while it commits, which
+/// serialised every append and raised the single-node p99 by half.
 public struct PostgresCommitAnnouncements: CommitAnnouncements {
     /// The notification channel.
     public static let channel = "rpgbot_party_sync"
@@ -49,6 +55,15 @@ public struct PostgresCommitAnnouncements: CommitAnnouncements {
                 heard(announcement)
             }
         }
+    }
+
+    public func announce(tops: [String: Int64]) async throws {
+        guard !tops.isEmpty else { return }
+        let campaigns = Array(tops.keys)
+        let rows = try await client.query(
+            "SELECT pg_notify(\(Self.channel), t.id || ':' || t.top)::text FROM unnest(\(campaigns)::text[], \(campaigns.map { tops[$0]! })::bigint[]) AS t(id, top)",
+            logger: logger)
+        for try await _ in rows.decode(String.self) {}
     }
 
     /// `campaign:top` or `presence campaign`; campaign ids contain neither a colon nor a space.

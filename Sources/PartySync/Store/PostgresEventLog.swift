@@ -127,17 +127,13 @@ public struct PostgresEventLog: EventLog {
                             \(events.map { $0.cmid ?? "" })::text[], \(events.map(\.timestamp))::bigint[], \(events.map(\.payload))::text[]
                         ) AS t(c, o, i, ty, a, r, cm, ts, p)
                         """, logger: logger)
-                    // The new tops are announced to the other nodes (PostgresCommitAnnouncements);
-                    // PostgreSQL sends a notification only when its transaction commits.
                     let touched = Array(Set(events.map(\.campaignID)))
-                    let announced = try await connection.query(
+                    try await connection.query(
                         """
                         UPDATE party_campaigns c SET top = t.top
                         FROM unnest(\(touched)::text[], \(touched.map { heads[$0]!.top })::bigint[]) AS t(id, top)
                         WHERE c.campaign_id = t.id
-                        RETURNING pg_notify(\(PostgresCommitAnnouncements.channel), c.campaign_id || ':' || c.top)::text
                         """, logger: logger)
-                    for try await _ in announced.decode(String.self) {}
                 }
                 if !cmidRows.isEmpty {
                     try await connection.query(
