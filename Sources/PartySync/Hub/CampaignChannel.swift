@@ -38,10 +38,10 @@ final class CampaignChannel: Sendable {
     private let store: any EventLog
     private let metrics: PartySyncMetrics
     private let logger: Logger
-    private let relay: PresenceRelay
+    private let relay: ListenerSlot<any PresenceListener>
     private let state = Mutex(State())
 
-    init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger, relay: PresenceRelay = PresenceRelay()) {
+    init(campaignID: String, store: any EventLog, metrics: PartySyncMetrics, logger: Logger, relay: ListenerSlot<any PresenceListener> = ListenerSlot()) {
         self.campaignID = campaignID
         self.store = store
         self.metrics = metrics

@@ -81,14 +81,8 @@ public final class ClusterFollower: Sendable {
         (tablesReady, openTables) = AsyncStream.makeStream(of: Void.self)
         (announceWakeups, announceWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         hub.metrics.clusterListening(false)
-        hub.channelStarted.withLock { hook in
-            hook = { [weak self] campaignID in
-                self?.schedule(campaignID, through: .max)
-                self?.schedulePresence(campaignID)
-            }
-        }
         if presence != nil { hub.presenceRelay.set(Relay(follower: self)) }
-        hub.commitRelay.set(Relay(follower: self))
+        hub.hubListener.set(Relay(follower: self))
     }
 
     /// The migrations are applied: presence can be written.
@@ -313,9 +307,10 @@ public final class ClusterFollower: Sendable {
         }
     }
 
-    /// The channels' presence changes, queued for ``writePresence(_:)``, and the hub's commits,
-    /// queued for ``announce()``.
-    private struct Relay: PresenceListener, CommitListener {
+    /// The channels' presence changes, queued for ``writePresence(_:)``; the hub's commits,
+    /// queued for ``announce()``; and its started channels, read once for what other nodes
+    /// committed while they were being opened.
+    private struct Relay: PresenceListener, HubListener {
         weak var follower: ClusterFollower?
 
         func joined(campaignID: String, connection: String, user: String, role: Role) {
@@ -332,6 +327,11 @@ public final class ClusterFollower: Sendable {
 
         func committed(_ events: [CampaignEvent]) {
             follower?.noteCommitted(events)
+        }
+
+        func channelStarted(_ campaignID: String) {
+            follower?.schedule(campaignID, through: .max)
+            follower?.schedulePresence(campaignID)
         }
     }
 }

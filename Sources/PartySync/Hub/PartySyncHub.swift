@@ -32,13 +32,10 @@ public final class PartySyncHub: Sendable {
 
     private typealias Entry = ChannelTable.Entry
     private let channels = ChannelTable()
-    /// Told of every channel that starts, so events other nodes committed while it was being
-    /// opened are read (set by the cluster follower on PostgreSQL).
-    let channelStarted = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// Where channels report their local presence changes (to share them with other nodes).
-    let presenceRelay = PresenceRelay()
-    /// Where this node's commits are reported (to announce them to other nodes).
-    let commitRelay = CommitRelay()
+    let presenceRelay = ListenerSlot<any PresenceListener>()
+    /// Told of this node's commits and started channels (the cluster follower on PostgreSQL).
+    let hubListener = ListenerSlot<any HubListener>()
 
     public init(store: any EventLog, settings: PartySyncSettings, metrics: MetricsRegistry?, logger: Logger) {
         self.store = store
@@ -47,7 +44,7 @@ public final class PartySyncHub: Sendable {
         self.logger = logger
         let channels = self.channels
         let deliveryMetrics = self.metrics
-        let commitRelay = self.commitRelay
+        let hubListener = self.hubListener
         storeDelivers = store.setCommitObserver { events in
             // One round per committed batch: each event loop is woken once for all of it.
             var round = DeliveryRound(metrics: deliveryMetrics)
@@ -55,7 +52,7 @@ public final class PartySyncHub: Sendable {
                 channels.channel(event.campaignID)?.committed(event, round: &round)
             }
             round.dispatch()
-            commitRelay.listener?.committed(events)
+            hubListener.listener?.committed(events)
         }
     }
 
@@ -78,7 +75,7 @@ public final class PartySyncHub: Sendable {
                         channel.committed(event, round: &round)
                         round.dispatch()
                     }
-                    commitRelay.listener?.committed([event])
+                    hubListener.listener?.committed([event])
                 }
             case .duplicate(let offset, _, _):
                 metrics.recordDuplicate()
@@ -129,7 +126,7 @@ public final class PartySyncHub: Sendable {
                 throw error
             }
             metrics.campaignsActive(channels.entries.withLock { $0.count })
-            channelStarted.withLock { $0 }?(campaignID)
+            hubListener.listener?.channelStarted(campaignID)
         }
         return channel
     }
