@@ -59,10 +59,14 @@ struct TokenCommand: AsyncParsableCommand {
         var flags: [String: String] = [:]
         if let dataDirectory { flags["data-dir"] = dataDirectory }
         let settings: (dataDirectory: URL, jwtSecret: [UInt8]?)
+        // The console's address is resolved with the rest, so a bad setting stops before any secret is made.
+        var consoleBase: String?
         do {
-            settings = try ConfigurationLoader(flags: flags).loadTokenSettings()
+            let loader = try ConfigurationLoader(flags: flags)
+            settings = try loader.loadTokenSettings()
+            if consoleLink { consoleBase = try consoleURL ?? loader.consoleBaseURL() }
         } catch {
-            throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
+            throw StartupError(message: "\(error)", exitCode: RPGBotCommand.usageExitCode)
         }
         let secret: [UInt8]
         do {
@@ -79,17 +83,11 @@ struct TokenCommand: AsyncParsableCommand {
         let seconds = lifetime.inSeconds
         let authority = await TokenAuthority(secret: secret)
         let token = try await authority.issue(subject: subject, campaign: campaign, role: Role(rawValue: role)!, ttl: seconds)
-        guard consoleLink else {
+        guard let consoleBase else {
             print(token)
             return
         }
-        let base: String
-        do {
-            base = try consoleURL ?? ConfigurationLoader(flags: flags).consoleBaseURL()
-        } catch {
-            throw StartupError(message: "\(error)", exitCode: RPGBotCommand.usageExitCode)
-        }
-        print(Self.consoleLink(base: base, token: token))
+        print(Self.consoleLink(base: consoleBase, token: token))
     }
 
     /// The console's address with the token in the fragment: the part of a URL browsers keep
