@@ -91,6 +91,24 @@ func draft(_ campaign: String = "demo", type: String = "chat.say", actor: String
         }
     }
 
+    @Test("one read returns each campaign's page after its own position", arguments: StoreKind.available)
+    func eventsOfManyCampaignsInOneRead(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            for index in 1...6 {
+                _ = try await store.append(draft("north", payload: #"{"n":\#(index)}"#), idempotencyWindow: Self.window)
+                if index <= 3 { _ = try await store.append(draft("south", payload: #"{"s":\#(index)}"#), idempotencyWindow: Self.window) }
+            }
+            let pages = try await store.events(after: ["north": 2, "south": 0, "west": 0, "east-never-seen": 5], limit: 3)
+            #expect(pages["north"]?.map(\.offset) == [3, 4, 5])
+            #expect(pages["north"]?.first?.payload == #"{"n":3}"#)
+            #expect(pages["south"]?.map(\.offset) == [1, 2, 3])
+            #expect(pages["south"]?.allSatisfy { $0.campaignID == "south" && !$0.epoch.isEmpty } == true)
+            #expect(pages["west"] == nil && pages["east-never-seen"] == nil)
+            #expect(try await store.events(after: ["north": 6, "south": 3], limit: 3).isEmpty)
+            #expect(try await store.events(after: [:], limit: 3).isEmpty)
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func repeatedCmidIsADuplicateWithTheOriginalOffset(_ kind: StoreKind) async throws {
         try await kind.withStore { store in

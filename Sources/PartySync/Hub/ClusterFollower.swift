@@ -10,8 +10,8 @@ import Synchronization
 /// **Events.** A node announces its commits (campaign and new top) after they are committed,
 /// coalesced: one statement per wake-up for all campaigns committed to meanwhile. A node hears
 /// other nodes' announcements through ``CommitAnnouncements`` and reads the events themselves
-/// from the store by offset: one read per campaign per wake-up, however many announcements
-/// arrived meanwhile. The channel then
+/// from the store by offset: one read per wake-up for all campaigns announced meanwhile,
+/// however many announcements arrived. The channels then
 /// delivers them strictly by offset, like its own commits, so every node's clients see one
 /// order, each event once.
 ///
@@ -171,15 +171,15 @@ public final class ClusterFollower: Sendable {
                 return due
             }
             await withDiscardingTaskGroup { group in
-                for (campaignID, top) in batch {
+                if !batch.isEmpty {
                     group.addTask {
                         do {
-                            try await self.hub.catchUp(campaignID, through: top)
+                            try await self.hub.catchUp(batch)
                         } catch {
                             // Tried again shortly; the store is the source of truth.
-                            self.logger.warning("cannot read other nodes' events", metadata: ["campaign": "\(campaignID)", "error": "\(error)"])
+                            self.logger.warning("cannot read other nodes' events", metadata: ["campaigns": "\(batch.count)", "error": "\(error)"])
                             try? await Task.sleep(for: .milliseconds(250))
-                            self.schedule(campaignID, through: top)
+                            for (campaignID, top) in batch { self.schedule(campaignID, through: top) }
                         }
                     }
                 }

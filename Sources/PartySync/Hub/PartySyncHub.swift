@@ -136,25 +136,38 @@ public final class PartySyncHub: Sendable {
         channels.entries.withLock { Array($0.keys) }
     }
 
-    /// Delivers the events of `campaignID` committed elsewhere up to `top` (everything new for
-    /// `Int64.max`): read from the store after the last offset delivered, in pages, and handed
-    /// to the channel like local commits. Nothing to do without a live channel, or when the
-    /// channel has already delivered `top`. Returns the number of events read.
+    /// Delivers the events committed elsewhere to each campaign of `tops` up to its top
+    /// (everything new for `Int64.max`): read from the store after the last offset each channel
+    /// delivered, all campaigns in one read per page, and handed to the channels like local
+    /// commits. Campaigns without a live channel, or whose channel has already delivered its
+    /// top, are not read. Returns the number of events read.
     @discardableResult
-    func catchUp(_ campaignID: String, through top: Int64) async throws -> Int {
-        guard let channel = existingChannel(campaignID) else { return 0 }
+    func catchUp(_ tops: [String: Int64]) async throws -> Int {
+        let page = 500
+        var wanted: [String: (channel: CampaignChannel, top: Int64)] = [:]
+        for (campaignID, top) in tops {
+            if let channel = existingChannel(campaignID) { wanted[campaignID] = (channel, top) }
+        }
         var read = 0
-        while let after = channel.deliveredThrough, top > after {
-            let events = try await store.events(campaignID: campaignID, after: after, limit: 500)
-            read += events.count
+        while true {
+            var positions: [String: Int64] = [:]
+            for (campaignID, entry) in wanted {
+                if let after = entry.channel.deliveredThrough, entry.top > after { positions[campaignID] = after }
+            }
+            guard !positions.isEmpty else { break }
+            let pages = try await store.events(after: positions, limit: page)
             var round = DeliveryRound(metrics: metrics)
-            for event in events {
-                channel.committed(event, round: &round)
+            var full: [String: (channel: CampaignChannel, top: Int64)] = [:]
+            for (campaignID, events) in pages {
+                guard let entry = wanted[campaignID] else { continue }
+                read += events.count
+                for event in events { entry.channel.committed(event, round: &round) }
+                // A short page is the end; a page that did not move delivery on (history
+                // trimmed under it) is left to the sweep's gap repair.
+                if events.count == page, entry.channel.deliveredThrough != positions[campaignID] { full[campaignID] = entry }
             }
             round.dispatch()
-            // A short page is the end; a page that did not move delivery on (history trimmed
-            // under it) is left to the sweep's gap repair.
-            if events.count < 500 || channel.deliveredThrough == after { break }
+            wanted = full
         }
         metrics.recordClusterRead(read)
         return read

@@ -27,6 +27,10 @@ public protocol EventLog: Sendable {
     /// Up to `limit` events with offsets smaller than `before`, newest first.
     func events(campaignID: String, before: Int64, limit: Int) async throws -> [CampaignEvent]
 
+    /// For each campaign in `positions`, up to `limit` events with offsets greater than its
+    /// position, in order: the events of many campaigns in one read.
+    func events(after positions: [String: Int64], limit: Int) async throws -> [String: [CampaignEvent]]
+
     /// Removes events beyond the retention (keeping at most `keepEvents` per campaign, none
     /// older than `maxAge`) and expired `cmid` records. Returns the number of events removed.
     func trim(keepEvents: Int, maxAge: Duration, idempotencyWindow: Duration) async throws -> Int
@@ -40,6 +44,16 @@ public protocol EventLog: Sendable {
 }
 
 extension EventLog {
+    /// One read per campaign; a store that can read many campaigns at once overrides this.
+    public func events(after positions: [String: Int64], limit: Int) async throws -> [String: [CampaignEvent]] {
+        var events: [String: [CampaignEvent]] = [:]
+        for (campaignID, after) in positions {
+            let page = try await self.events(campaignID: campaignID, after: after, limit: limit)
+            if !page.isEmpty { events[campaignID] = page }
+        }
+        return events
+    }
+
     @discardableResult
     public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool { false }
 }

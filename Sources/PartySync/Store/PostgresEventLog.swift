@@ -204,6 +204,25 @@ public struct PostgresEventLog: EventLog {
             """)
     }
 
+    /// One statement for all campaigns: each campaign's page is an index range scan of its own.
+    public func events(after positions: [String: Int64], limit: Int) async throws -> [String: [CampaignEvent]] {
+        guard !positions.isEmpty else { return [:] }
+        let campaignIDs = Array(positions.keys)
+        let afters = campaignIDs.map { positions[$0]! }
+        let events = try await fetch(
+            """
+            SELECT e.campaign_id, e.event_offset, c.epoch, e.id, e.type, e.actor, e.role, e.cmid, e.ts, e.payload
+            FROM unnest(\(campaignIDs)::text[], \(afters)::bigint[]) AS w(campaign_id, after)
+            JOIN party_campaigns c ON c.campaign_id = w.campaign_id
+            CROSS JOIN LATERAL (
+                SELECT * FROM party_events p
+                WHERE p.campaign_id = w.campaign_id AND p.event_offset > w.after ORDER BY p.event_offset LIMIT \(limit)
+            ) e
+            ORDER BY e.campaign_id, e.event_offset
+            """)
+        return Dictionary(grouping: events, by: \.campaignID)
+    }
+
     public func events(campaignID: String, before: Int64, limit: Int) async throws -> [CampaignEvent] {
         try await fetch(
             """
