@@ -136,6 +136,16 @@ let package = Package(
         ),
         // The int8 dot-product scan behind in-process vector search (AVX2 when present).
         .target(name: "VectorKernels"),
+        // The matrix products, layer norms and attention of a transformer encoder (AVX-512 or
+        // AVX2 when present). Optimised in debug builds too: tests embed real texts with them.
+        .target(name: "TransformerKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        // A BERT sentence encoder (all-MiniLM-L6-v2) run in-process: WordPiece, the encoder,
+        // mean pooling.
+        .target(
+            name: "SentenceEmbedding",
+            dependencies: ["TransformerKernels"],
+            swiftSettings: strictSettings
+        ),
         // Memory37: knowledge documents, chunking, embeddings, hybrid search and the read API.
         .target(
             name: "Memory37",
@@ -144,6 +154,7 @@ let package = Package(
                 "CapabilityKit",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "VectorKernels",
+                "SentenceEmbedding",
                 "ServiceKit",
                 "Persistence",
                 "Observability",
@@ -401,6 +412,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SentenceEmbeddingTests",
+            dependencies: ["SentenceEmbedding", "TestSupport"],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,25 @@
+#ifndef RPGBOT_TRANSFORMER_KERNELS_H
+#define RPGBOT_TRANSFORMER_KERNELS_H
+
+#include <stddef.h>
+
+/// `c = a · b + bias` for row-major `a` (m × k), `b` (k × n) and `c` (m × n); `bias` has n
+/// values and may be NULL. Uses AVX-512 or AVX2 with FMA when the processor has them (checked
+/// at run time), otherwise a portable loop the compiler vectorises for the target.
+void rpgbot_sgemm_bias(const float *a, size_t m, size_t k, const float *b, size_t n, const float *bias, float *c);
+
+/// Layer normalisation of each of the `rows` rows of `x` (each `width` wide), in place:
+/// `(x - mean) / sqrt(variance + epsilon) * gamma + beta`, after adding `residual` when it is
+/// not NULL.
+void rpgbot_add_layer_norm(float *x, const float *residual, size_t rows, size_t width, const float *gamma, const float *beta, float epsilon);
+
+/// The exact (erf) GELU of `count` values, in place.
+void rpgbot_gelu(float *x, size_t count);
+
+/// Multi-head self-attention over one sequence without padding. `qkv` holds `length` rows of
+/// `3 × heads × head_size` values (the queries, keys and values of every head side by side);
+/// the `length` × `heads × head_size` context is written to `out`. `scratch` must hold
+/// `length` floats.
+void rpgbot_attention(const float *qkv, size_t length, size_t heads, size_t head_size, float *out, float *scratch);
+
+#endif
