@@ -31,7 +31,7 @@ public struct GatewayCapability: Capability {
     public static let settings: [Setting] = [
         .profiles, .llmProvider, .llmBaseURL, .llmAPIKey, .llmModel, .llmTimeout, .llmHeaders, .llmChatDialect, .llmGrammar, .llmContextTokens, .llmRetries,
         .generationRate, .generationBurst, .contextTokens,
-        .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
+        .memory37Enabled, .contentDirectory, .contentCampaign, .embedder, .modelDirectory, .embeddingBaseURL, .embeddingAPIKey, .embeddingModel,
         .embeddingDimensions, .chunkTokens, .chunkOverlap, .knowledgeSearch, .knowledgeStoreTimeout,
         .knowledgeTTL, .knowledgeCleanupInterval, .knowledgeRetiredGrace,
     ]
@@ -100,8 +100,12 @@ public struct GatewayCapability: Capability {
 
     /// The knowledge service over the store for the database's backend.
     func makeKnowledgeService(database: DatabaseHandle, telemetry: Telemetry) -> KnowledgeService {
-        let embedder = knowledge.makeEmbedder()
         let logger = telemetry.makeLogger("rpgbot.memory37")
+        let resolved = knowledge.resolveEmbedder()
+        let embedder = resolved.embedder
+        if let notice = resolved.notice {
+            if resolved.isWarning { logger.warning("\(notice)") } else { logger.notice("\(notice)") }
+        }
         let store: any KnowledgeStore =
             switch database.backend {
             case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)

@@ -27,7 +27,11 @@ public enum KnowledgeToolbox {
         try await database.waitUntilReachable(within: configuration.databaseWait, logger: logger)
         let migrations = MigrationRunner()
         migrations.register(KnowledgeMigrations.all + GraphMigrations.all)
-        let embedder = configuration.knowledge.makeEmbedder()
+        let resolved = configuration.knowledge.resolveEmbedder()
+        let embedder = resolved.embedder
+        if let notice = resolved.notice {
+            if resolved.isWarning { logger.warning("\(notice)") } else { logger.notice("\(notice)") }
+        }
         let store: any KnowledgeStore =
             switch database.backend {
             case .sqlite(let pool): SQLiteKnowledgeStore(pool: pool, dimensions: embedder.dimensions)

@@ -24,8 +24,8 @@ public final class SentenceEncoder: Sendable {
         }
     }
 
-    /// One transformer layer's weights, each projection stored input-major (`in × out`) so a
-    /// product walks its rows contiguously.
+    /// One transformer layer's weights, each projection stored input-major (`in × out`) and
+    /// packed in panels of 32 columns (`rpgbot_pack_panels`), so a product streams each panel.
     struct Layer: Sendable {
         let queryKeyValue: [Float]
         let queryKeyValueBias: [Float]
@@ -78,6 +78,9 @@ public final class SentenceEncoder: Sendable {
         func projection(_ name: String, input: Int, output: Int) throws -> [Float] {
             Self.transposed(try tensor(name + ".weight", [output, input]), rows: output, columns: input)
         }
+        guard hidden % 32 == 0, inner % 32 == 0 else {
+            throw SentenceEmbeddingError("config.json: widths \(hidden) and \(inner) must be multiples of 32")
+        }
         wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [configuration.vocabularySize, hidden])
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [configuration.maxPositions, hidden])
         tokenTypeEmbedding = Array(try tensor("embeddings.token_type_embeddings.weight", [configuration.typeVocabularySize, hidden]).prefix(hidden))
@@ -96,14 +99,14 @@ public final class SentenceEncoder: Sendable {
                 queryKeyValue += value[row * hidden..<(row + 1) * hidden]
             }
             return Layer(
-                queryKeyValue: queryKeyValue,
+                queryKeyValue: Self.packed(queryKeyValue, rows: hidden, columns: 3 * hidden),
                 queryKeyValueBias: try ["query", "key", "value"].flatMap { try tensor(name + "attention.self.\($0).bias", [hidden]) },
-                attentionOutput: try projection(name + "attention.output.dense", input: hidden, output: hidden),
+                attentionOutput: Self.packed(try projection(name + "attention.output.dense", input: hidden, output: hidden), rows: hidden, columns: hidden),
                 attentionOutputBias: try tensor(name + "attention.output.dense.bias", [hidden]),
                 attentionNorm: try norm(name + "attention.output.LayerNorm"),
-                intermediate: try projection(name + "intermediate.dense", input: hidden, output: inner),
+                intermediate: Self.packed(try projection(name + "intermediate.dense", input: hidden, output: inner), rows: hidden, columns: inner),
                 intermediateBias: try tensor(name + "intermediate.dense.bias", [inner]),
-                output: try projection(name + "output.dense", input: inner, output: hidden),
+                output: Self.packed(try projection(name + "output.dense", input: inner, output: hidden), rows: inner, columns: hidden),
                 outputBias: try tensor(name + "output.dense.bias", [hidden]),
                 outputNorm: try norm(name + "output.LayerNorm")
             )
@@ -139,16 +142,16 @@ public final class SentenceEncoder: Sendable {
         var context = [Float](repeating: 0, count: length * hidden)
         var projected = [Float](repeating: 0, count: length * hidden)
         var expanded = [Float](repeating: 0, count: length * inner)
-        var scratch = [Float](repeating: 0, count: length)
+        var scratch = [Float](repeating: 0, count: rpgbot_attention_scratch_count(length, hidden / configuration.headCount))
         for layer in layers {
-            rpgbot_sgemm_bias(state, length, hidden, layer.queryKeyValue, 3 * hidden, layer.queryKeyValueBias, &queryKeyValue)
+            rpgbot_sgemm_packed(state, length, hidden, layer.queryKeyValue, 3 * hidden, layer.queryKeyValueBias, &queryKeyValue)
             rpgbot_attention(queryKeyValue, length, configuration.headCount, hidden / configuration.headCount, &context, &scratch)
-            rpgbot_sgemm_bias(context, length, hidden, layer.attentionOutput, hidden, layer.attentionOutputBias, &projected)
+            rpgbot_sgemm_packed(context, length, hidden, layer.attentionOutput, hidden, layer.attentionOutputBias, &projected)
             rpgbot_add_layer_norm(&projected, state, length, hidden, layer.attentionNorm.gamma, layer.attentionNorm.beta, epsilon)
             swap(&state, &projected)
-            rpgbot_sgemm_bias(state, length, hidden, layer.intermediate, inner, layer.intermediateBias, &expanded)
+            rpgbot_sgemm_packed(state, length, hidden, layer.intermediate, inner, layer.intermediateBias, &expanded)
             rpgbot_gelu(&expanded, length * inner)
-            rpgbot_sgemm_bias(expanded, length, inner, layer.output, hidden, layer.outputBias, &projected)
+            rpgbot_sgemm_packed(expanded, length, inner, layer.output, hidden, layer.outputBias, &projected)
             rpgbot_add_layer_norm(&projected, state, length, hidden, layer.outputNorm.gamma, layer.outputNorm.beta, epsilon)
             swap(&state, &projected)
         }
@@ -160,6 +163,13 @@ public final class SentenceEncoder: Sendable {
         for value in pooled { sum += value * value }
         let scale = sum > 0 ? 1 / sum.squareRoot() : 0
         return pooled.map { $0 * scale }
+    }
+
+    static func packed(_ matrix: [Float], rows: Int, columns: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: matrix.count) { buffer, initialized in
+            rpgbot_pack_panels(matrix, rows, columns, buffer.baseAddress!)
+            initialized = matrix.count
+        }
     }
 
     static func transposed(_ matrix: [Float], rows: Int, columns: Int) -> [Float] {

@@ -23,6 +23,7 @@ extension KnowledgeConfiguration {
             guard let kind = KnowledgeConfiguration.EmbedderKind(rawValue: text.lowercased()) else { throw ConfigurationError(setting: .embedder, value: text) }
             embedder = kind
         }
+        if let path = try values.string(.modelDirectory) { modelDirectory = URL(fileURLWithPath: path) }
         openAI.baseURL = try values.httpURL(.embeddingBaseURL) ?? openAI.baseURL
         openAI.apiKey = values.apiKey(.embeddingAPIKey) ?? openAI.apiKey
         openAI.model = try values.string(.embeddingModel) ?? openAI.model

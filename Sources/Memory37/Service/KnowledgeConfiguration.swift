@@ -2,7 +2,11 @@ public import Foundation
 
 /// The knowledge layer's configuration.
 public struct KnowledgeConfiguration: Sendable {
-    public enum EmbedderKind: String, Sendable { case hashing, openai }
+    public enum EmbedderKind: String, Sendable {
+        /// all-MiniLM-L6-v2 when its files are installed, otherwise `hashing`.
+        case auto
+        case hashing, openai, minilm
+    }
 
     public var enabled = true
     public var contentDirectory: URL? = URL(fileURLWithPath: "content/demo")
@@ -10,8 +14,10 @@ public struct KnowledgeConfiguration: Sendable {
     public var contentDirectoryGiven = false
     /// nil: global.
     public var contentCampaign: String? = "demo"
-    public var embedder = EmbedderKind.hashing
+    public var embedder = EmbedderKind.auto
     public var openAI = OpenAIEmbedder.Settings()
+    /// Where the `minilm` embedder's files are.
+    public var modelDirectory = URL(fileURLWithPath: MiniLMEmbedder.defaultDirectory)
     public var chunker = Chunker()
     /// PostgreSQL: answer reads from each node's in-process copy instead of the database.
     public var inProcessSearch = true
@@ -30,9 +36,46 @@ public struct KnowledgeConfiguration: Sendable {
 
     /// The configured embedder.
     public func makeEmbedder() -> any Embedder {
+        resolveEmbedder().embedder
+    }
+
+    /// The configured embedder, and a sentence for the operator when it is not the one asked
+    /// for (or could be better): the sentence model missing or unreadable falls back to
+    /// `hashing`, so search still runs, on words and spelling.
+    public func resolveEmbedder() -> ResolvedEmbedder {
+        let hashing = HashingEmbedder(dimensions: openAI.dimensions)
         switch embedder {
-        case .hashing: HashingEmbedder(dimensions: openAI.dimensions)
-        case .openai: OpenAIEmbedder(settings: openAI)
+        case .hashing: return ResolvedEmbedder(embedder: hashing, notice: nil)
+        case .openai: return ResolvedEmbedder(embedder: OpenAIEmbedder(settings: openAI), notice: nil)
+        case .auto, .minilm:
+            let install = "install it with `rpgbot model install`\(modelDirectory.standardizedFileURL == URL(fileURLWithPath: MiniLMEmbedder.defaultDirectory).standardizedFileURL ? "" : " --dir \(modelDirectory.path)")"
+            guard MiniLMEmbedder.isInstalled(at: modelDirectory) else {
+                let notice = embedder == .minilm
+                    ? "RPGBOT_EMBEDDER=minilm, but \(modelDirectory.path) holds no model: searching by words and spelling (hashing) until you \(install)"
+                    : "no sentence model in \(modelDirectory.path): search matches words and spelling, not meaning; \(install)"
+                return ResolvedEmbedder(embedder: hashing, notice: notice, isWarning: embedder == .minilm)
+            }
+            do {
+                return ResolvedEmbedder(embedder: try MiniLMEmbedder(directory: modelDirectory), notice: nil)
+            } catch {
+                return ResolvedEmbedder(
+                    embedder: hashing, notice: "cannot load the sentence model in \(modelDirectory.path) (\(error)): searching by words and spelling (hashing); \(install) again", isWarning: true)
+            }
         }
+    }
+}
+
+/// The embedder the configuration resolved to, and what the operator should know about it.
+public struct ResolvedEmbedder: Sendable {
+    public let embedder: any Embedder
+    /// Said once at start-up when set.
+    public let notice: String?
+    /// The configuration asked for something it did not get.
+    public let isWarning: Bool
+
+    init(embedder: any Embedder, notice: String?, isWarning: Bool = false) {
+        self.embedder = embedder
+        self.notice = notice
+        self.isWarning = isWarning
     }
 }

@@ -52,6 +52,12 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
     @Option(help: "Alias switches timed (with --versions above 1).")
     var switches: Int = 200
 
+    @Option(help: ArgumentHelp("The embedder: auto, minilm, hashing or openai (default: RPGBOT_EMBEDDER, as for serve). An embedder named here must be available: no fallback is measured in its place.", valueName: "kind"))
+    var embedder: String?
+
+    @Option(help: ArgumentHelp("The minilm embedder's files (default: RPGBOT_MODEL_DIR, or models/all-MiniLM-L6-v2).", valueName: "dir"))
+    var modelDir: String?
+
     @Flag(help: "With --eval, print each query's outcome and top hits.")
     var verbose = false
 
@@ -87,9 +93,21 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
             throw StartupError(message: "cannot load the content: \((demo.failures + srdDocuments.failures).prefix(3).map(\.description).joined(separator: "; "))", exitCode: 1)
         }
         try await withStore("sqlite") { service in
-            _ = try await service.ingest(demo.documents + srdDocuments.documents)
+            let started = ContinuousClock.now
+            let ingested = try await service.ingest(demo.documents + srdDocuments.documents)
+            let ingestSeconds = (ContinuousClock.now - started).inSeconds
             let counts = try await service.counts()
             print("knowledge evaluation: \(set.queries.count) queries over \(counts.documents) documents, \(counts.chunks) chunks (demo + 5e-database SRD), SQLite, embedder \(service.embedder.model)")
+            var embeddings: [Duration] = []
+            for query in set.queries {
+                let embedStarted = ContinuousClock.now
+                _ = try await service.embedder.embed([query.query])
+                embeddings.append(ContinuousClock.now - embedStarted)
+            }
+            embeddings.sort()
+            print(String(format: "  ingest %.1f s = %.1f chunks/s (embedding included); one query's embedding p50 %.2f ms, p99 %.2f ms",
+                         ingestSeconds, Double(ingested.chunksWritten) / ingestSeconds,
+                         embeddings[embeddings.count / 2].inSeconds * 1000, embeddings[min(embeddings.count - 1, embeddings.count * 99 / 100)].inSeconds * 1000))
             print("  mode     Hit@1   Recall@5  MRR@10   (names: Hit@1 / paraphrases: Hit@1)")
             for mode in [SearchMode.bm25, .vector, .hybrid] {
                 var hit1 = 0.0, recall5 = 0.0, mrr = 0.0
@@ -130,7 +148,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         if kinds.contains("postgres"), postgresURL == nil {
             throw StartupError(message: "--stores postgres needs --postgres-url", exitCode: RPGBotCommand.usageExitCode)
         }
-        print("knowledge benchmark: generated documents of 120 words from a Zipf vocabulary of 8,000 (one chunk each), half in one campaign and half global, hashing embedder; ingest in batches of 500 documents; \(queries) hybrid queries (4 words of a random document, k = 8) per run, one task")
+        print("knowledge benchmark: generated documents of 120 words from a Zipf vocabulary of 8,000 (one chunk each), half in one campaign and half global, the configured embedder; ingest in batches of 500 documents; \(queries) hybrid queries (4 words of a random document, k = 8) per run, one task")
         for count in counts {
             let corpus = SyntheticCorpus(documents: count)
             for kind in kinds {
@@ -234,14 +252,26 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
         // The embedder and chunking come from the environment, as for `rpgbot serve`.
-        let knowledge: KnowledgeConfiguration
+        var knowledge: KnowledgeConfiguration
         do {
             knowledge = try ConfigurationLoader().knowledge()
         } catch {
             throw StartupError(message: error.description, exitCode: RPGBotCommand.usageExitCode)
         }
+        if let embedder {
+            guard let kind = KnowledgeConfiguration.EmbedderKind(rawValue: embedder) else {
+                throw StartupError(message: "--embedder: expected auto, minilm, hashing or openai, got '\(embedder)'", exitCode: RPGBotCommand.usageExitCode)
+            }
+            knowledge.embedder = kind
+        }
+        if let modelDir { knowledge.modelDirectory = URL(fileURLWithPath: modelDir) }
+        let resolved = knowledge.resolveEmbedder()
+        if let notice = resolved.notice {
+            guard !resolved.isWarning else { throw StartupError(message: notice, exitCode: 1) }
+            FileHandle.standardError.write(Data("note: \(notice)\n".utf8))
+        }
         if kind == "memory" {
-            let embedder = knowledge.makeEmbedder()
+            let embedder = resolved.embedder
             let service = KnowledgeService(store: InMemoryKnowledgeStore(dimensions: embedder.dimensions), embedder: embedder, chunker: knowledge.chunker, logger: logger)
             try await body(Array(repeating: service, count: nodes))
             return
