@@ -212,14 +212,22 @@ struct SearchCommand: AsyncParsableCommand {
 
 /// `rpgbot reembed`: redoes the vectors made by another embedding model than the configured one.
 struct ReembedCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reembed", abstract: "Recompute chunk vectors made by another embedding model than the configured one.")
+    static let configuration = CommandConfiguration(commandName: "reembed", abstract: "Recompute chunk vectors made by another embedding model than the configured one.",
+        discussion: "Batches of 64 are stored as they are done: an interrupted run picks up where it stopped. Progress goes to stderr.")
 
     @OptionGroup var location: KnowledgeLocation
 
     func run() async throws {
         let (before, count, model) = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { service in
             let before = try await service.primary.embeddingModels()
-            return (before, try await service.reembed(), service.embedder.model)
+            let model = service.embedder.model
+            let stale = before.filter { $0.key != model }.values.reduce(0, +)
+            let started = ContinuousClock.now
+            let count = try await service.reembed(batchSize: 64) { done in
+                let seconds = (ContinuousClock.now - started).inSeconds
+                FileHandle.standardError.write(Data(String(format: "re-embedded %d of %d chunks (%.1f chunks/s)\n", done, stale, Double(done) / max(seconds, 0.001)).utf8))
+            }
+            return (before, count, model)
         }
         print("chunks by model before: \(before.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); re-embedded \(count) with \(model)")
     }

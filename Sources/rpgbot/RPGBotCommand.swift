@@ -14,7 +14,7 @@ struct RPGBotCommand: AsyncParsableCommand {
         commandName: "rpgbot",
         abstract: "The RPGBot backend: an AI game master for party-based tabletop RPG campaigns.",
         version: RPGBotVersion.current,
-        subcommands: [ServeCommand.self, IngestCommand.self, SearchCommand.self, KnowledgeCommand.self, GraphCommand.self, ReembedCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, IngestCommand.self, SearchCommand.self, KnowledgeCommand.self, GraphCommand.self, ReembedCommand.self, GenerateCommand.self, ValidateCommand.self, TokenCommand.self, ModelCommand.self, BenchCommand.self]
     )
 
     /// Exit status for a bad setting or bad arguments, as documented in the README.

@@ -416,8 +416,10 @@ public final class KnowledgeService: Sendable {
         try await reading { try await $0.counts() }
     }
 
-    /// Redoes vectors made by another model than the configured embedder's, in batches.
-    public func reembed(batchSize: Int = 256) async throws -> Int {
+    /// Redoes vectors made by another model than the configured embedder's, in batches. Each
+    /// batch is stored as it is done, so an interrupted run resumes where it stopped;
+    /// `progress` hears the running total after each batch.
+    public func reembed(batchSize: Int = 256, progress: @Sendable (Int) -> Void = { _ in }) async throws -> Int {
         var total = 0
         while true {
             let stale = try await primary.chunksToReembed(model: embedder.model, limit: batchSize)
@@ -425,6 +427,7 @@ public final class KnowledgeService: Sendable {
             let vectors = try await embedder.embed(stale.map(\.indexedText))
             try await primary.updateVectors(Dictionary(zip(stale.map(\.id), vectors), uniquingKeysWith: { first, _ in first }), model: embedder.model)
             total += stale.count
+            progress(total)
         }
     }
 }
