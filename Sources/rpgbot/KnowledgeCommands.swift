@@ -27,9 +27,10 @@ struct KnowledgeLocation: ParsableArguments {
         }
     }
 
+    /// Warnings (a configured model that is missing, for one) reach stderr; the rest is quiet.
     static var quietLogger: Logger {
         var logger = Logger(label: "rpgbot.memory37")
-        logger.logLevel = .error
+        logger.logLevel = .warning
         return logger
     }
 }
@@ -213,17 +214,25 @@ struct SearchCommand: AsyncParsableCommand {
 /// `rpgbot reembed`: redoes the vectors made by another embedding model than the configured one.
 struct ReembedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reembed", abstract: "Recompute chunk vectors made by another embedding model than the configured one.",
-        discussion: "Batches of 64 are stored as they are done: an interrupted run picks up where it stopped. Progress goes to stderr.")
+        discussion: "Each batch is stored as it is done: an interrupted run picks up where it stopped. Progress goes to stderr.")
 
     @OptionGroup var location: KnowledgeLocation
 
+    @Option(help: "Chunks embedded and stored per batch.")
+    var batchSize: Int = 64
+
+    func validate() throws {
+        guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be 1–4096") }
+    }
+
     func run() async throws {
+        let batchSize = self.batchSize
         let (before, count, model) = try await KnowledgeToolbox.withKnowledge(try location.configuration(), logger: KnowledgeLocation.quietLogger) { service in
             let before = try await service.primary.embeddingModels()
             let model = service.embedder.model
             let stale = before.filter { $0.key != model }.values.reduce(0, +)
             let started = ContinuousClock.now
-            let count = try await service.reembed(batchSize: 64) { done in
+            let count = try await service.reembed(batchSize: batchSize) { done in
                 let seconds = (ContinuousClock.now - started).inSeconds
                 FileHandle.standardError.write(Data(String(format: "re-embedded %d of %d chunks (%.1f chunks/s)\n", done, stale, Double(done) / max(seconds, 0.001)).utf8))
             }

@@ -5,7 +5,7 @@ import Testing
 
 /// The native encoder against the reference (Hugging Face `tokenizers` and the NumPy forward
 /// pass), from the fixture `scripts/minilm-reference.py` wrote.
-@Suite(.enabled(if: TestModel.isInstalled, "needs the model the test script installs"))
+@Suite(.enabled(if: TestModel.testsRun, "needs the model the test script installs"))
 struct SentenceEncoderTests {
     struct Reference: Decodable {
         struct Case: Decodable {

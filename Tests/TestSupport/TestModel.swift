@@ -14,6 +14,18 @@ public enum TestModel {
 
     public static var isInstalled: Bool { directory != nil }
 
+    /// Whether the model's tests run: when it is installed, and always under the test script,
+    /// where a missing model is a failure rather than a skip.
+    public static var testsRun: Bool {
+        isInstalled || ProcessInfo.processInfo.environment["RPGBOT_TEST_REQUIRE_ALL"] == "1"
+    }
+
+    /// The model's wheel the test script downloaded, for `rpgbot model install --wheel`.
+    public static var wheel: URL? {
+        guard let path = ProcessInfo.processInfo.environment["RPGBOT_TEST_MODEL_WHEEL"], !path.isEmpty else { return nil }
+        return URL(filePath: path)
+    }
+
     /// The model folder, or an error saying how to get it.
     public static func requireDirectory() throws -> URL {
         guard let directory else {

@@ -48,7 +48,8 @@ public struct KnowledgeConfiguration: Sendable {
         case .hashing: return ResolvedEmbedder(embedder: hashing, notice: nil)
         case .openai: return ResolvedEmbedder(embedder: OpenAIEmbedder(settings: openAI), notice: nil)
         case .auto, .minilm:
-            let install = "install it with `rpgbot model install`\(modelDirectory.standardizedFileURL == URL(fileURLWithPath: MiniLMEmbedder.defaultDirectory).standardizedFileURL ? "" : " --dir \(modelDirectory.path)")"
+            let isDefault = modelDirectory.standardizedFileURL == URL(fileURLWithPath: MiniLMEmbedder.defaultDirectory).standardizedFileURL
+            let install = "install it with `rpgbot model install\(isDefault ? "" : " --dir \(modelDirectory.path)")`"
             guard MiniLMEmbedder.isInstalled(at: modelDirectory) else {
                 let notice = embedder == .minilm
                     ? "RPGBOT_EMBEDDER=minilm, but \(modelDirectory.path) holds no model: searching by words and spelling (hashing) until you \(install)"
