@@ -11,16 +11,24 @@ import ServiceLifecycle
 /// the configured database, applies the knowledge migrations, and runs `body` with the
 /// service, then closes the database.
 public enum KnowledgeToolbox {
+    /// - Parameter maintainingGraph: false leaves the campaign graph as it is (benchmarks of
+    ///   search alone); the commands keep it current.
     public static func withKnowledge<T: Sendable>(
-        _ configuration: RPGBotConfiguration, logger: Logger, _ body: @Sendable (KnowledgeService) async throws -> T
+        _ configuration: RPGBotConfiguration, logger: Logger, maintainingGraph: Bool = true, _ body: @Sendable (KnowledgeService) async throws -> T
     ) async throws -> T {
-        try await withGraph(configuration, logger: logger) { knowledge, _ in try await body(knowledge) }
+        try await open(configuration, logger: logger, graph: maintainingGraph) { knowledge, _ in try await body(knowledge) }
     }
 
     /// The knowledge service and the campaign graph that follows its every write, so that an
     /// ingestion from the command line updates the graph as one through the server does.
     public static func withGraph<T: Sendable>(
         _ configuration: RPGBotConfiguration, logger: Logger, _ body: @Sendable (KnowledgeService, GraphService) async throws -> T
+    ) async throws -> T {
+        try await open(configuration, logger: logger, graph: true) { knowledge, graph in try await body(knowledge, graph!) }
+    }
+
+    private static func open<T: Sendable>(
+        _ configuration: RPGBotConfiguration, logger: Logger, graph: Bool, _ body: @Sendable (KnowledgeService, GraphService?) async throws -> T
     ) async throws -> T {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let database = try DatabaseHandle.open(configuration.databaseURL, logger: logger)
@@ -50,8 +58,8 @@ public enum KnowledgeToolbox {
                 store: store, embedder: embedder, chunker: knowledge.chunker, storeTimeout: knowledge.storeTimeout,
                 lifetimes: knowledge.lifetimes, retiredGrace: knowledge.retiredGrace.inSeconds, logger: logger
             )
-            let graph = GatewayCapability.makeGraphService(knowledge: service, database: database, relationLifetime: knowledge.relationLifetime, logger: logger)
-            return try await body(service, graph)
+            let graphService = graph ? GatewayCapability.makeGraphService(knowledge: service, database: database, relationLifetime: knowledge.relationLifetime, logger: logger) : nil
+            return try await body(service, graphService)
         }
     }
 }

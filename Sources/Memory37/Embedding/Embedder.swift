@@ -15,6 +15,24 @@ extension Embedder {
     public var fusionWeight: Double { 1 }
 }
 
+/// Another embedder's vectors under a chosen fusion weight: lets a benchmark time hybrid
+/// search with vectors of a model's length without running the model over every document.
+public struct ReweightedEmbedder: Embedder {
+    public let base: any Embedder
+    public let fusionWeight: Double
+    public var model: String { base.model }
+    public var dimensions: Int { base.dimensions }
+
+    public init(base: any Embedder, fusionWeight: Double) {
+        self.base = base
+        self.fusionWeight = fusionWeight
+    }
+
+    public func embed(_ texts: [String]) async throws -> [[Float]] {
+        try await base.embed(texts)
+    }
+}
+
 /// Why an embedder produced no vectors.
 public struct EmbedderError: Error, Sendable, CustomStringConvertible {
     public let description: String

@@ -34,6 +34,9 @@ public struct KnowledgeConfiguration: Sendable {
 
     public init() {}
 
+    /// Replaces the embedder's own fusion weight (benchmarks only; no setting reads it).
+    public var fusionWeight: Double?
+
     /// The configured embedder.
     public func makeEmbedder() -> any Embedder {
         resolveEmbedder().embedder
@@ -43,6 +46,12 @@ public struct KnowledgeConfiguration: Sendable {
     /// for (or could be better): the sentence model missing or unreadable falls back to
     /// `hashing`, so search still runs, on words and spelling.
     public func resolveEmbedder() -> ResolvedEmbedder {
+        let resolved = resolveConfiguredEmbedder()
+        guard let fusionWeight else { return resolved }
+        return ResolvedEmbedder(embedder: ReweightedEmbedder(base: resolved.embedder, fusionWeight: fusionWeight), notice: resolved.notice, isWarning: resolved.isWarning)
+    }
+
+    private func resolveConfiguredEmbedder() -> ResolvedEmbedder {
         let hashing = HashingEmbedder(dimensions: openAI.dimensions)
         switch embedder {
         case .hashing: return ResolvedEmbedder(embedder: hashing, notice: nil)

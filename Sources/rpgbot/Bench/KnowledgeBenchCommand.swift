@@ -17,9 +17,11 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         commandName: "knowledge",
         abstract: "Measure Memory37: retrieval quality (--eval FILE) or ingest throughput and search latency per store.",
         discussion: """
-            With --eval, the demo content (campaign demo) and the 5e-database SRD import (global)
-            are ingested into a fresh SQLite store and every query runs in three modes (BM25 only,
-            vectors only, hybrid); a query scores when a hit's source id is one of its expected ids.
+            With --eval, the demo content (campaign demo), the 5e-database SRD import and Ironsworn
+            classic from Datasworn (both global) are ingested into a fresh SQLite store and every
+            query runs in three modes (BM25 only, vectors only, hybrid); a query scores when a
+            hit's source id is one of its expected ids. Figures are printed for the tuning half,
+            the held-out half and both, and per kind of question for the held-out half.
             Without --eval, generated documents are ingested at each scale into each store and
             timed, then random queries are timed.
             """
@@ -33,6 +35,9 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Demo content for --eval.", valueName: "dir"))
     var content: String = "content/demo"
+
+    @Option(help: ArgumentHelp("The Datasworn ruleset for --eval (Ironsworn classic).", valueName: "file"))
+    var datasworn: String = "../shared/data/datasworn/datasworn/classic/classic.json"
 
     @Option(help: ArgumentHelp("Comma-separated chunk counts.", valueName: "list"))
     var chunks: String = "10000,100000"
@@ -58,6 +63,9 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The minilm embedder's files (default: RPGBOT_MODEL_DIR, or models/all-MiniLM-L6-v2).", valueName: "dir"))
     var modelDir: String?
 
+    @Option(help: ArgumentHelp("Without --eval: time hybrid search as if the embedder's vectors weighed this much in fusion (the hashing embedder's weight is 0, so its hybrid search reads no vectors; --fusion-weight 1 with RPGBOT_EMBEDDING_DIMENSIONS=384 times what a 384-dimension model's hybrid search reads).", valueName: "weight"))
+    var fusionWeight: Double?
+
     @Flag(help: "With --eval, print each query's outcome and top hits.")
     var verbose = false
 
@@ -77,6 +85,29 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         let campaign: String?
         let domains: [String]?
         let kind: String?
+        /// `tune` or `holdout`.
+        let split: String?
+        /// `all` (default): recall counts every expected id; `any`: one of them is a full answer.
+        let match: String?
+    }
+
+    /// Hit@1, Recall@5 and MRR@10 summed over queries.
+    struct Score {
+        var count = 0
+        var hit1 = 0.0, recall5 = 0.0, mrr = 0.0
+
+        mutating func add(hit1: Bool, recall5: Double, reciprocalRank: Double) {
+            count += 1
+            self.hit1 += hit1 ? 1 : 0
+            self.recall5 += recall5
+            mrr += reciprocalRank
+        }
+
+        var text: String {
+            guard count > 0 else { return "   –       –       –  " }
+            let n = Double(count)
+            return String(format: "%.3f   %.3f   %.3f", hit1 / n, recall5 / n, mrr / n)
+        }
     }
 
     struct QuerySet: Decodable {
@@ -89,15 +120,20 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         }
         let demo = DocumentLoader(defaultDomain: .lore, defaultCampaign: "demo").load(URL(fileURLWithPath: content))
         let srdDocuments = FiveEDatabaseImporter().load(URL(fileURLWithPath: srd))
-        guard demo.failures.isEmpty, srdDocuments.failures.isEmpty, !srdDocuments.documents.isEmpty else {
-            throw StartupError(message: "cannot load the content: \((demo.failures + srdDocuments.failures).prefix(3).map(\.description).joined(separator: "; "))", exitCode: 1)
+        let ironsworn = DataswornImporter().load(URL(fileURLWithPath: datasworn))
+        let failures = demo.failures + srdDocuments.failures + ironsworn.failures
+        guard failures.isEmpty, !srdDocuments.documents.isEmpty, !ironsworn.documents.isEmpty else {
+            throw StartupError(message: "cannot load the content: \(failures.prefix(3).map(\.description).joined(separator: "; "))", exitCode: 1)
         }
+        let halves = ["tune", "holdout"]
+        let kinds = ["name", "paraphrase", "multi", "negation", "russian"]
         try await withStore("sqlite") { service in
             let started = ContinuousClock.now
-            let ingested = try await service.ingest(demo.documents + srdDocuments.documents)
+            let ingested = try await service.ingest(demo.documents + srdDocuments.documents + ironsworn.documents)
             let ingestSeconds = (ContinuousClock.now - started).inSeconds
             let counts = try await service.counts()
-            print("knowledge evaluation: \(set.queries.count) queries over \(counts.documents) documents, \(counts.chunks) chunks (demo + 5e-database SRD), SQLite, embedder \(service.embedder.model)")
+            let splitCounts = halves.map { half in set.queries.filter { ($0.split ?? "tune") == half }.count }
+            print("knowledge evaluation: \(set.queries.count) queries (\(splitCounts[0]) tuning, \(splitCounts[1]) held out) over \(counts.documents) documents, \(counts.chunks) chunks (demo + 5e-database SRD + Ironsworn classic), SQLite, embedder \(service.embedder.model)")
             var embeddings: [Duration] = []
             for query in set.queries {
                 let embedStarted = ContinuousClock.now
@@ -108,10 +144,10 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
             print(String(format: "  ingest %.1f s = %.1f chunks/s (embedding included); one query's embedding p50 %.2f ms, p99 %.2f ms",
                          ingestSeconds, Double(ingested.chunksWritten) / ingestSeconds,
                          embeddings[embeddings.count / 2].inSeconds * 1000, embeddings[min(embeddings.count - 1, embeddings.count * 99 / 100)].inSeconds * 1000))
-            print("  mode     Hit@1   Recall@5  MRR@10   (names: Hit@1 / paraphrases: Hit@1)")
+            print("  mode     tuning: Hit@1 R@5   MRR@10   held out: Hit@1 R@5   MRR@10   all: Hit@1 R@5   MRR@10")
+            var heldOutKinds: [SearchMode: [String: Score]] = [:]
             for mode in [SearchMode.bm25, .vector, .hybrid] {
-                var hit1 = 0.0, recall5 = 0.0, mrr = 0.0
-                var nameHits = (0, 0), paraphraseHits = (0, 0)
+                var scores: [String: Score] = [:]
                 for query in set.queries {
                     let domains = Set((query.domains ?? []).compactMap(KnowledgeDomain.init(rawValue:)))
                     let hits = try await service.search(query.query, filter: SearchFilter(campaignID: query.campaign, domains: domains, includeGM: true), k: 30, mode: mode)
@@ -119,18 +155,29 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                     for hit in hits where !sources.contains(hit.chunk.sourceID) { sources.append(hit.chunk.sourceID) }
                     let expected = Set(query.expected)
                     let first = sources.first.map(expected.contains) ?? false
-                    hit1 += first ? 1 : 0
-                    recall5 += Double(expected.intersection(sources.prefix(5)).count) / Double(expected.count)
-                    if let rank = sources.prefix(10).firstIndex(where: expected.contains) { mrr += 1 / Double(rank + 1) }
-                    if verbose {
-                        let found = expected.intersection(sources.prefix(5)).count
-                        print("    [\(mode.rawValue)] \(first ? "ok " : "MISS") R@5 \(found)/\(expected.count) \(query.query) -> \(sources.prefix(5).joined(separator: ", "))")
+                    let found = expected.intersection(sources.prefix(5)).count
+                    let recall = query.match == "any" ? (found > 0 ? 1 : 0) : Double(found) / Double(expected.count)
+                    let reciprocal = sources.prefix(10).firstIndex(where: expected.contains).map { 1 / Double($0 + 1) } ?? 0
+                    let half = query.split ?? "tune"
+                    scores[half, default: Score()].add(hit1: first, recall5: recall, reciprocalRank: reciprocal)
+                    scores["all", default: Score()].add(hit1: first, recall5: recall, reciprocalRank: reciprocal)
+                    if half == "holdout" {
+                        heldOutKinds[mode, default: [:]][query.kind ?? "paraphrase", default: Score()].add(hit1: first, recall5: recall, reciprocalRank: reciprocal)
                     }
-                    if query.kind == "name" { nameHits = (nameHits.0 + (first ? 1 : 0), nameHits.1 + 1) } else { paraphraseHits = (paraphraseHits.0 + (first ? 1 : 0), paraphraseHits.1 + 1) }
+                    if verbose {
+                        print("    [\(mode.rawValue)] [\(half)] \(first ? "ok " : "MISS") R@5 \(found)/\(expected.count) \(query.query) -> \(sources.prefix(5).joined(separator: ", "))")
+                    }
                 }
-                let n = Double(set.queries.count)
-                print(String(format: "  %-7@  %.3f   %.3f     %.3f    (%d/%d / %d/%d)", mode.rawValue, hit1 / n, recall5 / n, mrr / n, nameHits.0, nameHits.1, paraphraseHits.0, paraphraseHits.1))
+                print("  \(mode.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(scores["tune", default: Score()].text)    \(scores["holdout", default: Score()].text)    \(scores["all", default: Score()].text)")
             }
+            print("  held out by kind, Hit@1 (questions): " + kinds.map { kind in
+                let count = heldOutKinds[.hybrid]?[kind]?.count ?? 0
+                let rates = [SearchMode.bm25, .vector, .hybrid].map { mode -> String in
+                    guard let score = heldOutKinds[mode]?[kind], score.count > 0 else { return "–" }
+                    return String(format: "%.2f", score.hit1 / Double(score.count))
+                }
+                return "\(kind) (\(count)) bm25 \(rates[0]) / vector \(rates[1]) / hybrid \(rates[2])"
+            }.joined(separator: "; "))
         }
     }
 
@@ -148,7 +195,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
         if kinds.contains("postgres"), postgresURL == nil {
             throw StartupError(message: "--stores postgres needs --postgres-url", exitCode: RPGBotCommand.usageExitCode)
         }
-        print("knowledge benchmark: generated documents of 120 words from a Zipf vocabulary of 8,000 (one chunk each), half in one campaign and half global, the configured embedder; ingest in batches of 500 documents; \(queries) hybrid queries (4 words of a random document, k = 8) per run, one task")
+        print("knowledge benchmark: generated documents of 120 words from a Zipf vocabulary of 8,000 (one chunk each), half in one campaign and half global, embedder \(knowledgeEmbedderName()); ingest in batches of 500 documents (the campaign graph not maintained); \(queries) hybrid queries (4 words of a random document, k = 8) per run, one task")
         for count in counts {
             let corpus = SyntheticCorpus(documents: count)
             for kind in kinds {
@@ -170,6 +217,14 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// The embedder the scale runs use, as the header names it.
+    func knowledgeEmbedderName() -> String {
+        var name = (try? ConfigurationLoader().knowledge().embedder.rawValue) ?? "auto"
+        if let embedder { name = embedder }
+        if let fusionWeight { name += " at fusion weight \(fusionWeight)" }
+        return name
     }
 
     /// p50 and p99 in milliseconds of `queries` searches in each mode.
@@ -265,6 +320,7 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
             knowledge.embedder = kind
         }
         if let modelDir { knowledge.modelDirectory = URL(fileURLWithPath: modelDir) }
+        if eval == nil { knowledge.fusionWeight = fusionWeight }
         let resolved = knowledge.resolveEmbedder()
         if let notice = resolved.notice {
             guard !resolved.isWarning else { throw StartupError(message: notice, exitCode: 1) }
@@ -284,9 +340,11 @@ struct KnowledgeBenchCommand: AsyncParsableCommand {
             configuration.databaseURL = try await Self.freshPostgresDatabase(postgresURL, logger: logger)
         }
         let (shared, quiet) = (configuration, logger)
-        try await KnowledgeToolbox.withKnowledge(configuration, logger: logger) { service in
+        // The scale runs time ingestion and search; the graph is measured by its own benchmark.
+        let graph = eval != nil
+        try await KnowledgeToolbox.withKnowledge(configuration, logger: logger, maintainingGraph: graph) { service in
             guard nodes > 1, kind == "postgres" else { return try await body(Array(repeating: service, count: nodes)) }
-            try await KnowledgeToolbox.withKnowledge(shared, logger: quiet) { second in
+            try await KnowledgeToolbox.withKnowledge(shared, logger: quiet, maintainingGraph: graph) { second in
                 try await body([service, second])
             }
         }
