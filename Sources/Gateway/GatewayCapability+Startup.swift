@@ -33,6 +33,20 @@ extension GatewayCapability {
         } catch {
             logger.error("knowledge content ingestion failed", metadata: ["error": "\(error)"])
         }
+        await reportStaleVectors(in: knowledge, logger: logger)
+    }
+
+    /// Says once at start-up when stored chunks carry another model's vectors (the embedder
+    /// changed, for one when the sentence model was installed): vector search leaves them out
+    /// until `rpgbot reembed` redoes them.
+    static func reportStaleVectors(in knowledge: KnowledgeService, logger: Logger) async {
+        guard !knowledge.isDegraded, let models = try? await knowledge.primary.embeddingModels() else { return }
+        let stale = models.filter { $0.key != knowledge.embedder.model }
+        guard !stale.isEmpty else { return }
+        let count = stale.values.reduce(0, +)
+        logger.notice("\(count) knowledge chunks have vectors of another model than \(knowledge.embedder.model); vector search leaves them out until `rpgbot reembed` redoes them", metadata: [
+            "models": "\(stale.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))",
+        ])
     }
 
     /// The profiles file, checked in full; a default path that does not exist gives no profiles.

@@ -46,6 +46,13 @@ struct ModelCommandTests {
             #expect(result.status == 0, "\(result.stderr)")
             let sentence = ["RPGBOT_EMBEDDER": "minilm", "RPGBOT_MODEL_DIR": model.path]
 
+            // A server started on the new model says what is left to redo.
+            let server = try await ChildProcess.rpgbot(["serve", "--port", "0", "--data-dir", data, "--services", "gateway", "--content-dir", content, "--content-campaign", "demo"], environment: sentence)
+            _ = try await server.waitUntilListening()
+            let stale = try await server.waitForLine { $0.contains("have vectors of another model") }
+            #expect(stale.contains("rpgbot reembed") && stale.contains("hashing-v4-256"), "\(stale)")
+            _ = try await server.stop()
+
             // Killed after its first stored batch: what was stored stays.
             let first = try await ChildProcess.rpgbot(["reembed", "--batch-size", "1", "--data-dir", data], environment: sentence)
             let deadline = ContinuousClock.now + .seconds(60)
