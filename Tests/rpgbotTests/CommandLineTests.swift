@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test("every flag is read: a bad value of each names its setting", arguments: Setting.all.filter { $0.flag != nil && !["host", "otel-service-name", "llm-model", "embedding-model", "tts-model", "image-model", "content-dir", "profiles", "data-dir"].contains($0.flag!) })
+    @Test("every flag is read: a bad value of each names its setting", arguments: Setting.all.filter { $0.flag != nil && !["host", "otel-service-name", "llm-model", "embedding-model", "tts-model", "image-model", "content-dir", "model-dir", "profiles", "data-dir"].contains($0.flag!) })
     func everyFlagIsParsed(_ setting: Setting) async throws {
         // On port 0, in case a bad value were taken: the server would start, not hang the test on 8080.
         let port = setting.flag == "port" ? [] : ["--port", "0"]
