@@ -421,7 +421,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SentenceEmbeddingTests",
-            dependencies: ["SentenceEmbedding", "TestSupport"],
+            dependencies: ["SentenceEmbedding", "TransformerKernels", "TestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

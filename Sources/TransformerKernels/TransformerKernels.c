@@ -6,6 +6,24 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <stdatomic.h>
+
+/// The widest instruction set the kernels may use (`rpgbot_limit_kernels`): 2 AVX-512, 1 AVX2.
+static _Atomic int kernel_ceiling = 2;
+
+void rpgbot_limit_kernels(int level) {
+    atomic_store_explicit(&kernel_ceiling, level, memory_order_relaxed);
+}
+
+#if defined(__x86_64__)
+static int use_avx512(void) {
+    return atomic_load_explicit(&kernel_ceiling, memory_order_relaxed) >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+
+static int use_avx2(void) {
+    return atomic_load_explicit(&kernel_ceiling, memory_order_relaxed) >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
 
 // The kernels below compute blocks of `c` held in registers: a row block of `a` times a
 // column block of `b`, walking `k` once. `b` is read in panels of one column block, which stay
@@ -156,11 +174,11 @@ static void sgemm_avx2_strided(const float *a, size_t m, size_t k, const float *
 // kernel reads `b` through strides, so it serves both layouts.
 void rpgbot_sgemm_packed(const float *a, size_t m, size_t k, const float *packed, size_t n, const float *bias, float *c) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+    if (use_avx512()) {
         sgemm_avx512_strided(a, m, k, packed, n, 32, k * 32, bias, c);
         return;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (use_avx2()) {
         sgemm_avx2_strided(a, m, k, packed, n, 32, k * 32, bias, c);
         return;
     }
@@ -187,11 +205,11 @@ void rpgbot_pack_panels(const float *b, size_t k, size_t n, float *packed) {
 
 void rpgbot_sgemm_bias(const float *a, size_t m, size_t k, const float *b, size_t n, const float *bias, float *c) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+    if (use_avx512()) {
         sgemm_avx512_strided(a, m, k, b, n, n, 32, bias, c);
         return;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (use_avx2()) {
         sgemm_avx2_strided(a, m, k, b, n, n, 32, bias, c);
         return;
     }
@@ -272,8 +290,8 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, size_t 
 
 void rpgbot_gelu(float *x, size_t count) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f")) { gelu_avx512(x, count); return; }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gelu_avx2(x, count); return; }
+    if (use_avx512()) { gelu_avx512(x, count); return; }
+    if (use_avx2()) { gelu_avx2(x, count); return; }
 #endif
     gelu_portable(x, count);
 }
@@ -283,8 +301,8 @@ static void softmax_rows(float *scores, size_t rows, size_t length) {
     for (size_t i = 0; i < rows; i++) {
         float *row = scores + i * length;
 #if defined(__x86_64__)
-        if (__builtin_cpu_supports("avx512f")) { softmax_avx512(row, length); continue; }
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { softmax_avx2(row, length); continue; }
+        if (use_avx512()) { softmax_avx512(row, length); continue; }
+        if (use_avx2()) { softmax_avx2(row, length); continue; }
 #endif
         softmax_portable(row, length);
     }

@@ -32,4 +32,8 @@ void rpgbot_attention(const float *qkv, size_t length, size_t heads, size_t head
 /// The floats of scratch space `rpgbot_attention` needs.
 size_t rpgbot_attention_scratch_count(size_t length, size_t head_size);
 
+/// Caps the instruction set the kernels choose: 2 (the default) allows AVX-512, 1 AVX2, 0 only
+/// the portable loops. Lets tests check every path against the others on one machine.
+void rpgbot_limit_kernels(int level);
+
 #endif
