@@ -84,11 +84,11 @@ public enum Observability {
         configuration.traces.enabled = true
         configuration.traces.exporter = settings.traceExporter == .otlp ? .otlp : .none
         if settings.traceExporter == .none {
-            // Spans still give every request its trace id, but go nowhere: drain them often
-            // into the no-op exporter so the queue never fills under load.
-            configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
-            configuration.traces.batchSpanProcessor.maxQueueSize = 16_384
-            configuration.traces.batchSpanProcessor.maxExportBatchSize = 4_096
+            // Spans still give every request its trace id (a dropped span keeps a fresh or
+            // inherited context), but none is recorded: a recorded span would only travel
+            // through the processor to be thrown away, two stream hand-offs per span on every
+            // publish. OTEL_TRACES_SAMPLER still overrides this.
+            configuration.traces.sampler = .traceIDRatio(ratio: 0)!
         }
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         // Short export deadlines: an unreachable collector must not hold up shutdown for long.

@@ -31,6 +31,7 @@ extension PartySyncConnection {
         // 2. everything else, in order. Every frame counts against the rate before it is even
         // parsed — garbage, binary frames and pongs too — so no kind of frame is free to flood.
         var lastRefusalReply: ContinuousClock.Instant?
+        let inFlight = PublishesInFlight()
         while let message = try await messages.next() {
             if case .limited(let retryAfter) = bucket.acquire(now: TokenBucketRateLimiter.monotonicSeconds()) {
                 hub.metrics.recordRateLimited()
@@ -62,10 +63,12 @@ extension PartySyncConnection {
             }
             switch frame.t {
             case "publish":
-                await publish(frame, claims: claims, queue: queue)
+                await publish(frame, claims: claims, queue: queue, inFlight: inFlight)
             case "presence_set":
                 await setPresence(frame, claims: claims, channel: channel, queue: queue)
             case "history":
+                // History read after a publish includes it, as if each publish were awaited.
+                await inFlight.wait(untilAtMost: 0)
                 await history(frame, queue: queue)
             case "hello":
                 reject(queue, .badRequest, "already_joined", "hello is only valid as the first frame.")
@@ -215,7 +218,11 @@ extension PartySyncConnection {
         return nil
     }
 
-    private func publish(_ frame: ClientFrame, claims: TokenClaims, queue: OutboundQueue) async {
+    /// Most publishes of one connection handed to the store and not yet answered; the reader
+    /// waits for an answer before queuing more.
+    static let maxPublishesInFlight = 64
+
+    private func publish(_ frame: ClientFrame, claims: TokenClaims, queue: OutboundQueue, inFlight: PublishesInFlight) async {
         guard let cmid = frame.cmid, !cmid.isEmpty, cmid.count <= 64 else {
             reject(queue, .badRequest, "invalid_cmid", "publish needs a cmid of 1 to 64 characters.", cmid: frame.cmid)
             return
@@ -234,17 +241,37 @@ extension PartySyncConnection {
             reject(queue, .badRequest, error.code, error.message, cmid: cmid)
             return
         }
-        do {
-            switch try await hub.publish(draft) {
-            case .stored(let event):
-                queue.enqueue(ServerFrame.ack(cmid: cmid, offset: event.offset, id: event.id, duplicate: false))
-            case .duplicate(let offset, let id, _):
-                queue.enqueue(ServerFrame.ack(cmid: cmid, offset: offset, id: id, duplicate: true))
+        guard hub.queuesPublishes else {
+            do {
+                answer(.success(try await hub.publish(draft)), cmid: cmid, queue: queue)
+            } catch {
+                answer(.failure(error), cmid: cmid, queue: queue)
             }
-        } catch let error as EventLogError {
+            return
+        }
+        // The store answers on its commit path: the ack joins the event's own frames, and the
+        // reader goes on with the next frame meanwhile.
+        if inFlight.count >= Self.maxPublishesInFlight {
+            await inFlight.wait(untilAtMost: Self.maxPublishesInFlight - 1)
+        }
+        inFlight.started()
+        hub.enqueuePublish(draft) { result in
+            answer(result, cmid: cmid, queue: queue)
+            inFlight.finished()
+        }
+    }
+
+    /// Queues the answer to a publish: its ack, or the error.
+    private func answer(_ result: Result<AppendOutcome, any Error>, cmid: String, queue: OutboundQueue) {
+        switch result {
+        case .success(.stored(let event)):
+            queue.enqueue(ServerFrame.ack(cmid: cmid, offset: event.offset, id: event.id, duplicate: false))
+        case .success(.duplicate(let offset, let id, _)):
+            queue.enqueue(ServerFrame.ack(cmid: cmid, offset: offset, id: id, duplicate: true))
+        case .failure(let error as EventLogError):
             hub.metrics.recordProtocolError("cmid_conflict")
             queue.enqueue(ServerFrame.error(.cmidConflict, reason: "cmid_conflict", detail: error.description, cmid: cmid))
-        } catch {
+        case .failure(let error):
             logger.error("publish failed", metadata: ["error": "\(error)", "campaign": "\(campaignID)"])
             queue.enqueue(ServerFrame.error(.internalError, reason: "internal", detail: "The event was not stored; retry with the same cmid.", cmid: cmid, retryAfterMilliseconds: 1000))
         }

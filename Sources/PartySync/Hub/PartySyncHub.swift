@@ -86,6 +86,46 @@ public final class PartySyncHub: Sendable {
         }
     }
 
+    /// Whether ``enqueuePublish(_:completion:)`` keeps a publisher's order.
+    var queuesPublishes: Bool { store.queuesAppends }
+
+    /// Publishes without waiting, for a store that queues appends in order
+    /// (``queuesPublishes``): `completion` receives the outcome on the store's commit path,
+    /// after the event was handed to the live connections, so an answer queued there joins the
+    /// event's own frames. With another store, callers await ``publish(_:)`` instead.
+    func enqueuePublish(_ draft: EventDraft, completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
+        let span = InstrumentationSystem.tracer.startSpan("party_sync.publish", ofKind: .producer)
+        span.attributes["rpgbot.campaign"] = draft.campaignID
+        span.attributes["rpgbot.event_type"] = draft.type
+        let start = ContinuousClock.now
+        let metrics = self.metrics
+        let storeDelivers = self.storeDelivers
+        store.enqueueAppend(draft, idempotencyWindow: settings.idempotencyWindow) { [channels, hubListener] result in
+            switch result {
+            case .success(.stored(let event)):
+                metrics.recordPublished(commitTime: ContinuousClock.now - start)
+                span.attributes["rpgbot.offset"] = Int(event.offset)
+                if !storeDelivers {
+                    if let channel = channels.channel(draft.campaignID) {
+                        var round = DeliveryRound(metrics: metrics)
+                        channel.committed(event, round: &round)
+                        round.dispatch()
+                    }
+                    hubListener.listener?.committed([event])
+                }
+            case .success(.duplicate(let offset, _, _)):
+                metrics.recordDuplicate()
+                span.attributes["rpgbot.offset"] = Int(offset)
+                span.attributes["rpgbot.duplicate"] = true
+            case .failure(let error):
+                span.recordError(error)
+                span.setStatus(.init(code: .error))
+            }
+            span.end()
+            completion(result)
+        }
+    }
+
     // MARK: - Channels
 
     func existingChannel(_ campaignID: String) -> CampaignChannel? {

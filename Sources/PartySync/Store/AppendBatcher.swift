@@ -12,9 +12,12 @@ final class AppendBatcher: Sendable {
     /// Writes one batch synchronously; one result per draft, in order.
     typealias Write = @Sendable ([EventDraft], Duration) throws -> [Result<AppendOutcome, any Error>]
 
+    /// Called on the writer's queue with an append's outcome, right after its commit.
+    typealias Completion = @Sendable (Result<AppendOutcome, any Error>) -> Void
+
     private struct Pending {
         let draft: EventDraft
-        let continuation: CheckedContinuation<AppendOutcome, any Error>
+        let completion: Completion
     }
 
     private struct State {
@@ -36,15 +39,21 @@ final class AppendBatcher: Sendable {
 
     func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            let startDraining = state.withLock { state in
-                state.pending.append(Pending(draft: draft, continuation: continuation))
-                if state.draining { return false }
-                state.draining = true
-                return true
-            }
-            if startDraining {
-                queue.async { self.drain(idempotencyWindow: idempotencyWindow) }
-            }
+            append(draft, idempotencyWindow: idempotencyWindow) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues an append; `completion` runs on the writer's queue once its batch is committed
+    /// (or failed), in the order the appends were queued.
+    func append(_ draft: EventDraft, idempotencyWindow: Duration, completion: @escaping Completion) {
+        let startDraining = state.withLock { state in
+            state.pending.append(Pending(draft: draft, completion: completion))
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDraining {
+            queue.async { self.drain(idempotencyWindow: idempotencyWindow) }
         }
     }
 
@@ -63,11 +72,11 @@ final class AppendBatcher: Sendable {
             do {
                 let results = try write(batch.map(\.draft), idempotencyWindow)
                 for (pending, result) in zip(batch, results) {
-                    pending.continuation.resume(with: result)
+                    pending.completion(result)
                 }
             } catch {
                 for pending in batch {
-                    pending.continuation.resume(throwing: error)
+                    pending.completion(.failure(error))
                 }
             }
         }

@@ -13,6 +13,17 @@ public protocol EventLog: Sendable {
     /// a different payload.
     func append(_ draft: EventDraft, idempotencyWindow: Duration) async throws -> AppendOutcome
 
+    /// Whether ``enqueueAppend(_:idempotencyWindow:completion:)`` keeps the order of the
+    /// appends queued by one caller and completes them on the commit path.
+    var queuesAppends: Bool { get }
+
+    /// Queues `draft` for appending without waiting: `completion` receives what
+    /// ``append(_:idempotencyWindow:)`` would return. When ``queuesAppends`` is true, it runs on
+    /// the store's commit path, after the commit observer saw the event, and appends queued by
+    /// one caller are stored and completed in the order they were queued; otherwise each
+    /// append runs in a task of its own, in no particular order.
+    func enqueueAppend(_ draft: EventDraft, idempotencyWindow: Duration, completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void)
+
     /// The record of `cmid` sent by `actor` in the campaign, when it was used within the
     /// window: lets a publisher refuse a reused key before doing expensive work for it.
     func idempotencyRecord(campaignID: String, actor: String, cmid: String, idempotencyWindow: Duration) async throws -> IdempotencyRecord?
@@ -56,6 +67,18 @@ extension EventLog {
 
     @discardableResult
     public func setCommitObserver(_ observer: @escaping @Sendable ([CampaignEvent]) -> Void) -> Bool { false }
+
+    public var queuesAppends: Bool { false }
+
+    public func enqueueAppend(_ draft: EventDraft, idempotencyWindow: Duration, completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await append(draft, idempotencyWindow: idempotencyWindow)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
 }
 
 /// Holds a store's commit observer.

@@ -35,6 +35,12 @@ public struct SQLiteEventLog: EventLog {
         try await batcher.append(draft, idempotencyWindow: idempotencyWindow)
     }
 
+    public var queuesAppends: Bool { true }
+
+    public func enqueueAppend(_ draft: EventDraft, idempotencyWindow: Duration, completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
+        batcher.append(draft, idempotencyWindow: idempotencyWindow, completion: completion)
+    }
+
     /// Writes a batch of appends in one immediate transaction. Each append gets its own
     /// outcome (a `cmid` conflict fails only that one); an SQL error fails the whole batch and
     /// leaves nothing behind.
