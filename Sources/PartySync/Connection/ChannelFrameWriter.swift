@@ -11,20 +11,39 @@ protocol FrameSink: Sendable {
     func bufferedBytes() -> Int
 }
 
-/// Writes text frames straight into a WebSocket connection's NIO pipeline.
+/// Writes framed text (``WireFrame``) straight into a WebSocket connection's NIO pipeline.
 ///
 /// The frames' bytes are shared by every recipient (a `ByteBuffer` is copied on write only),
-/// so an event is encoded once however many connections receive it.
+/// so an event is framed once however many connections receive it. They enter the pipeline
+/// below the WebSocket encoder, which has nothing left to do for them.
 struct ChannelFrameWriter: FrameSink {
     let channel: any Channel
+    /// The encoder's context, found on the first write.
+    private let encoder: NIOLoopBoundBox<ChannelHandlerContext?>
+
+    init(channel: any Channel) {
+        self.channel = channel
+        self.encoder = .makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
+    }
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
     func write(_ frames: [ByteBuffer]) -> Int {
-        for frame in frames {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+        if encoder.value == nil {
+            encoder.value = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         }
-        channel.flush()
+        if let context = encoder.value {
+            for frame in frames {
+                context.write(NIOAny(IOData.byteBuffer(frame)), promise: nil)
+            }
+            context.flush()
+        } else {
+            // A pipeline without the encoder (not one NIO's upgrader builds): frame by frame.
+            for frame in frames {
+                channel.write(WebSocketFrame(fin: true, opcode: .text, data: WireFrame.payload(of: frame)), promise: nil)
+            }
+            channel.flush()
+        }
         return bufferedBytes()
     }
 

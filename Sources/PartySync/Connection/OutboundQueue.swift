@@ -56,7 +56,7 @@ final class OutboundQueue: Sendable {
     /// Returns false when the connection is slow or closed.
     @discardableResult
     func enqueue(_ frame: String) -> Bool {
-        let (accepted, schedule) = state.withLock { push(ByteBuffer(string: frame), offset: nil, state: &$0) }
+        let (accepted, schedule) = state.withLock { push(WireFrame.text(frame), offset: nil, state: &$0) }
         if schedule { scheduleDrain() }
         return accepted
     }
@@ -110,7 +110,7 @@ final class OutboundQueue: Sendable {
             try? await Task.sleep(for: .milliseconds(2))
             if Task.isCancelled { return false }
         }
-        let (accepted, schedule) = state.withLock { push(ByteBuffer(string: frame), offset: offset, state: &$0) }
+        let (accepted, schedule) = state.withLock { push(WireFrame.text(frame), offset: offset, state: &$0) }
         if schedule { scheduleDrain() }
         return accepted
     }

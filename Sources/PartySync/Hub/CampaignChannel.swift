@@ -166,7 +166,7 @@ final class CampaignChannel: Sendable {
     private func deliverReady(_ state: inout State, round: inout DeliveryRound) {
         while let event = state.pending.removeValue(forKey: state.nextOffset) {
             // Encoded once; every recipient's frame shares these bytes.
-            let frame = ByteBuffer(string: ServerFrame.event(event, replayed: false))
+            let frame = WireFrame.text(ServerFrame.event(event, replayed: false))
             for subscriber in state.subscribers.values {
                 subscriber.queue.enqueueLive(offset: event.offset, frame: frame, round: &round)
             }
@@ -202,7 +202,7 @@ final class CampaignChannel: Sendable {
     }
 
     private static func broadcast(_ frame: String, to subscribers: [String: Subscriber], except: String?, round: inout DeliveryRound) {
-        let bytes = ByteBuffer(string: frame)
+        let bytes = WireFrame.text(frame)
         for (connection, subscriber) in subscribers where connection != except {
             subscriber.queue.enqueueBroadcast(bytes, round: &round)
         }
