@@ -174,6 +174,30 @@ func draft(_ campaign: String = "demo", type: String = "chat.say", actor: String
         }
     }
 
+    /// Retention by age removes what is older than `maxAge`, campaign by campaign, and leaves
+    /// the younger events, the other campaigns' young events and the count limit alone.
+    @Test(arguments: StoreKind.available)
+    func trimByAgeRemovesOnlyTheOlderEvents(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            for index in 1...5 {
+                _ = try await store.append(draft(payload: #"{"n":\#(index)}"#), idempotencyWindow: Self.window)
+            }
+            _ = try await store.append(draft("other", payload: #"{"n":0}"#), idempotencyWindow: Self.window)
+            try await Task.sleep(for: .milliseconds(2_500))
+            for index in 6...8 {
+                _ = try await store.append(draft(payload: #"{"n":\#(index)}"#), idempotencyWindow: Self.window)
+            }
+            let removed = try await store.trim(keepEvents: 100, maxAge: .seconds(2), idempotencyWindow: Self.window)
+            #expect(removed == 6)
+            #expect(try await store.events(campaignID: "demo", after: 0, limit: 100).map(\.offset) == [6, 7, 8])
+            #expect(try await store.events(campaignID: "other", after: 0, limit: 100).isEmpty)
+            let head = try await store.head(campaignID: "other")
+            #expect(head.top == 1)
+            #expect(head.firstRetained == 2)
+            #expect(try await store.append(draft("other", payload: #"{"n":1}"#), idempotencyWindow: Self.window).offset == 2)
+        }
+    }
+
     @Test(arguments: StoreKind.available)
     func trimKeepsTheNewestEventsAndForgetsExpiredCmids(_ kind: StoreKind) async throws {
         try await kind.withStore { store in

@@ -109,6 +109,36 @@ public enum PartySyncMigrations {
                 "CREATE INDEX party_presence_node ON party_presence (node_id)",
             ]
         ),
+        // Every index of the event table is written by every commit, and the two dropped here
+        // were never read on the hot path: nothing looks an event up by id, and retention by
+        // age walks each campaign's events in offset order instead (``SQLiteEventLog/trim``).
+        // The id's uniqueness is a constraint, so the table is rebuilt without it.
+        Migration(
+            id: "party_sync.003_lean_event_table",
+            sqlite: [
+                """
+                CREATE TABLE party_events_lean (
+                    campaign_id TEXT NOT NULL,
+                    event_offset INTEGER NOT NULL,
+                    id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    cmid TEXT,
+                    ts INTEGER NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (campaign_id, event_offset)
+                ) WITHOUT ROWID
+                """,
+                """
+                INSERT INTO party_events_lean (campaign_id, event_offset, id, type, actor, role, cmid, ts, payload)
+                SELECT campaign_id, event_offset, id, type, actor, role, cmid, ts, payload FROM party_events
+                """,
+                "DROP TABLE party_events",
+                "ALTER TABLE party_events_lean RENAME TO party_events",
+            ],
+            postgres: []
+        ),
     ]
 }
 

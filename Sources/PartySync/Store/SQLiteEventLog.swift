@@ -161,17 +161,24 @@ public struct SQLiteEventLog: EventLog {
         let oldest = now - Int64(maxAge.inSeconds * 1000)
         let cmidCutoff = now - Int64(idempotencyWindow.inSeconds * 1000)
         return try await pool.write { db in
-            try db.execute(sql: "DELETE FROM party_events WHERE ts < ?", arguments: [oldest])
-            var removed = db.changesCount
-            try db.execute(
-                sql: """
-                    DELETE FROM party_events WHERE event_offset <= (
-                        SELECT top FROM party_campaigns c WHERE c.campaign_id = party_events.campaign_id
-                    ) - ?
-                    """,
-                arguments: [keepEvents]
-            )
-            removed += db.changesCount
+            // Campaign by campaign, along each campaign's offsets: at most `keepEvents`, and
+            // none older than the first event young enough to keep. Each read goes no further
+            // than what it removes, and a clock that stepped back between two commits never
+            // makes a younger event go.
+            var removed = 0
+            let campaigns = try Row.fetchAll(db, sql: "SELECT campaign_id, top FROM party_campaigns")
+            for campaign in campaigns {
+                let campaignID: String = campaign["campaign_id"]
+                let top: Int64 = campaign["top"]
+                let firstYoung = try Int64.fetchOne(
+                    db, sql: "SELECT event_offset FROM party_events WHERE campaign_id = ? AND ts >= ? ORDER BY event_offset LIMIT 1",
+                    arguments: [campaignID, oldest])
+                let firstKept = max(firstYoung ?? top + 1, top - Int64(keepEvents) + 1)
+                try db.execute(
+                    sql: "DELETE FROM party_events WHERE campaign_id = ? AND event_offset < ?",
+                    arguments: [campaignID, firstKept])
+                removed += db.changesCount
+            }
             try db.execute(sql: "DELETE FROM party_cmids WHERE created_at < ?", arguments: [cmidCutoff])
             return removed
         }
