@@ -24,6 +24,8 @@ extension PartySyncConnection {
         }
         guard let claims = await accept(hello, queue: queue) else { return }
         shared.values.withLock { $0.claims = claims }
+        // The watchdog slept towards the hello deadline; now the token's expiry and the pings count.
+        shared.alarm.nudge()
         let channel = try await hub.retainChannel(campaignID)
         shared.values.withLock { $0.channel = channel }
         try await join(connectionID: connectionID, claims: claims, since: hello.since, channel: channel, queue: queue)

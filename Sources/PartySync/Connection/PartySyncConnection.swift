@@ -35,13 +35,19 @@ struct PartySyncConnection {
             var closeSentAt: ContinuousClock.Instant?
         }
         let values = Mutex(Values())
+        /// Wakes the watchdog when a deadline it keeps changes.
+        let alarm: WatchdogAlarm
+
+        init(alarm: WatchdogAlarm) {
+            self.alarm = alarm
+        }
     }
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let connectionID = "c_" + EventIdentity.randomToken(length: 10)
         let writer = ChannelFrameWriter(channel: channel)
         let queue = OutboundQueue(limitBytes: settings.outboundQueueBytes, sink: writer, metrics: hub.metrics)
-        let shared = Shared()
+        let shared = Shared(alarm: WatchdogAlarm(eventLoop: channel.eventLoop))
         var logger = self.logger
         logger[metadataKey: "conn"] = .string(connectionID)
         logger[metadataKey: "campaign"] = .string(campaignID)
@@ -93,6 +99,8 @@ struct PartySyncConnection {
                 case .close(let code, let reason):
                     if code == .slowConsumer { hub.metrics.recordSlowConsumerClose() }
                     shared.values.withLock { $0.closeSentAt = .now }
+                    // The watchdog drops a peer that does not answer the close: from now on.
+                    shared.alarm.nudge()
                     await queue.drainBeforeClose()
                     try await outbound.close(.init(codeNumber: Int(code.rawValue)), reason: reason)
                     return
@@ -108,13 +116,12 @@ struct PartySyncConnection {
         let helloDeadline = ContinuousClock.now + settings.helloTimeout
         var nextPing = ContinuousClock.now + settings.pingInterval
         var slowSince: ContinuousClock.Instant?
-        // Sleep until the next deadline rather than ticking: a thousand idle connections then
-        // cost a few wake-ups per second, not thousands. Conditions raised by other tasks (a
-        // close sent, a slow queue) are noticed within `longestNap`.
-        let longestNap = min(Duration.seconds(1), settings.pongTimeout / 2)
+        // Sleep until the next deadline rather than ticking: an idle connection wakes once per
+        // ping interval. What other tasks change that needs acting on sooner (a close frame
+        // sent, which a slow queue leads to as well) nudges the alarm.
         var wake = min(helloDeadline, nextPing)
         while !Task.isCancelled {
-            try? await Task.sleep(until: min(wake, ContinuousClock.now + longestNap), clock: .continuous)
+            await shared.alarm.sleep(until: wake)
             if Task.isCancelled { return }
             let now = ContinuousClock.now
             wake = nextPing
@@ -125,7 +132,7 @@ struct PartySyncConnection {
                     channel.close(promise: nil)
                     return
                 }
-                wake = closeSentAt + settings.closeTimeout
+                wake = closeSentAt + settings.closeTimeout + .milliseconds(1)
                 continue
             }
             guard let claims = values.claims else {
@@ -136,11 +143,13 @@ struct PartySyncConnection {
                 wake = helloDeadline
                 continue
             }
-            if claims.expiresAt <= Date() {
+            let untilExpiry = claims.expiresAt.timeIntervalSinceNow
+            if untilExpiry <= 0 {
                 queue.enqueue(ServerFrame.error(.tokenExpired, reason: "token_expired", detail: "The token expired; reconnect with a new token and resume."))
                 queue.close(.badToken, reason: "token expired")
                 continue
             }
+            wake = min(wake, now + .milliseconds(Int64((untilExpiry * 1000).rounded(.up))))
             if queue.isSlow {
                 // The close is queued behind frames the peer is not reading; drop it after a while.
                 slowSince = slowSince ?? now
@@ -148,6 +157,7 @@ struct PartySyncConnection {
                     channel.close(promise: nil)
                     return
                 }
+                wake = min(wake, slowSince! + .seconds(10) + .milliseconds(1))
                 continue
             }
             if let since = values.awaitingPongSince {
