@@ -183,11 +183,15 @@ func draft(_ campaign: String = "demo", type: String = "chat.say", actor: String
                 _ = try await store.append(draft(payload: #"{"n":\#(index)}"#), idempotencyWindow: Self.window)
             }
             _ = try await store.append(draft("other", payload: #"{"n":0}"#), idempotencyWindow: Self.window)
-            try await Task.sleep(for: .milliseconds(2_500))
+            try await Task.sleep(for: .seconds(4))
+            let younger = ContinuousClock.now
             for index in 6...8 {
                 _ = try await store.append(draft(payload: #"{"n":\#(index)}"#), idempotencyWindow: Self.window)
             }
-            let removed = try await store.trim(keepEvents: 100, maxAge: .seconds(2), idempotencyWindow: Self.window)
+            // The cut falls 2 s before the younger events, however long their appends took on a
+            // loaded machine: 2 s after the older ones, with 2 s to spare either side.
+            let maxAge = (ContinuousClock.now - younger) + .seconds(2)
+            let removed = try await store.trim(keepEvents: 100, maxAge: maxAge, idempotencyWindow: Self.window)
             #expect(removed == 6)
             #expect(try await store.events(campaignID: "demo", after: 0, limit: 100).map(\.offset) == [6, 7, 8])
             #expect(try await store.events(campaignID: "other", after: 0, limit: 100).isEmpty)
