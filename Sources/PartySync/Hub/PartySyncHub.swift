@@ -65,24 +65,30 @@ public final class PartySyncHub: Sendable {
             span.attributes["rpgbot.event_type"] = draft.type
             let start = ContinuousClock.now
             let outcome = try await store.append(draft, idempotencyWindow: settings.idempotencyWindow)
-            switch outcome {
-            case .stored(let event):
-                metrics.recordPublished(commitTime: ContinuousClock.now - start)
-                span.attributes["rpgbot.offset"] = Int(event.offset)
-                if !storeDelivers {
-                    if let channel = existingChannel(draft.campaignID) {
-                        var round = DeliveryRound(metrics: metrics)
-                        channel.committed(event, round: &round)
-                        round.dispatch()
-                    }
-                    hubListener.listener?.committed([event])
-                }
-            case .duplicate(let offset, _, _):
-                metrics.recordDuplicate()
-                span.attributes["rpgbot.offset"] = Int(offset)
-                span.attributes["rpgbot.duplicate"] = true
-            }
+            settle(outcome, span: span, since: start)
             return outcome
+        }
+    }
+
+    /// What follows a publish's commit, awaited or queued: its metrics and span attributes,
+    /// and delivery when the store does not hand over commits itself.
+    private func settle(_ outcome: AppendOutcome, span: any Span, since start: ContinuousClock.Instant) {
+        switch outcome {
+        case .stored(let event):
+            metrics.recordPublished(commitTime: ContinuousClock.now - start)
+            span.attributes["rpgbot.offset"] = Int(event.offset)
+            if !storeDelivers {
+                if let channel = existingChannel(event.campaignID) {
+                    var round = DeliveryRound(metrics: metrics)
+                    channel.committed(event, round: &round)
+                    round.dispatch()
+                }
+                hubListener.listener?.committed([event])
+            }
+        case .duplicate(let offset, _, _):
+            metrics.recordDuplicate()
+            span.attributes["rpgbot.offset"] = Int(offset)
+            span.attributes["rpgbot.duplicate"] = true
         }
     }
 
@@ -98,25 +104,10 @@ public final class PartySyncHub: Sendable {
         span.attributes["rpgbot.campaign"] = draft.campaignID
         span.attributes["rpgbot.event_type"] = draft.type
         let start = ContinuousClock.now
-        let metrics = self.metrics
-        let storeDelivers = self.storeDelivers
-        store.enqueueAppend(draft, idempotencyWindow: settings.idempotencyWindow) { [channels, hubListener] result in
+        store.enqueueAppend(draft, idempotencyWindow: settings.idempotencyWindow) { result in
             switch result {
-            case .success(.stored(let event)):
-                metrics.recordPublished(commitTime: ContinuousClock.now - start)
-                span.attributes["rpgbot.offset"] = Int(event.offset)
-                if !storeDelivers {
-                    if let channel = channels.channel(draft.campaignID) {
-                        var round = DeliveryRound(metrics: metrics)
-                        channel.committed(event, round: &round)
-                        round.dispatch()
-                    }
-                    hubListener.listener?.committed([event])
-                }
-            case .success(.duplicate(let offset, _, _)):
-                metrics.recordDuplicate()
-                span.attributes["rpgbot.offset"] = Int(offset)
-                span.attributes["rpgbot.duplicate"] = true
+            case .success(let outcome):
+                self.settle(outcome, span: span, since: start)
             case .failure(let error):
                 span.recordError(error)
                 span.setStatus(.init(code: .error))
